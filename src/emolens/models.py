@@ -1,0 +1,200 @@
+"""Architectures by name (a small registry, timm-style). All take (N,1,48,48) normalised input, return logits."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import EmolensError
+from .labels import INPUT_SIZE, NUM_CLASSES
+
+REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+DESCRIPTIONS: dict[str, str] = {}
+
+
+def register(name: str, description: str):
+    def deco(fn):
+        REGISTRY[name] = fn
+        DESCRIPTIONS[name] = description
+        return fn
+    return deco
+
+
+def create_model(name: str, num_classes: int = NUM_CLASSES) -> nn.Module:
+    if name not in REGISTRY:
+        raise EmolensError(f"unknown architecture '{name}' (known: {', '.join(sorted(REGISTRY))})")
+    return REGISTRY[name](num_classes=num_classes)
+
+
+class SeedNet(nn.Module):
+    """The original Keras project's network, layer for layer (valid 3x3 convs, pool+dropout 0.4 after each)."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        layers, c_in = [], 1
+        for c in (128, 256, 512, 512):
+            layers += [nn.Conv2d(c_in, c, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(0.4)]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Dropout(0.4),
+            nn.Linear(512, 256), nn.ReLU(inplace=True), nn.Dropout(0.3), nn.Linear(256, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class ResBlock(nn.Module):
+    """Pre-pooled basic residual block: two 3x3 conv-BN, identity shortcut (channels unchanged)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                                  nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(x + self.body(x))
+
+
+class EmoNet(nn.Module):
+    """Our CPU-friendly network: BN VGG stages (48->24->12->6->3), residual blocks in the deeper stages,
+    global average pooling and one dropout before the classifier.
+
+    `widths` per stage; `blocks` = residual blocks appended to each stage after its downsampling conv.
+    """
+
+    def __init__(self, widths=(32, 64, 128, 256), blocks=(0, 1, 1, 1), dropout: float = 0.3,
+                 num_classes: int = NUM_CLASSES):
+        super().__init__()
+        layers, c_in = [conv_bn(1, widths[0])], widths[0]
+        for i, (w, b) in enumerate(zip(widths, blocks)):
+            if i > 0:
+                layers += [nn.MaxPool2d(2), conv_bn(c_in, w)]
+            elif b == 0:
+                layers += [conv_bn(w, w)]
+            layers += [ResBlock(w) for _ in range(b)]
+            c_in = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+@register("seed", "the original Keras project's CNN, exactly (Conv 128-256-512-512, Dense 512-256)")
+def seed(num_classes=NUM_CLASSES):
+    return SeedNet(num_classes)
+
+
+@register("emonet-t", "ours, tiny: BN/residual 16-32-64-128, the default, built for >1,000 faces/s on 2 CPU cores")
+def emonet_t(num_classes=NUM_CLASSES):
+    return EmoNet((16, 32, 64, 128), (0, 1, 1, 1), 0.2, num_classes)
+
+
+@register("emonet-s", "ours, small: BN/residual 24-48-96-192")
+def emonet_s(num_classes=NUM_CLASSES):
+    return EmoNet((24, 48, 96, 192), (0, 1, 1, 1), 0.3, num_classes)
+
+
+@register("emonet-m", "ours, medium: BN/residual 32-64-128-256")
+def emonet_m(num_classes=NUM_CLASSES):
+    return EmoNet((32, 64, 128, 256), (0, 1, 1, 1), 0.3, num_classes)
+
+
+@register("emonet-l", "ours, large: BN/residual 64-128-256-512, two blocks in the deep stages")
+def emonet_l(num_classes=NUM_CLASSES):
+    return EmoNet((64, 128, 256, 512), (0, 1, 2, 1), 0.4, num_classes)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def mflops(model: nn.Module) -> float:
+    """Forward MFLOPs per image (multiply+add = 2 FLOPs), counted by torch's own FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE))
+    model.train(was_training)
+    return fc.get_total_flops() / 1e6
+
+
+def describe() -> list[dict]:
+    rows = []
+    for name in REGISTRY:
+        m = create_model(name)
+        rows.append({"arch": name, "params": count_params(m), "mflops": round(mflops(m), 1),
+                     "description": DESCRIPTIONS[name]})
+    return rows
+
+
+# ------------------------------------------------------------------------------- weights without pickle
+
+NORM_MEAN, NORM_STD = 0.5, 0.25  # input normalisation: (pixel/255 - mean) / std
+
+
+def atomic_save_safetensors(tensors: dict, path, metadata: dict) -> None:
+    """Write to a temp file then rename, so a crash never leaves a half-written checkpoint."""
+    import json
+    import os
+
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    tmp = f"{path}.tmp{os.getpid()}"
+    save_file(tensors, tmp, metadata={k: json.dumps(v) for k, v in metadata.items()})
+    os.replace(tmp, path)
+
+
+def read_safetensors(path) -> tuple[dict, dict]:
+    """(tensors, metadata) from a .safetensors file; EmolensError if it is missing or not one of ours."""
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise EmolensError(f"{p}: no such model file")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises several types for damaged files
+        raise EmolensError(f"{p}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
+    return tensors, meta
+
+
+def load_model(path) -> tuple[nn.Module, dict]:
+    """Rebuild the architecture named in the file's metadata and load its weights (eval mode)."""
+    tensors, meta = read_safetensors(path)
+    info = meta.get("emolens")
+    if not info or "arch" not in info:
+        raise EmolensError(f"{path}: no emolens metadata (architecture unknown)")
+    model = create_model(info["arch"], len(info.get("classes", [])) or NUM_CLASSES)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).split("\n")[0]
+        raise EmolensError(f"{path}: weights do not fit architecture '{info['arch']}' ({first})") from None
+    return model.eval(), info
+
+
+def load_weights_into(model: nn.Module, path, arch: str) -> dict:
+    """Load a checkpoint into an existing model, refusing one saved from a different architecture."""
+    tensors, meta = read_safetensors(path)
+    info = meta.get("emolens", {})
+    if info.get("arch") != arch:
+        raise EmolensError(f"{path}: checkpoint is for architecture '{info.get('arch')}', not '{arch}'")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return info

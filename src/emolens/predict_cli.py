@@ -1,0 +1,232 @@
+"""`emolens predict`: expand sources, run the Recognizer in batches, print a table, write JSON/CSV and
+annotated images/videos. Every output file is written atomically; bad files are skipped and reported."""
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmolensError
+from .images import is_image_name
+from .labels import CLASSES
+
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+COLORS = {"angry": (220, 40, 40), "disgust": (120, 160, 30), "fear": (150, 60, 200), "happy": (250, 190, 20),
+          "neutral": (150, 150, 150), "sad": (40, 110, 220), "surprise": (250, 120, 30)}
+
+
+def sample_photo() -> Path:
+    return Path(str(resources.files("emolens") / "assets" / "astronaut.jpg"))
+
+
+def expand_sources(sources: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, folders (recursive) and globs -> (paths, errors for sources that match nothing)."""
+    paths, errors = [], []
+    for s in sources:
+        p = Path(s)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and (is_image_name(q.name) or q.suffix.lower() in VIDEO_EXTENSIONS))
+            if not found:
+                errors.append(f"{s}: folder has no images or videos")
+            paths += found
+        elif p.exists():
+            paths.append(p)
+        elif any(ch in s for ch in "*?["):
+            found = sorted(Path(q) for q in glob.glob(s, recursive=True) if Path(q).is_file())
+            if not found:
+                errors.append(f"{s}: pattern matches no file")
+            paths += found
+        else:
+            errors.append(f"{s}: no such file or folder")
+    return paths, errors
+
+
+def annotate(rgb: np.ndarray, faces) -> np.ndarray:
+    """Boxes, labels and a seven-bar probability chart per face, drawn with OpenCV (returns RGB)."""
+    import cv2
+    img = rgb.copy()
+    h, w = img.shape[:2]
+    s = max(0.4, min(w, h) / 900)
+    th = max(1, round(2 * s))
+    for i, f in enumerate(faces):
+        x, y, bw, bh = f.box
+        col = COLORS.get(f.emotion, (0, 255, 0))
+        cv2.rectangle(img, (x, y), (x + bw, y + bh), col, th, cv2.LINE_AA)
+        label = f"{i + 1}: {f.emotion} {f.confidence:.0%}"
+        (tw, tht), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * s, th)
+        ty = y - 4 if y - tht - 8 > 0 else y + bh + tht + 4
+        cv2.rectangle(img, (x, ty - tht - 4), (x + tw + 4, ty + base - 2), col, -1)
+        cv2.putText(img, label, (x + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * s, (0, 0, 0), th, cv2.LINE_AA)
+        # probability bars beside the box (right if room, else left)
+        bar_w, row = int(110 * s), int(14 * s) + 2
+        bx = x + bw + 6 if x + bw + 6 + bar_w + int(60 * s) < w else max(0, x - bar_w - int(66 * s))
+        by = max(0, min(y, h - row * len(CLASSES)))
+        for k, c in enumerate(CLASSES):
+            p = f.scores[c]
+            yy = by + k * row
+            cv2.rectangle(img, (bx, yy), (bx + int(60 * s) + bar_w, yy + row - 2), (255, 255, 255), -1)
+            cv2.rectangle(img, (bx + int(60 * s), yy + 1), (bx + int(60 * s) + int(bar_w * p), yy + row - 3), COLORS[c], -1)
+            cv2.putText(img, c[:8], (bx + 2, yy + row - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35 * s, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
+
+
+def _atomic_bytes(path: Path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_image(path: Path, rgb: np.ndarray):
+    import cv2
+    ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") else ".jpg",
+                           np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise EmolensError(f"{path}: could not encode the annotated image")
+    _atomic_bytes(path, buf.tobytes())
+
+
+def _out_dir(arg) -> Path:
+    if arg:
+        d = Path(arg)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    from .train_helpers import new_run_dir
+    return new_run_dir("runs/predict", "exp")
+
+
+def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None):
+    """Per-frame rows (time, face, box, seven probabilities); annotated video when asked."""
+    import cv2
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise EmolensError(f"{path}: unreadable video (OpenCV could not open it)")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    writer, tmp, rows, idx, last = None, None, [], 0, []
+    from tqdm import tqdm
+    bar = tqdm(total=total or None, desc=path.name, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        if idx % max(1, every) == 0:
+            last = rec.predict(rgb)
+            for j, f in enumerate(last):
+                rows.append({"source": str(path), "frame": idx, "time_s": round(idx / fps, 3), "face": j + 1,
+                             "x": f.box[0], "y": f.box[1], "w": f.box[2], "h": f.box[3], "emotion": f.emotion,
+                             **{c: f.scores[c] for c in CLASSES}})
+        if save:
+            if writer is None:
+                dest = out_dir / (path.stem + "_emolens.mp4")
+                tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}.mp4")
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (rgb.shape[1], rgb.shape[0]))
+            writer.write(np.ascontiguousarray(annotate(rgb, last)[..., ::-1]))
+        idx += 1
+        bar.update(1)
+    bar.close()
+    cap.release()
+    if idx == 0:
+        raise EmolensError(f"{path}: unreadable video (no frames decoded)")
+    if writer is not None:
+        writer.release()
+        os.replace(tmp, out_dir / (path.stem + "_emolens.mp4"))
+    return rows, idx
+
+
+def run_predict(a) -> int:
+    from tqdm import tqdm
+
+    from .predict import Recognizer
+    sources = a.sources or [str(sample_photo())]
+    paths, errors = expand_sources(sources)
+    detector = "none" if a.crop == "none" else a.detector
+    rec = Recognizer(a.model, detector=detector, tta=a.tta, max_pixels=a.max_pixels, detect_size=a.detect_size)
+    out_dir = _out_dir(a.out) if (a.save or a.out) else None
+    results, csv_rows, done = [], [], 0
+    images = [p for p in paths if p.suffix.lower() not in VIDEO_EXTENSIONS]
+    videos = [p for p in paths if p.suffix.lower() in VIDEO_EXTENSIONS]
+    show_table = not a.quiet and len(images) <= 50
+    bar = tqdm(total=len(images), desc="photos", unit="img", file=sys.stderr, disable=len(images) < 20)
+    from concurrent.futures import ThreadPoolExecutor
+    from .images import load_rgb
+
+    def load(p):
+        try:
+            return p, load_rgb(p, a.max_pixels), None
+        except EmolensError as e:
+            return p, None, str(e)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # decode the next photos while this batch is classified
+        for i in range(0, len(images), a.batch):
+            chunk = list(pool.map(load, images[i:i + a.batch]))
+            ok = [(p, rgb) for p, rgb, err in chunk if err is None]
+            errors += [err for _, _, err in chunk if err is not None]
+            res = rec.predict_many([rgb for _, rgb in ok]) if ok else []
+            for (p, rgb), r in zip(ok, res):
+                r.source = str(p)
+                results.append(r)
+                done += 1
+                for j, f in enumerate(r.faces):
+                    csv_rows.append({"source": str(p), "frame": "", "time_s": "", "face": j + 1, "x": f.box[0],
+                                     "y": f.box[1], "w": f.box[2], "h": f.box[3], "emotion": f.emotion,
+                                     **{c: f.scores[c] for c in CLASSES}})
+                if show_table:
+                    print_result(r)
+                if a.save:
+                    save_image(out_dir / f"{p.stem}_emolens{p.suffix if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.webp') else '.jpg'}",
+                               annotate(rgb, r.faces))
+            bar.update(len(chunk))
+    bar.close()
+    video_summaries = []
+    for v in videos:
+        try:
+            rows, n = predict_video(rec, v, a.every, a.save, out_dir)
+            csv_rows += rows
+            done += 1
+            video_summaries.append({"source": str(v), "frames": n, "rows": rows})
+            if not a.quiet:
+                print(f"{v}: {n} frames, {len(rows)} face predictions (every {a.every} frame(s))")
+        except EmolensError as e:
+            errors.append(str(e))
+    if a.json:
+        payload = {"model": rec.classifier.name, "images": [r.to_dict() for r in results], "videos": video_summaries,
+                   "errors": errors}
+        _atomic_bytes(Path(a.json), json.dumps(payload, indent=2).encode())
+    if a.csv or (videos and out_dir is not None):
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["source", "frame", "time_s", "face", "x", "y", "w", "h", "emotion", *CLASSES])
+        w.writeheader()
+        w.writerows(csv_rows)
+        _atomic_bytes(Path(a.csv) if a.csv else out_dir / "predictions.csv", buf.getvalue().encode())
+    if not show_table and not a.quiet:
+        nf = sum(len(r.faces) for r in results)
+        print(f"{len(results)} photo(s), {nf} face(s); {sum(1 for r in results if not r.faces)} without a face")
+    for e in errors:
+        print(f"emolens: skipped {e}", file=sys.stderr)
+    if out_dir is not None:
+        print(f"results saved to {out_dir}")
+    if done == 0:
+        print(f"emolens: error: nothing could be processed ({len(errors)} problem(s) above)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_result(r) -> None:
+    if not r.faces:
+        print(f"{r.source}: no face found")
+        return
+    print(f"{r.source} ({r.width}x{r.height}): {len(r.faces)} face(s)")
+    print(f"  {'face':>4}  {'box (x,y,w,h)':<22} {'emotion':<9} {'conf':>6}  {'det':>5}  top-3")
+    for i, f in enumerate(r.faces):
+        top = sorted(f.scores.items(), key=lambda kv: -kv[1])[:3]
+        print(f"  {i + 1:>4}  {str(tuple(f.box)):<22} {f.emotion:<9} {f.confidence:>6.1%}  {f.detector_score:>5.2f}  "
+              + ", ".join(f"{k} {v:.0%}" for k, v in top))

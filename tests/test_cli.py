@@ -1,0 +1,121 @@
+"""The command line as a user meets it: real subprocesses, one-line errors, exit codes, output files."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ENV = dict(os.environ, PYTHONWARNINGS="ignore")
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "emolens.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=ENV, timeout=600)
+
+
+def one_line_error(r, *needles):
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    line = [l for l in r.stderr.splitlines() if l.startswith("emolens: error:")]
+    assert len(line) == 1, r.stderr
+    for n in needles:
+        assert n in line[0], line[0]
+
+
+def test_models_lists_params_and_flops():
+    r = run("models", "--json")
+    rows = {x["arch"]: x for x in json.loads(r.stdout)}
+    assert rows["seed"]["params"] == 4_232_199 and rows["emonet-t"]["mflops"] < rows["seed"]["mflops"]
+
+
+def test_train_evaluate_export_predict_end_to_end(easy_data, tmp_path):
+    r = run("train", "--data", easy_data, "--epochs", 1, "--max-batches", 2, "--batch", 32, "--project", tmp_path / "runs",
+            "--name", "smoke")
+    assert r.returncode == 0, r.stderr
+    run_dir = tmp_path / "runs" / "smoke"
+    assert r.stdout.strip().endswith(str(run_dir)) and (run_dir / "best.onnx").exists()
+    r = run("evaluate", "--model", run_dir / "best.onnx", "--data", easy_data, "--split", "val", "--project", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    assert "val (PublicTest)" in r.stdout and "macro-F1" in r.stdout and "results saved to" in r.stdout
+    r = run("export", run_dir / "best.safetensors", "--out", tmp_path / "m.onnx", "--temperature", 1.5)
+    assert r.returncode == 0 and "top-1 agreement 100%" in r.stdout, r.stderr
+    face = np.asarray(Image.open(next((easy_data / "test" / "happy").iterdir())))
+    Image.fromarray(face).save(tmp_path / "face.png")
+    r = run("predict", tmp_path / "face.png", "--crop", "none", "--model", tmp_path / "m.onnx", "--json", tmp_path / "o.json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((tmp_path / "o.json").read_text())["images"][0]["faces"]) == 1
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["train", "--data", "/no/such/dir"], ["/no/such/dir", "no such file"]),
+    (["train", "--data", "{easy}", "--arch", "resnet9000"], ["unknown architecture 'resnet9000'"]),
+    (["evaluate", "--model", "/no/model.onnx", "--data", "{easy}"], ["/no/model.onnx", "no such model file"]),
+    (["evaluate", "--data", "{easy}", "--split", "test"], ["no 'test' split"]),
+    (["evaluate", "--data", "{easy}", "--split", "train"], ["--allow-train"]),
+    (["train", "--resume", "/no/run"], ["nothing to resume"]),
+])
+def test_bad_input_gives_one_line(args, needles, easy_data):
+    one_line_error(run(*[a.replace("{easy}", str(easy_data)) for a in args]), *needles)
+
+
+def test_checkpoint_of_another_architecture(easy_data, tmp_path):
+    from emolens.models import atomic_save_safetensors, create_model
+    m = create_model("emonet-t")
+    p = tmp_path / "w.safetensors"
+    atomic_save_safetensors({f"model.{k}": v for k, v in m.state_dict().items()}, p, {"emolens": {"arch": "seed"}})
+    one_line_error(run("evaluate", "--model", p, "--data", easy_data), "do not fit architecture 'seed'")
+
+
+def test_predict_sample_folder_glob_and_bad_files(tmp_path, astronaut):
+    r = run("predict", cwd=tmp_path)  # the bundled sample photo
+    assert r.returncode == 0 and "1 face(s)" in r.stdout and "happy" in r.stdout, r.stderr
+    d = tmp_path / "photos" / "sub"
+    d.mkdir(parents=True)
+    Image.fromarray(astronaut).save(d / "a.jpg")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "photos" / "blank.png")
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    r = run("predict", tmp_path / "photos", "--json", tmp_path / "o.json", "--csv", tmp_path / "o.csv", "--save",
+            "--out", tmp_path / "ann")
+    assert r.returncode == 0, r.stderr
+    assert "no face found" in r.stdout and "broken.jpg" in r.stderr and "Traceback" not in r.stderr
+    data = json.loads((tmp_path / "o.json").read_text())
+    faces = {os.path.basename(i["source"]): i["faces"] for i in data["images"]}
+    assert faces["blank.png"] == [] and len(faces["a.jpg"]) == 1 and len(data["errors"]) == 1
+    f = faces["a.jpg"][0]
+    assert set(f) == {"box", "emotion", "confidence", "scores", "detector_score"} and len(f["box"]) == 4
+    rows = list(csv.DictReader(open(tmp_path / "o.csv")))
+    assert len(rows) == 1 and rows[0]["emotion"] == f["emotion"] and float(rows[0]["happy"]) >= 0
+    assert (tmp_path / "ann" / "a_emolens.jpg").exists()
+    assert not [p for p in (tmp_path / "ann").iterdir() if ".tmp" in p.name]
+    r = run("predict", str(tmp_path / "photos" / "**" / "*.jpg"), "--quiet")  # glob
+    assert r.returncode == 0
+
+
+def test_predict_nothing_processable(tmp_path):
+    (tmp_path / "x.jpg").write_text("no")
+    r = run("predict", tmp_path / "x.jpg", tmp_path / "missing.png")
+    assert r.returncode == 2 and "x.jpg: not an image" in r.stderr and "missing.png: no such file" in r.stderr
+
+
+def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
+    import cv2
+    path = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 320))
+    small = cv2.resize(astronaut, (320, 320))
+    for i in range(12):
+        w.write(np.ascontiguousarray(np.roll(small, i * 3, axis=1)[..., ::-1]))
+    w.release()
+    r = run("predict", path, "--every", 3, "--save", "--out", tmp_path / "out", "--csv", tmp_path / "v.csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path / "v.csv")))
+    assert [int(x["frame"]) for x in rows] == [0, 3, 6, 9]
+    assert float(rows[1]["time_s"]) == pytest.approx(0.3)
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_emolens.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
+    r = run("predict", tmp_path / "bad.mp4")
+    assert r.returncode == 2 and "bad.mp4: unreadable video" in r.stderr

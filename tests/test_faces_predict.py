@@ -1,0 +1,144 @@
+"""Prediction on real (public-domain) photos: scikit-image's astronaut (NASA) and generated images."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emolens import CLASSES, Recognizer
+from emolens.errors import EmolensError
+from emolens.faces import Box, create_detector, fer_crop
+from emolens.predict import Face, bundled_model_path
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Recognizer()
+
+
+def test_bundled_model_has_a_model_card():
+    from emolens.predict import Classifier
+    c = Classifier()
+    assert c.classes == CLASSES and c.info["arch"] and c.info["input_size"] == 48
+    assert "validation_metrics" in c.info and bundled_model_path().stat().st_size < 5_000_000
+
+
+def test_detector_finds_the_astronaut(astronaut):
+    boxes = create_detector("auto").detect(astronaut)
+    assert len(boxes) == 1
+    b = boxes[0]
+    assert 150 < b.x + b.w / 2 < 290 and 60 < b.y + b.h / 2 < 180 and b.score > 0.8
+
+
+def test_haar_fallback_finds_the_astronaut(astronaut):
+    boxes = create_detector("haar").detect(astronaut)
+    assert len(boxes) >= 1 and 150 < boxes[0].x + boxes[0].w / 2 < 290
+
+
+def test_shipped_model_label_for_the_sample(rec, astronaut):
+    faces = rec.predict(astronaut)
+    assert len(faces) == 1 and isinstance(faces[0], Face)
+    assert faces[0].emotion == "happy"  # she is smiling
+    assert sum(faces[0].scores.values()) == pytest.approx(1.0, abs=1e-4)
+    assert list(faces[0].scores) == list(CLASSES)
+
+
+def test_api_accepts_paths_bytes_pil_rgb_and_bgr(rec, astronaut, tmp_path):
+    p = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(p)
+    ref = rec.predict(astronaut)[0]
+    for src, kw in [(p, {}), (str(p), {}), (p.read_bytes(), {}), (Image.fromarray(astronaut), {}),
+                    (astronaut[..., ::-1].copy(), {"color": "bgr"})]:
+        f = rec.predict(src, **kw)[0]
+        assert f.box == ref.box and f.emotion == ref.emotion
+        assert isinstance(f.box, tuple) and isinstance(f.confidence, float)
+
+
+def test_multi_face_left_to_right(rec, astronaut):
+    face = astronaut[20:260, 120:360]
+    canvas = np.full((300, 900, 3), 200, np.uint8)
+    canvas[30:270, 20:260] = face
+    canvas[30:270, 620:860] = face[:, ::-1]
+    faces = rec.predict(canvas)
+    assert len(faces) == 2 and faces[0].box[0] < faces[1].box[0]
+
+
+def test_no_face_is_not_an_error(rec):
+    assert rec.predict(np.full((200, 300, 3), 127, np.uint8)) == []
+
+
+def test_exif_rotation_is_applied(rec, astronaut, tmp_path):
+    rotated = Image.fromarray(astronaut).transpose(Image.Transpose.ROTATE_90)  # lying on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    p = tmp_path / "r.jpg"
+    rotated.save(p, exif=exif, quality=95)
+    r = rec.predict_full(p)
+    assert (r.width, r.height) == (512, 512) and len(r.faces) == 1
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16", "LA"])
+def test_image_modes(rec, astronaut, tmp_path, mode):
+    im = Image.fromarray(astronaut)
+    if mode == "I;16":
+        a = (np.asarray(im.convert("L")).astype(np.uint16) * 257)
+        im = Image.fromarray(a)
+        assert im.mode.startswith("I;16")
+    else:
+        im = im.convert(mode)
+    ext = {"CMYK": ".jpg", "I;16": ".png"}.get(mode, ".png")
+    p = tmp_path / f"x{ext}"
+    im.save(p)
+    assert len(rec.predict(p)) == 1
+
+
+@pytest.mark.parametrize("fmt", ["webp", "tiff", "bmp", "gif"])
+def test_formats(rec, astronaut, tmp_path, fmt):
+    p = tmp_path / f"x.{fmt}"
+    frames = [Image.fromarray(astronaut), Image.fromarray(255 - astronaut)]
+    if fmt == "gif":
+        frames[0].save(p, save_all=True, append_images=frames[1:])  # animated: first frame is used
+    else:
+        frames[0].save(p)
+    assert len(rec.predict(p)) == 1
+
+
+def test_bad_inputs(rec, tmp_path, astronaut):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello")
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).save(buf, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[:2000])
+    for name, msg in [("missing.jpg", "no such file"), ("empty.jpg", "empty file"), ("text.jpg", "not an image"),
+                      ("cut.jpg", "truncated")]:
+        with pytest.raises(EmolensError, match=msg) as e:
+            rec.predict(tmp_path / name)
+        assert name in str(e.value) and "\n" not in str(e.value)
+
+
+def test_decompression_bomb_guard(astronaut, tmp_path):
+    small = Recognizer(max_pixels=100_000)
+    p = tmp_path / "big.png"
+    Image.fromarray(astronaut).save(p)
+    with pytest.raises(EmolensError, match="over the limit"):
+        small.predict(p)
+
+
+def test_fer_crop_geometry():
+    g = np.zeros((200, 200), np.uint8)
+    g[50:150, 60:140] = 255  # a bright 'face' 80 wide
+    crop = fer_crop(g, Box(60, 50, 80, 100, 1.0))
+    assert crop.shape == (48, 48)
+    # the box spans 80/(1.29*80) = 78% of the crop width, centred
+    row = crop[24] > 127
+    assert abs(row.sum() - 48 / 1.29) <= 2 and abs(np.flatnonzero(row).mean() - 23.5) <= 1.5
+    assert fer_crop(g, Box(0, 0, 200, 200, 1.0), whole=True).shape == (48, 48)
+
+
+def test_batch_prediction_matches_single(rec, astronaut):
+    many = rec.predict_many([astronaut, np.full((100, 100, 3), 0, np.uint8), astronaut])
+    assert [len(r.faces) for r in many] == [1, 0, 1]
+    single = rec.predict(astronaut)[0]
+    assert many[2].faces[0].scores == pytest.approx(single.scores, abs=1e-5)
+    json.dumps([r.to_dict() for r in many])

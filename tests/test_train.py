@@ -1,0 +1,52 @@
+import csv
+import json
+
+import numpy as np
+import torch
+
+from emolens.models import read_safetensors
+from emolens.train import TrainConfig, class_weights, lr_at, train
+
+FAST = dict(arch="emonet-t", batch=32, lr=0.05, warmup_epochs=0.5, shift=0.05, rotate=5, scale=0.05, erase=0.1,
+            threads=2)
+
+
+def test_tiny_training_run_learns_an_easy_problem(easy_data, tmp_path):
+    cfg = TrainConfig(data=str(easy_data), epochs=6, project=str(tmp_path / "runs"), **FAST)
+    run = train(cfg, progress=False)
+    for f in ("config.json", "history.csv", "curves.png", "last.safetensors", "best.safetensors", "summary.json"):
+        assert (run / f).exists(), f
+    hist = list(csv.DictReader(open(run / "history.csv")))
+    assert len(hist) == 6 and float(hist[-1]["val_acc"]) >= 0.9
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best"]["val_acc"] >= 0.9 and "PublicTest" in summary["validation"]
+    _, meta = read_safetensors(run / "best.safetensors")
+    info = meta["emolens"]
+    assert info["arch"] == "emonet-t" and info["classes"][5] == "sad" and info["input_size"] == 48
+    assert info["normalisation"]["mean"] == 0.5 and info["validation_metrics"]["acc"] >= 0.9
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(easy_data, tmp_path):
+    base = dict(data=str(easy_data), max_batches=3, ema=0.9, epochs=3, **FAST)
+    full = train(TrainConfig(project=str(tmp_path / "a"), **base), progress=False)
+    cut = train(TrainConfig(project=str(tmp_path / "b"), stop_after=1, **base), progress=False)
+    assert len(list(csv.DictReader(open(cut / "history.csv")))) == 1
+    resumed = train(TrainConfig(), resume=str(cut), progress=False)
+    assert resumed == cut
+    ta, _ = read_safetensors(full / "last.safetensors")
+    tb, _ = read_safetensors(resumed / "last.safetensors")
+    assert set(ta) == set(tb) and any(k.startswith("opt.") for k in ta) and any(k.startswith("ema.") for k in ta)
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    ha = list(csv.DictReader(open(full / "history.csv")))
+    hb = list(csv.DictReader(open(resumed / "history.csv")))
+    assert [r["val_acc"] for r in ha] == [r["val_acc"] for r in hb]
+
+
+def test_lr_schedule_and_class_weights():
+    cfg = TrainConfig(lr=0.1, schedule="cosine")
+    assert lr_at(0, 100, 10, cfg) == 0.01 and abs(lr_at(10, 100, 10, cfg) - 0.1) < 1e-9 and lr_at(99, 100, 10, cfg) < 1e-3
+    y = np.repeat(np.arange(7), [400, 40, 400, 800, 500, 500, 300])
+    w = class_weights(y, "sqrt").numpy()
+    assert w[1] > w[0] > w[3]
+    assert class_weights(y, "none") is None and class_weights(y, "sampler") is None
