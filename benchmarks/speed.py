@@ -1,0 +1,91 @@
+"""Inference speed on this machine: classifier faces/s (PyTorch vs ONNX Runtime), end-to-end ms per photo,
+folder throughput, cold start and peak memory. Writes benchmarks/results/speed.json.
+
+    python benchmarks/speed.py [--weights runs/train/<run>/best.safetensors]
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import astronaut, collage  # noqa: E402
+
+
+def timeit(fn, reps, warm=3):
+    for _ in range(warm):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None, help=".safetensors of the shipped model (for the PyTorch column)")
+    ap.add_argument("--folder-photos", type=int, default=500)
+    a = ap.parse_args()
+    from emolens import Recognizer
+    from emolens.predict import Classifier
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
+    faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48), dtype=np.uint8)
+    clf = Classifier()
+    res["onnx_faces_per_s_batch1"] = 1 / timeit(lambda: clf.logits(faces[:1]), 300)
+    res["onnx_faces_per_s_batch64"] = 64 / timeit(lambda: clf.logits(faces), 30)
+    if a.weights:
+        import torch
+
+        from emolens.models import load_model
+        from emolens.train import predict_logits
+        torch.set_num_threads(os.cpu_count())
+        m, _ = load_model(a.weights)
+        x = torch.from_numpy(faces)
+        res["torch_faces_per_s_batch1"] = 1 / timeit(lambda: predict_logits(m, x[:1]), 200)
+        res["torch_faces_per_s_batch64"] = 64 / timeit(lambda: predict_logits(m, x), 30)
+    rec = Recognizer()
+    one = astronaut()
+    many, truth = collage()
+    res["e2e_ms_512x512_one_face"] = 1000 * timeit(lambda: rec.predict(one), 40)
+    res["e2e_ms_1280x720_collage"] = 1000 * timeit(lambda: rec.predict(many), 20)
+    res["collage_faces_found"] = f"{len(rec.predict(many))}/{len(truth)}"
+    with tempfile.TemporaryDirectory() as d:
+        import cv2
+        rng = np.random.default_rng(1)
+        for i in range(a.folder_photos):
+            img = np.roll(one, int(rng.integers(-40, 40)), axis=1)
+            img = cv2.convertScaleAbs(img, alpha=float(rng.uniform(0.7, 1.2)), beta=float(rng.uniform(-20, 20)))
+            cv2.imwrite(f"{d}/p{i:04d}.jpg", img[..., ::-1])
+        t = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "emolens.cli", "predict", d, "--quiet", "--json", f"{d}/o.json"],
+                           capture_output=True, text=True)
+        dt = time.perf_counter() - t
+        assert r.returncode == 0, r.stderr
+        res["folder_photos_per_s"] = a.folder_photos / dt
+        sample = str(Path(d) / "p0000.jpg")
+        starts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "emolens.cli", "predict", sample, "--quiet"], check=True,
+                           capture_output=True)
+            starts.append(time.perf_counter() - t)
+        res["cold_start_s"] = float(np.median(starts))
+    res["peak_rss_mb_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    for k, v in res.items():
+        print(f"{k:32} {v:.1f}" if isinstance(v, float) else f"{k:32} {v}")
+    out = Path(__file__).parent / "results" / "speed.json"
+    out.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
