@@ -3,7 +3,6 @@
 Uploads are read into memory with a hard size cap and never touch the disk; the model is loaded once;
 inference runs in a bounded thread pool off the event loop; errors are JSON with a 4xx status, never a trace.
 """
-from __future__ import annotations
 
 import os
 import threading
