@@ -119,3 +119,13 @@ def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
     r = run("predict", tmp_path / "bad.mp4")
     assert r.returncode == 2 and "bad.mp4: unreadable video" in r.stderr
+
+
+def test_evaluate_photos_with_detection(tmp_path, astronaut):
+    for cls, img in (("happy", astronaut), ("sad", np.full((200, 200, 3), 120, np.uint8))):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        Image.fromarray(img).save(tmp_path / "photos" / cls / "p.jpg")
+    r = run("evaluate", "--data", tmp_path / "photos", "--detect", "--project", tmp_path / "ev", "--name", "x")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "ev" / "x" / "report.json").read_text())
+    assert rep["no_face_rate"] == 0.5 and rep["plain"]["accuracy"] == 0.5 and "no face found: 50.0%" in r.stdout
