@@ -335,7 +335,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             correct += (out.detach().argmax(1) == ya).double().sum()
             seen += len(idx)
             if show:
-                bar.set_postfix(loss=f"{float(loss):.3f}", img_s=f"{seen * world / (time.time() - t0):.0f}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen * world / (time.time() - t0):.0f}")
         bar.close()
         train_time = time.time() - t0
         if world > 1:
