@@ -26,6 +26,13 @@ def sample_photo() -> Path:
     return Path(str(resources.files("emolens") / "assets" / "astronaut.jpg"))
 
 
+def csv_row(source, frame, time_s, index, face) -> dict:
+    """One CSV row per face: where it came from, its box, its label and all seven probabilities."""
+    return {"source": str(source), "frame": frame, "time_s": time_s, "face": index, "x": face.box[0],
+            "y": face.box[1], "w": face.box[2], "h": face.box[3], "emotion": face.emotion,
+            **{c: face.scores[c] for c in CLASSES}}
+
+
 def expand_sources(sources: list[str]) -> tuple[list[Path], list[str]]:
     """Files, folders (recursive) and globs -> (paths, errors for sources that match nothing)."""
     paths, errors = [], []
@@ -121,9 +128,7 @@ def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None)
         if idx % max(1, every) == 0:
             last = rec.predict(rgb)
             for j, f in enumerate(last):
-                rows.append({"source": str(path), "frame": idx, "time_s": round(idx / fps, 3), "face": j + 1,
-                             "x": f.box[0], "y": f.box[1], "w": f.box[2], "h": f.box[3], "emotion": f.emotion,
-                             **{c: f.scores[c] for c in CLASSES}})
+                rows.append(csv_row(path, idx, round(idx / fps, 3), j + 1, f))
         if save:
             if writer is None:
                 dest = out_dir / (path.stem + "_emolens.mp4")
@@ -176,9 +181,7 @@ def run_predict(a) -> int:
                 results.append(r)
                 done += 1
                 for j, f in enumerate(r.faces):
-                    csv_rows.append({"source": str(p), "frame": "", "time_s": "", "face": j + 1, "x": f.box[0],
-                                     "y": f.box[1], "w": f.box[2], "h": f.box[3], "emotion": f.emotion,
-                                     **{c: f.scores[c] for c in CLASSES}})
+                    csv_rows.append(csv_row(p, "", "", j + 1, f))
                 if show_table:
                     print_result(r)
                 if a.save:

@@ -90,11 +90,8 @@ def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload:
         rgb = load_rgb(data, max_pixels, name=name)  # format sniffed from the bytes by Pillow, not the header
         if detect_lock:
             with detect_lock:
-                boxes, crops = rec.detect_and_crop(rgb)
-        else:
-            boxes, crops = rec.detect_and_crop(rgb)
-        probs = rec.classifier.probs(crops) if len(crops) else []
-        return rgb.shape, rec._faces(boxes, probs)
+                return rec.predict_full(rgb)
+        return rec.predict_full(rgb)
 
     @app.post("/v1/predict", summary="Faces and emotions in one image",
               description="Send the image as a multipart field named `file` (or `image`), or as the raw body.")
@@ -102,7 +99,7 @@ def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload:
         t0 = time.perf_counter()
         data, name = await image_bytes(request)
         try:
-            shape, faces = await anyio.to_thread.run_sync(infer, data, name, limiter=limiter)
+            result = await anyio.to_thread.run_sync(infer, data, name, limiter=limiter)
         except EmolensError as e:
             msg = str(e)
             if "over the limit" in msg or "decompression bomb" in msg:
@@ -110,7 +107,7 @@ def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload:
             if "not an image" in msg:
                 raise ApiError(415, "not_an_image", msg) from None
             raise ApiError(400, "bad_image", msg) from None
-        return {"faces": [f.to_dict() for f in faces], "image": {"width": shape[1], "height": shape[0]},
+        return {"faces": [f.to_dict() for f in result.faces], "image": {"width": result.width, "height": result.height},
                 "model": {"name": rec.classifier.name, "arch": rec.classifier.info.get("arch"),
                           "version": __version__, "classes": list(rec.classes)},
                 "detector": rec.detector.name, "time_ms": round((time.perf_counter() - t0) * 1000, 2)}
