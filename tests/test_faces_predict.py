@@ -31,6 +31,24 @@ def test_detector_finds_the_astronaut(astronaut):
     assert 150 < b.x + b.w / 2 < 290 and 60 < b.y + b.h / 2 < 180 and b.score > 0.8
 
 
+def test_min_face_sets_the_detection_scale_and_keeps_its_promise(astronaut):
+    import cv2
+    det = create_detector("auto", min_face=48)
+    assert det.scale(512, 512) == pytest.approx(det.min_px / 48)      # 512 px photo: detect on ~235 px
+    assert det.scale(4000, 3000) == pytest.approx(640 / 4000)          # the long-side cap wins on big photos
+    assert create_detector("auto", min_face=16).scale(300, 300) == 1.0  # never upscales
+    # a face whose box is ~50 px (just above min_face 48) in a 640x480 scene is still found at the reduced scale
+    face = cv2.resize(astronaut[30:250, 130:340], (120, 126), interpolation=cv2.INTER_AREA)
+    scene = np.full((480, 640, 3), 90, np.uint8)
+    scene[200:326, 400:520] = face
+    boxes = det.detect(scene)
+    assert len(boxes) == 1 and 400 < boxes[0].x + boxes[0].w / 2 < 520 and 40 <= boxes[0].w <= 70
+    # a bigger min_face looks on a smaller copy and misses it: the knob really trades recall for speed
+    assert create_detector("auto", min_face=160).detect(scene) == []
+    with pytest.raises(EmolensError):
+        create_detector("auto", max_side=8)
+
+
 def test_haar_fallback_finds_the_astronaut(astronaut):
     boxes = create_detector("haar").detect(astronaut)
     assert len(boxes) >= 1 and 150 < boxes[0].x + boxes[0].w / 2 < 290

@@ -50,3 +50,22 @@ def test_lr_schedule_and_class_weights():
     w = class_weights(y, "sqrt").numpy()
     assert w[1] > w[0] > w[3]
     assert class_weights(y, "none") is None and class_weights(y, "sampler") is None
+
+
+def test_init_starts_from_given_weights_with_a_fresh_schedule(easy_data, tmp_path):
+    base = dict(data=str(easy_data), **FAST)
+    first = train(TrainConfig(project=str(tmp_path / "a"), epochs=4, **base), progress=False)
+    acc0 = json.loads((first / "summary.json").read_text())["best"]["val_acc"]
+    # a near-zero learning rate keeps the loaded weights: epoch 1 must already be as good as the source run
+    cfg = TrainConfig(project=str(tmp_path / "b"), epochs=1, max_batches=2, init=str(first), **dict(base, lr=1e-6))
+    second = train(cfg, progress=False)
+    hist = list(csv.DictReader(open(second / "history.csv")))
+    assert len(hist) == 1 and float(hist[0]["val_acc"]) >= acc0 - 0.02 >= 0.5
+    scratch = train(TrainConfig(project=str(tmp_path / "c"), epochs=1, max_batches=2, **dict(base, lr=1e-6)),
+                    progress=False)
+    assert float(list(csv.DictReader(open(scratch / "history.csv")))[0]["val_acc"]) < acc0 - 0.1
+    import pytest
+    from emolens.errors import EmolensError
+    with pytest.raises(EmolensError):  # weights of another architecture are refused, not silently mixed
+        train(TrainConfig(project=str(tmp_path / "d"), epochs=1, max_batches=1, init=str(first),
+                          **dict(base, arch="emonet-s")), progress=False)

@@ -28,7 +28,8 @@ def _add_train(sub):
              "ema": "weight-EMA decay per step, 0 = off", "select": "model-selection metric on validation: acc | f1",
              "patience": "early stopping patience in epochs (0 = off)", "max_batches": "debug: batches per epoch cap",
              "threads": "torch threads (0 = all cores)", "project": "parent folder of run directories",
-             "name": "run directory name (default: the architecture)"}
+             "name": "run directory name (default: the architecture)",
+             "init": "start from these weights (.safetensors or run dir; fresh optimizer and schedule)"}
     from .train_config import TrainConfig  # light module: plain dataclass, no torch
     for f in fields(TrainConfig):
         if f.name == "data":
@@ -93,7 +94,7 @@ def _cmd_evaluate(a):
     if a.data is None:
         raise _Usage("evaluate needs --data")
     report, out = evaluate(model, a.data, a.split, a.tta, a.allow_train, a.detect, a.detector, a.calibrate,
-                           a.project, a.name)
+                           a.project, a.name, min_face=a.min_face)
     from .evaluate import render_text
     print(render_text(report))
     print(f"results saved to {out}")
@@ -137,7 +138,7 @@ def _cmd_predict(a):
 
 def _cmd_serve(a):
     from .serve import run_server
-    run_server(a.host, a.port, a.model, a.detector, a.workers)
+    run_server(a.host, a.port, a.model, a.detector, a.workers, a.min_face)
 
 
 class _Usage(Exception):
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--allow-train", action="store_true", help="permit --split train (labelled as training data)")
         p.add_argument("--detect", action="store_true", help="data are full photos: detect faces first")
         p.add_argument("--detector", default="auto", help="with --detect: auto | yunet | haar | none")
+        p.add_argument("--min-face", type=int, default=48, help="with --detect: smallest face width (px) looked for")
         p.add_argument("--calibrate", action="store_true", help="also report ECE before/after temperature scaling")
         p.add_argument("--project", default="runs/evaluate")
         p.add_argument("--name", default="")
@@ -179,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, help="video: classify every N-th frame")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse images larger than this (bomb guard)")
     p.add_argument("--detect-size", type=int, default=640, help="detect on a copy whose long side is at most this")
+    p.add_argument("--min-face", type=int, default=48,
+                   help="smallest face width (px) looked for; sets the detection scale: 24 finds smaller faces, slower")
     p.add_argument("--batch", type=int, default=32, help="photos decoded+detected before one classifier call")
     p.add_argument("--quiet", action="store_true", help="no table on stdout")
     p.set_defaults(fn=_cmd_predict)
@@ -199,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None)
     p.add_argument("--detector", default="auto")
     p.add_argument("--workers", type=int, default=0, help="inference threads (0 = number of cores)")
+    p.add_argument("--min-face", type=int, default=48, help="smallest face width (px) looked for")
     p.set_defaults(fn=_cmd_serve)
 
     p = sub.add_parser("models", help="list architectures with parameters and MFLOPs")

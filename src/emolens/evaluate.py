@@ -179,14 +179,14 @@ def _photos(data, recognizer_kw, progress):
 
 def evaluate(model, data, split: str = "auto", tta: str = "none", allow_train: bool = False, detect: bool = False,
              detector: str = "auto", calibrate: bool = False, project: str = "runs/evaluate", name: str = "",
-             progress: bool = True) -> tuple[dict, Path]:
+             progress: bool = True, min_face: int = 48) -> tuple[dict, Path]:
     from .train_helpers import new_run_dir
 
     m = _Model(model)
     report: dict = {"model": str(m.path), "arch": m.info.get("arch"), "data": str(data)}
     if detect:
         y, pred, probs, names = _photos(data, {"model": m.path if m.path.suffix == ".onnx" else None,
-                                               "detector": detector, "tta": tta}, progress)
+                                               "detector": detector, "tta": tta, "min_face": min_face}, progress)
         if m.path.suffix != ".onnx":
             print("note: --detect classifies with the ONNX path; using the bundled model", file=sys.stderr)
         split_name = "photos with face detection (split-less folder)"

@@ -47,15 +47,27 @@ class WholeImage(Detector):
 
 
 class _Downscaling(Detector):
-    """Detect on a copy whose long side is at most `max_side` (speed, and YuNet degrades above ~960 px)."""
+    """Detect on a reduced copy, as small as the task allows: detection cost grows faster than the pixel count.
 
-    def __init__(self, max_side: int = 640, min_score: float = 0.6):
-        self.max_side, self.min_score = max_side, min_score
+    The scale is the smaller of `max_side / long side` and `min_px / min_face`: YuNet finds every face from about
+    20 px at its own scale (benchmarks/detect_recall.py), so with `min_px` 22 faces of `min_face` px in the photo
+    are still found. The default 48 px is about FER2013's own face size (a 48 px crop
+    holds a 37 px face box); below it the classifier would be guessing from upsampled pixels.
+    """
+    min_px = 22
+
+    def __init__(self, max_side: int = 640, min_score: float = 0.6, min_face: int = 48):
+        if max_side < 32 or min_face < 0:
+            raise EmolensError(f"detect size must be >= 32 and min face >= 0 (got {max_side}, {min_face})")
+        self.max_side, self.min_score, self.min_face = max_side, min_score, min_face
+
+    def scale(self, h: int, w: int) -> float:
+        return min(1.0, self.max_side / max(h, w), self.min_px / self.min_face if self.min_face else 1.0)
 
     def detect(self, rgb):
         import cv2
         h, w = rgb.shape[:2]
-        f = min(1.0, self.max_side / max(h, w))
+        f = self.scale(h, w)
         small = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
         boxes = [b for b in self._detect(np.ascontiguousarray(small)) if b.score >= self.min_score]
         return [Box(round(b.x / f), round(b.y / f), round(b.w / f), round(b.h / f), b.score) for b in boxes]
@@ -67,8 +79,8 @@ class _Downscaling(Detector):
 class YuNet(_Downscaling):
     name = "yunet"
 
-    def __init__(self, max_side: int = 640, min_score: float = 0.6):
-        super().__init__(max_side, min_score)
+    def __init__(self, max_side: int = 640, min_score: float = 0.6, min_face: int = 48):
+        super().__init__(max_side, min_score, min_face)
         # libfacedetection is OpenMP-parallel; busy-waiting threads fight the classifier on small machines.
         os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("EMOLENS_DETECT_THREADS", "1"))
         try:
@@ -86,8 +98,8 @@ class YuNet(_Downscaling):
 class Haar(_Downscaling):
     name = "haar"
 
-    def __init__(self, max_side: int = 640, min_score: float = 0.0):
-        super().__init__(max_side, min_score)
+    def __init__(self, max_side: int = 640, min_score: float = 0.0, min_face: int = 48):
+        super().__init__(max_side, min_score, min_face)
         import cv2
         path = os.path.join(getattr(cv2, "data", None).haarcascades if hasattr(cv2, "data") else "",
                             "haarcascade_frontalface_alt2.xml")

@@ -134,9 +134,12 @@ class Recognizer:
     """Face detection + emotion classification with the bundled model (or any exported .onnx)."""
 
     def __init__(self, model=None, detector: str = "auto", threads: int | None = None, tta: str = "none",
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, detect_size: int = 640, min_face: int = 0):
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, detect_size: int = 640, min_face: int = 48):
+        """`min_face`: the smallest face (box width, px) looked for; it sets the detection scale (smaller = slower;
+        smaller faces may still be found). `detect_size`: cap on the long side of the copy the detector sees."""
         self.classifier = Classifier(model, threads)
-        self.detector = create_detector(detector, **({} if detector == "none" else {"max_side": detect_size}))
+        kw = {} if detector == "none" else {"max_side": detect_size, "min_face": min_face}
+        self.detector = create_detector(detector, **kw)
         self.tta, self.max_pixels, self.min_face = tta, max_pixels, min_face
 
     @property
@@ -172,7 +175,7 @@ class Recognizer:
         return np.ascontiguousarray(a), "<array>"
 
     def detect_and_crop(self, rgb: np.ndarray) -> tuple[list[Box], np.ndarray]:
-        boxes = [b for b in self.detector.detect(rgb) if b.w >= self.min_face]
+        boxes = self.detector.detect(rgb)
         boxes.sort(key=lambda b: (b.x, b.y))
         gray = rgb_to_gray(rgb)
         whole = self.detector.name == "none"

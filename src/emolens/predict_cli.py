@@ -154,7 +154,8 @@ def run_predict(a) -> int:
     sources = a.sources or [str(sample_photo())]
     paths, errors = expand_sources(sources)
     detector = "none" if a.crop == "none" else a.detector
-    rec = Recognizer(a.model, detector=detector, tta=a.tta, max_pixels=a.max_pixels, detect_size=a.detect_size)
+    rec = Recognizer(a.model, detector=detector, tta=a.tta, max_pixels=a.max_pixels, detect_size=a.detect_size,
+                     min_face=a.min_face)
     out_dir = _out_dir(a.out) if (a.save or a.out) else None
     results, csv_rows, done = [], [], 0
     images = [p for p in paths if p.suffix.lower() not in VIDEO_EXTENSIONS]

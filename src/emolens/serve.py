@@ -17,7 +17,7 @@ FIELD_NAMES = ("file", "image")
 
 
 def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload: int = MAX_UPLOAD,
-               max_pixels: int = MAX_PIXELS):
+               max_pixels: int = MAX_PIXELS, min_face: int = 48):
     import anyio
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -28,7 +28,7 @@ def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload:
     from .predict import Recognizer
 
     MultiPartParser.spool_max_size = max_upload + 1  # keep uploaded parts in memory (never spooled to disk)
-    rec = Recognizer(model, detector=detector, max_pixels=max_pixels)
+    rec = Recognizer(model, detector=detector, max_pixels=max_pixels, min_face=min_face)
     limiter = anyio.CapacityLimiter(workers or os.cpu_count() or 1)
     detect_lock = threading.Lock() if rec.detector.name == "haar" else None  # OpenCV cascades aren't thread-safe
     app = FastAPI(title="emolens", version=__version__,
@@ -125,11 +125,12 @@ def create_app(model=None, detector: str = "auto", workers: int = 0, max_upload:
     return app
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8000, model=None, detector: str = "auto", workers: int = 0):
+def run_server(host: str = "127.0.0.1", port: int = 8000, model=None, detector: str = "auto", workers: int = 0,
+               min_face: int = 48):
     try:
         import uvicorn
     except ImportError:
         raise EmolensError("serving needs `pip install emolens[serve]` (fastapi, uvicorn, python-multipart)") from None
-    app = create_app(model, detector, workers)
+    app = create_app(model, detector, workers, min_face=min_face)
     print(f"emolens serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

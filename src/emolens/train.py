@@ -35,8 +35,8 @@ from .errors import EmolensError
 from .labels import CLASSES, INPUT_SIZE, NUM_CLASSES
 from .train_config import TrainConfig
 from .train_helpers import atomic_write_text, new_run_dir
-from .models import (NORM_MEAN, NORM_STD, atomic_save_safetensors, count_params, create_model, mflops,
-                     read_safetensors)
+from .models import (NORM_MEAN, NORM_STD, atomic_save_safetensors, count_params, create_model, load_weights_into,
+                     mflops, read_safetensors)
 
 
 # --------------------------------------------------------------------------------------- distributed
@@ -248,7 +248,11 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     xva_t, yva_t = torch.from_numpy(xva).to(dev), torch.from_numpy(yva).to(dev)
 
     torch.manual_seed(cfg.seed)  # initial weights
-    model = create_model(cfg.arch).to(dev).to(memory_format=torch.channels_last)
+    model = create_model(cfg.arch)
+    if cfg.init and not resume:  # fine-tune / warm restart: weights only, optimizer and schedule start afresh
+        init = Path(cfg.init)
+        load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch)
+    model = model.to(dev).to(memory_format=torch.channels_last)
     if rank == 0 and not resume:
         run_dir = new_run_dir(cfg.project, cfg.name or cfg.arch)
     if world > 1:  # everyone learns rank 0's run directory

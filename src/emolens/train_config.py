@@ -36,3 +36,4 @@ class TrainConfig:
     name: str = ""
     stop_after: int = 0              # stop after this many epochs in this invocation (resume later); 0 = run all
     max_batches: int = 0             # debug/tests: stop each epoch after this many batches
+    init: str = ""                   # start from these weights (a .safetensors or run dir) with a fresh schedule
