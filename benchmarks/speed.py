@@ -53,12 +53,25 @@ def main():
         x = torch.from_numpy(faces)
         res["torch_faces_per_s_batch1"] = 1 / timeit(lambda: predict_logits(m, x[:1]), 200)
         res["torch_faces_per_s_batch64"] = 64 / timeit(lambda: predict_logits(m, x), 30)
-    rec = Recognizer()
     one = astronaut()
     many, truth = collage()
-    res["e2e_ms_512x512_one_face"] = 1000 * timeit(lambda: rec.predict(one), 40)
-    res["e2e_ms_1280x720_collage"] = 1000 * timeit(lambda: rec.predict(many), 20)
-    res["collage_faces_found"] = f"{len(rec.predict(many))}/{len(truth)}"
+    with tempfile.TemporaryDirectory() as d:
+        import cv2
+        jpg = f"{d}/astronaut.jpg"
+        cv2.imwrite(jpg, one[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        # default: faces from 48 px (--min-face 48); 24 finds smaller faces (the old behaviour: full resolution)
+        for mf in (48, 24, 64):
+            rec = Recognizer(min_face=mf)
+            tag = "" if mf == 48 else f"_min_face_{mf}"
+            res[f"e2e_ms_512x512_one_face{tag}"] = 1000 * timeit(lambda: rec.predict(one), 40)
+            res[f"e2e_ms_512x512_jpeg_file{tag}"] = 1000 * timeit(lambda: rec.predict(jpg), 40)
+            res[f"e2e_ms_1280x720_collage{tag}"] = 1000 * timeit(lambda: rec.predict(many), 20)
+            res[f"collage_faces_found{tag}"] = f"{len(rec.predict(many))}/{len(truth)}"
+        rec = Recognizer()
+        t_detect = timeit(lambda: rec.detector.detect(one), 40)
+        t_classify = timeit(lambda: rec.classifier.probs(np.zeros((1, 48, 48), np.uint8)), 100)
+        res["profile_512x512_detect_ms"] = 1000 * t_detect
+        res["profile_512x512_classify_one_face_ms"] = 1000 * t_classify
     with tempfile.TemporaryDirectory() as d:
         import cv2
         rng = np.random.default_rng(1)

@@ -119,3 +119,12 @@ def test_eval_split_rules(tmp_path):
     with pytest.raises(EmolensError, match="use --split val"):
         eval_split(ds, "test")
     assert SPLITS[0] == "train"
+
+
+def test_gray_conversion_matches_pillow_luma():
+    from emolens.images import rgb_to_gray
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    ref = np.asarray(Image.fromarray(rgb).convert("L")).astype(int)
+    out = rgb_to_gray(rgb[:, ::-1])[:, ::-1]  # non-contiguous views are accepted too
+    assert out.dtype == np.uint8 and out.shape == (37, 53) and np.abs(out.astype(int) - ref).max() <= 1
+    assert rgb_to_gray(ref.astype(np.uint8)) is not None and rgb_to_gray(rgb[..., 0]).shape == (37, 53)
