@@ -33,11 +33,14 @@ def test_models_lists_params_and_flops():
 
 
 def test_train_evaluate_export_predict_end_to_end(easy_data, tmp_path):
-    r = run("train", "--data", easy_data, "--epochs", 1, "--max-batches", 2, "--batch", 32, "--project", tmp_path / "runs",
-            "--name", "smoke")
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"_comment": "smoke", "epochs": 1, "batch": 32, "lr": 0.02, "name": "smoke"}))
+    r = run("train", "--config", recipe, "--data", easy_data, "--max-batches", 2, "--project", tmp_path / "runs")
     assert r.returncode == 0, r.stderr
     run_dir = tmp_path / "runs" / "smoke"
     assert r.stdout.strip().endswith(str(run_dir)) and (run_dir / "best.onnx").exists()
+    used = json.loads((run_dir / "config.json").read_text())
+    assert (used["lr"], used["batch"], used["max_batches"], used["data"]) == (0.02, 32, 2, str(easy_data))
     r = run("evaluate", "--model", run_dir / "best.onnx", "--data", easy_data, "--split", "val", "--project", tmp_path / "ev")
     assert r.returncode == 0, r.stderr
     assert "val (PublicTest)" in r.stdout and "macro-F1" in r.stdout and "results saved to" in r.stdout
@@ -57,9 +60,20 @@ def test_train_evaluate_export_predict_end_to_end(easy_data, tmp_path):
     (["evaluate", "--data", "{easy}", "--split", "test"], ["no 'test' split"]),
     (["evaluate", "--data", "{easy}", "--split", "train"], ["--allow-train"]),
     (["train", "--resume", "/no/run"], ["nothing to resume"]),
+    (["train", "--config", "/no/recipe.json"], ["/no/recipe.json", "cannot read recipe"]),
+    (["train", "--config", "{recipe:{\"epoch\": 3}}"], ["unknown recipe key(s) epoch"]),
+    (["train", "--config", "{recipe:{\"lr\": \"fast\"}}"], ["'lr' must be float"]),
+    (["train", "--config", "{recipe:[1, 2}"], ["not valid JSON"]),
+    (["train", "--data", "{easy}", "--init", "/no/w.safetensors"], ["/no/w.safetensors", "no such model file"]),
 ])
-def test_bad_input_gives_one_line(args, needles, easy_data):
-    one_line_error(run(*[a.replace("{easy}", str(easy_data)) for a in args]), *needles)
+def test_bad_input_gives_one_line(args, needles, easy_data, tmp_path):
+    def fill(a):
+        if a.startswith("{recipe:"):  # a recipe file with this text
+            p = tmp_path / "recipe.json"
+            p.write_text(a[len("{recipe:"):-1])
+            return str(p)
+        return a.replace("{easy}", str(easy_data))
+    one_line_error(run(*[fill(a) for a in args]), *needles)
 
 
 def test_checkpoint_of_another_architecture(easy_data, tmp_path):

@@ -19,6 +19,8 @@ def _add_train(sub):
                                    "(and best.onnx) into a new run directory, printed at the end.")
     p.add_argument("--data", required=False, default=None, help="dataset folder or fer2013.csv")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue an interrupted run (its directory or last.safetensors)")
+    p.add_argument("--config", default=None, metavar="JSON",
+                   help="a recipe: JSON of the flags below (e.g. recipes/emonet-t-stage1.json); flags given override it")
     p.add_argument("--no-onnx", action="store_true", help="do not export best.onnx at the end")
     p.add_argument("--nproc", type=int, default=0,
                    help="launch N local processes with torchrun (DistributedDataParallel; gloo on CPU, NCCL on GPU)")
@@ -42,11 +44,13 @@ def _add_train(sub):
 def _cmd_train(a):
     from .train_config import TrainConfig
     cfg = TrainConfig()
+    if a.config:
+        cfg = _load_recipe(a.config)
     for f in fields(TrainConfig):
         v = getattr(a, f.name, None)
         if v is not None:
             setattr(cfg, f.name, v)
-    if a.data is None and not a.resume:
+    if a.data is None and not a.resume and not a.config:
         raise _Usage("train needs --data (or --resume RUN)")
     import os
     if a.nproc and a.nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -60,6 +64,37 @@ def _cmd_train(a):
         from .export import export_onnx
         export_onnx(run / "best.safetensors", run / "best.onnx")
     print(run)
+
+
+def _load_recipe(path):
+    """TrainConfig from a JSON recipe; unknown keys are an error (a typo must not silently train something else)."""
+    from pathlib import Path
+
+    from .errors import EmolensError
+    from .train_config import TrainConfig
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text())
+    except OSError as e:
+        raise EmolensError(f"{p}: cannot read recipe ({e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise EmolensError(f"{p}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(raw, dict):
+        raise EmolensError(f"{p}: a recipe is a JSON object of training flags")
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - set(known) - {"_comment"})
+    if unknown:
+        raise EmolensError(f"{p}: unknown recipe key(s) {', '.join(unknown)}")
+    cfg = TrainConfig()
+    for k, v in raw.items():
+        if k in known:
+            want = type(known[k].default)
+            if want is float and isinstance(v, int):
+                v = float(v)
+            if not isinstance(v, want) or (want is int and isinstance(v, bool)):
+                raise EmolensError(f"{p}: '{k}' must be {want.__name__}, got {v!r}")
+            setattr(cfg, k, v)
+    return cfg
 
 
 def _launch_torchrun(nproc: int) -> int:
