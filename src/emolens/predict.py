@@ -48,6 +48,8 @@ class Classifier:
         so.intra_op_num_threads = threads or default_threads()
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting after a run: spinning threads slow the face detector that runs next (16.8 -> 11 ms e2e)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
         except Exception as e:
