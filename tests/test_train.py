@@ -41,6 +41,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(easy_data, tmp_pa
     ha = list(csv.DictReader(open(full / "history.csv")))
     hb = list(csv.DictReader(open(resumed / "history.csv")))
     assert [r["val_acc"] for r in ha] == [r["val_acc"] for r in hb]
+    # the reported wall time spans both sessions of the resumed run, not only the last process
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["epochs_run"] == 3
+    assert abs(summary["wall_time_s"] - sum(float(r["epoch_time_s"]) for r in hb)) < 0.2
 
 
 def test_lr_schedule_and_class_weights():

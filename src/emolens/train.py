@@ -392,7 +392,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     if not identical:
         raise EmolensError("distributed ranks ended with different weights (DDP synchronisation failed)")
     if rank == 0:
-        summary = {"best": best, "epochs_run": len(history), "wall_time_s": round(time.time() - t_start, 1),
+        # Wall time covers every session of a resumed run (sum of its epochs), not just this process.
+        summary = {"best": best, "epochs_run": len(history),
+                   "wall_time_s": round(sum(r["epoch_time_s"] for r in history), 1),
+                   "this_session_s": round(time.time() - t_start, 1),
                    "validation": val_name, "processes": world, "ranks_identical": identical,
                    "global_batch": cfg.batch * world}
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
