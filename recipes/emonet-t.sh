@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces the shipped emonet-t in three stages and exports it calibrated:
+# Reproduces the shipped emonet-t in four stages and exports it calibrated:
 #   bash recipes/emonet-t.sh [DATA]          (DATA defaults to ../shared/fer2013)
-# Stage 1 trains from scratch; stages 2 and 3 restart the schedule (lower peak lr each time) from the previous
+# Stage 1 trains from scratch; stages 2-4 restart the schedule (lower peak lr each time) from the previous
 # stage's best (EMA) weights. Checkpoints are selected on PublicTest; the temperature is fitted on PublicTest.
 set -euo pipefail
 DATA=${1:-../shared/fer2013}
 s1=$(emolens train --config recipes/emonet-t-stage1.json --data "$DATA" | tail -n 1)
 s2=$(emolens train --config recipes/emonet-t-stage2.json --data "$DATA" --init "$s1/best.safetensors" | tail -n 1)
 s3=$(emolens train --config recipes/emonet-t-stage3.json --data "$DATA" --init "$s2/best.safetensors" | tail -n 1)
-emolens export "$s3/best.safetensors" --out "$s3/emonet-t.onnx" --name emonet-t --calibrate-on "$DATA"
-emolens evaluate --model "$s3/emonet-t.onnx" --data "$DATA" --split val --tta ten --calibrate
+s4=$(emolens train --config recipes/emonet-t-stage4.json --data "$DATA" --init "$s3/best.safetensors" | tail -n 1)
+emolens export "$s4/best.safetensors" --out "$s4/emonet-t.onnx" --name emonet-t --calibrate-on "$DATA"
+emolens evaluate --model "$s4/emonet-t.onnx" --data "$DATA" --split val --tta ten --calibrate

@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=None, help="calibration temperature to embed")
     p.add_argument("--calibrate-on", default=None, metavar="DATA", help="fit the temperature on DATA's validation split")
     p.add_argument("--int8", action="store_true", help="also write a dynamically quantised int8 model (measured on this 2-core AVX2 CPU: "
-                        "same accuracy, 3.7x slower than fp32; benchmarks/int8.py)")
+                        "about the same accuracy, ~4x slower than fp32; benchmarks/int8.py)")
     p.set_defaults(fn=_cmd_export)
 
     p = sub.add_parser("serve", help="HTTP API and web page")
