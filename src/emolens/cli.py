@@ -13,7 +13,6 @@ from dataclasses import fields
 
 
 def _add_train(sub):
-    from_defaults = {}
     p = sub.add_parser("train", help="train an architecture on a FER-style dataset",
                        description="Train; writes config, history.csv, curves.png, last/best.safetensors "
                                    "(and best.onnx) into a new run directory, printed at the end.")
@@ -24,20 +23,12 @@ def _add_train(sub):
     p.add_argument("--no-onnx", action="store_true", help="do not export best.onnx at the end")
     p.add_argument("--nproc", type=int, default=0,
                    help="launch N local processes with torchrun (DistributedDataParallel; gloo on CPU, NCCL on GPU)")
-    helps = {"arch": "architecture name (see `emolens models`)", "epochs": "number of epochs",
-             "batch": "batch size per process (global batch = batch x processes)", "lr": "peak learning rate",
-             "balance": "class balancing: none | sqrt | inverse (weighted loss) | sampler (balanced batches)",
-             "ema": "weight-EMA decay per step, 0 = off", "select": "model-selection metric on validation: acc | f1",
-             "patience": "early stopping patience in epochs (0 = off)", "max_batches": "debug: batches per epoch cap",
-             "threads": "torch threads (0 = all cores)", "project": "parent folder of run directories",
-             "name": "run directory name (default: the architecture)",
-             "init": "start from these weights (.safetensors or run dir; fresh optimizer and schedule)"}
     from .train_config import TrainConfig  # light module: plain dataclass, no torch
     for f in fields(TrainConfig):
         if f.name == "data":
             continue
         flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, type=type(f.default), default=None, help=f"{helps.get(f.name, f.name)} (default {f.default})")
+        p.add_argument(flag, type=type(f.default), default=None, help=f"{f.metadata['help']} (default: {f.default!r})")
     return p
 
 

@@ -1,39 +1,46 @@
-"""Training configuration as plain values (no torch import, so the CLI can build its flags cheaply)."""
+"""Training configuration as plain values (no torch import, so the CLI can build its flags cheaply).
+
+Each field's help text lives here, beside its default, and becomes the `emolens train --<flag>` help.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class TrainConfig:
-    data: str = "../shared/fer2013"
-    arch: str = "emonet-t"
-    epochs: int = 30
-    batch: int = 128                 # per process
-    optimizer: str = "sgd"           # sgd (Nesterov) | adamw
-    lr: float = 0.05                 # peak learning rate
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"       # onecycle | cosine
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    balance: str = "sqrt"            # none | sqrt | inverse (class-weighted loss) | sampler (balanced sampling)
-    mixup: float = 0.0               # Beta alpha; 0 disables
-    cutmix: float = 0.0
-    erase: float = 0.25              # random-erasing probability
-    shift: float = 0.1
-    rotate: float = 10.0
-    scale: float = 0.1
-    brightness: float = 0.2
-    contrast: float = 0.2
-    ema: float = 0.0                 # weight-EMA decay per step (e.g. 0.999); 0 disables
-    select: str = "acc"              # model selection metric on the validation split: acc | f1
-    patience: int = 0                # early stop after this many epochs without improvement; 0 = never
-    val_fraction: float = 0.1        # hold-out size when the data has no PublicTest part
-    seed: int = 0
-    threads: int = 0                 # torch intra-op threads; 0 = all cores (divided among local ranks)
-    device: str = "auto"             # auto | cpu | cuda
-    project: str = "runs/train"
-    name: str = ""
-    stop_after: int = 0              # stop after this many epochs in this invocation (resume later); 0 = run all
-    max_batches: int = 0             # debug/tests: stop each epoch after this many batches
-    init: str = ""                   # start from these weights (a .safetensors or run dir) with a fresh schedule
+    data: str = _opt("../shared/fer2013", "dataset folder or fer2013.csv")
+    arch: str = _opt("emonet-t", "architecture name (see `emolens models`)")
+    epochs: int = _opt(30, "number of epochs")
+    batch: int = _opt(128, "batch size per process (global batch = batch x processes)")
+    optimizer: str = _opt("sgd", "sgd (with Nesterov momentum 0.9) | adamw")
+    lr: float = _opt(0.05, "peak learning rate")
+    weight_decay: float = _opt(5e-4, "weight decay (decoupled for adamw)")
+    schedule: str = _opt("onecycle", "learning-rate schedule after warm-up: onecycle | cosine")
+    warmup_epochs: float = _opt(1.0, "linear warm-up length in epochs")
+    label_smoothing: float = _opt(0.1, "label smoothing of the cross-entropy target")
+    balance: str = _opt("sqrt", "class balancing: none | sqrt | inverse (weighted loss) | sampler (balanced batches)")
+    mixup: float = _opt(0.0, "mixup Beta alpha; 0 = off")
+    cutmix: float = _opt(0.0, "cutmix Beta alpha; 0 = off")
+    erase: float = _opt(0.25, "random-erasing probability per image")
+    shift: float = _opt(0.1, "random translation, fraction of the image side")
+    rotate: float = _opt(10.0, "random rotation, degrees either way")
+    scale: float = _opt(0.1, "random zoom, fraction either way")
+    brightness: float = _opt(0.2, "random brightness change, fraction either way")
+    contrast: float = _opt(0.2, "random contrast change, fraction either way")
+    ema: float = _opt(0.0, "weight-EMA decay per step (e.g. 0.999); 0 = off")
+    select: str = _opt("acc", "model-selection metric on the validation split: acc | f1")
+    patience: int = _opt(0, "early stop after this many epochs without improvement; 0 = never")
+    val_fraction: float = _opt(0.1, "hold-out fraction when the data has no PublicTest part")
+    seed: int = _opt(0, "seed for weights, shuffling and augmentation")
+    threads: int = _opt(0, "torch intra-op threads; 0 = all cores (divided among local processes)")
+    device: str = _opt("auto", "auto | cpu | cuda")
+    project: str = _opt("runs/train", "parent folder of run directories")
+    name: str = _opt("", "run directory name; empty = the architecture")
+    stop_after: int = _opt(0, "stop after this many epochs in this invocation (continue later with --resume); 0 = all")
+    max_batches: int = _opt(0, "debug/tests: cap on batches per epoch; 0 = no cap")
+    init: str = _opt("", "start from these weights (.safetensors or run dir) with a fresh optimizer and schedule")
