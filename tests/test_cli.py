@@ -28,8 +28,13 @@ def one_line_error(r, *needles):
 
 def test_models_lists_params_and_flops():
     r = run("models", "--json")
-    rows = {x["arch"]: x for x in json.loads(r.stdout)}
+    out = json.loads(r.stdout)
+    rows = {x["arch"]: x for x in out["architectures"]}
     assert rows["seed"]["params"] == 4_232_199 and rows["emonet-t"]["mflops"] < rows["seed"]["mflops"]
+    bundled = {b["name"]: b for b in out["bundled"]}
+    assert sum(b["default"] for b in bundled.values()) == 1 and all(0 < b["acc"] < 1 for b in bundled.values())
+    text = run("models").stdout
+    assert "bundled models" in text and "(default)" in text
 
 
 def test_train_evaluate_export_predict_end_to_end(easy_data, tmp_path):

@@ -9,7 +9,7 @@ from PIL import Image
 from emolens import CLASSES, Recognizer
 from emolens.errors import EmolensError
 from emolens.faces import Box, create_detector, fer_crop
-from emolens.predict import Face, bundled_model_path
+from emolens.predict import DEFAULT_MODEL, Face, bundled_model_path, bundled_models, resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +17,27 @@ def rec():
     return Recognizer()
 
 
-def test_bundled_model_has_a_model_card():
+def test_bundled_models_have_a_model_card():
     from emolens.predict import Classifier
-    c = Classifier()
-    assert c.classes == CLASSES and c.info["arch"] and c.info["input_size"] == 48
-    assert "validation_metrics" in c.info and bundled_model_path().stat().st_size < 5_000_000
+    assert DEFAULT_MODEL in bundled_models()
+    for name in bundled_models():
+        c = Classifier(name)
+        assert c.classes == CLASSES and c.info["arch"] and c.info["input_size"] == 48 and c.name == name
+        assert "validation_metrics" in c.info and bundled_model_path(name).stat().st_size < 5_000_000
+    assert Classifier().path == bundled_model_path()
+
+
+def test_models_are_found_by_bundled_name_or_path(tmp_path, monkeypatch):
+    for name in bundled_models():
+        assert resolve_model(name) == bundled_model_path(name)
+    assert resolve_model(None) == resolve_model("") == bundled_model_path(DEFAULT_MODEL)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL).write_bytes(b"x")  # a file of that name in the working directory wins
+    assert resolve_model(DEFAULT_MODEL).resolve() == tmp_path / DEFAULT_MODEL
+    with pytest.raises(EmolensError, match="no such model file"):
+        Recognizer(model="no-such-model")
+    with pytest.raises(EmolensError, match="bundled model 'nope' is not installed"):
+        bundled_model_path("nope")
 
 
 def test_detector_finds_the_astronaut(astronaut):

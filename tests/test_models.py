@@ -3,7 +3,7 @@ import torch
 
 from emolens.errors import EmolensError
 from emolens.models import (REGISTRY, SeedNet, atomic_save_safetensors, count_params, create_model, load_model,
-                            load_weights_into, mflops)
+                            load_weights_into, mflops, prune_into)
 
 
 def test_seed_is_the_original_keras_network():
@@ -48,3 +48,56 @@ def test_weights_roundtrip_and_wrong_architecture(tmp_path):
     p.write_bytes(b"garbage")
     with pytest.raises(EmolensError, match="not a readable safetensors"):
         load_model(p)
+
+
+def _dead_channels_wide_model(seed=0):
+    """emonet-t whose residual blocks have exactly half their inner channels dead (BN scale 0, bias -1: ReLU
+    outputs 0), so pruning those away must leave the network's function unchanged."""
+    torch.manual_seed(seed)
+    wide = create_model("emonet-t").eval()
+    dead = {}
+    with torch.no_grad():
+        for n, m in wide.named_modules():
+            if type(m).__name__ == "ResBlock":
+                bn, c = m.body[1], m.body[1].num_features
+                idx = torch.randperm(c)[: c // 2]
+                bn.weight.uniform_(0.5, 1.5)
+                bn.weight[idx], bn.bias[idx] = 0.0, -1.0
+                bn.running_mean.uniform_(-0.1, 0.1), bn.running_var.uniform_(0.5, 2)
+                dead[n] = sorted(idx.tolist())
+    return wide, dead
+
+
+def test_slim_is_emonet_t_with_half_width_blocks():
+    t, s = create_model("emonet-t"), create_model("emonet-t-slim")
+    assert mflops(s) < 0.7 * mflops(t)
+    inner = [m.body[0].out_channels for m in s.modules() if type(m).__name__ == "ResBlock"]
+    assert inner == [16, 32, 64]
+
+
+def test_prune_keeps_the_channels_that_matter_and_the_function():
+    wide, dead = _dead_channels_wide_model()
+    slim = create_model("emonet-t-slim").eval()
+    kept = prune_into(wide.state_dict(), slim)
+    for n, idx in kept.items():
+        assert not set(idx) & set(dead[n]), f"{n}: pruned a live channel"
+    x = torch.randn(4, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(wide(x), slim(x), atol=1e-5)
+
+
+def test_prune_from_a_file_and_refusals(tmp_path):
+    wide, _ = _dead_channels_wide_model(1)
+    p = tmp_path / "wide.safetensors"
+    atomic_save_safetensors({f"model.{k}": v for k, v in wide.state_dict().items()}, p, {"emolens": {"arch": "emonet-t"}})
+    slim = create_model("emonet-t-slim").eval()
+    with pytest.raises(EmolensError, match="checkpoint is for architecture 'emonet-t', not 'emonet-t-slim'"):
+        load_weights_into(slim, p, "emonet-t-slim")  # pruning only when asked for
+    load_weights_into(slim, p, "emonet-t-slim", prune=True)
+    x = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(wide(x), slim(x), atol=1e-5)
+    # a different family (or a narrower source) cannot be pruned in
+    for arch in ("emonet-s", "seed"):
+        with pytest.raises(EmolensError, match=f"cannot prune 'emonet-t' into '{arch}'"):
+            load_weights_into(create_model(arch), p, arch, prune=True)

@@ -73,3 +73,47 @@ def test_init_starts_from_given_weights_with_a_fresh_schedule(easy_data, tmp_pat
     with pytest.raises(EmolensError):  # weights of another architecture are refused, not silently mixed
         train(TrainConfig(project=str(tmp_path / "d"), epochs=1, max_batches=1, init=str(first),
                           **dict(base, arch="emonet-s")), progress=False)
+
+
+def test_distill_loss_and_flip_averaged_teacher():
+    from emolens.train import distill_loss, teacher_probs
+    logits = torch.randn(4, 7)
+    p = torch.softmax(logits / 2.0, 1)
+    assert distill_loss(logits, p, 2.0).abs() < 1e-6  # no loss when the student already matches
+    assert distill_loss(torch.zeros(4, 7), p, 2.0) > 0.01
+    student = torch.zeros(4, 7, requires_grad=True)
+    distill_loss(student, p, 1.0).backward()  # gradient descent moves the student towards the teacher
+    assert (torch.sign(-student.grad) == torch.sign(p - 1 / 7)).float().mean() > 0.9
+
+    class LeftRight(torch.nn.Module):  # logits = mean of the left half vs the right half: flip swaps them
+        def forward(self, x):
+            left, right = x[..., :24].mean((1, 2, 3)), x[..., 24:].mean((1, 2, 3))
+            return torch.stack([left, right] + [torch.zeros_like(left)] * 5, 1) * 10
+    x = torch.zeros(2, 1, 48, 48)
+    x[0, ..., :24] = 1.0
+    q = teacher_probs([LeftRight()], x, 1.0)
+    assert torch.allclose(q.sum(1), torch.ones(2)) and torch.allclose(q[0, 0], q[0, 1])  # mirror averaged in
+
+
+def test_distillation_alone_teaches_the_student(easy_data, tmp_path):
+    """With distill=1 the labels carry no weight, so the student can only learn the task from the teacher."""
+    base = dict(data=str(easy_data), **FAST)
+    teacher = train(TrainConfig(project=str(tmp_path / "t"), epochs=6, **base), progress=False)
+    assert json.loads((teacher / "summary.json").read_text())["best"]["val_acc"] >= 0.9
+    student = train(TrainConfig(project=str(tmp_path / "s"), epochs=6, teacher=str(teacher), distill=1.0,
+                                distill_temp=2.0, **base), progress=False)
+    assert json.loads((student / "summary.json").read_text())["best"]["val_acc"] >= 0.9
+    # the teacher is a training-time input only: the student's checkpoint holds just the student
+    tensors, _ = read_safetensors(student / "best.safetensors")
+    t_tensors, _ = read_safetensors(teacher / "best.safetensors")
+    assert set(tensors) == set(t_tensors)
+
+
+def test_distillation_flags_are_validated(easy_data, tmp_path):
+    import pytest
+    from emolens.errors import EmolensError
+    base = dict(data=str(easy_data), epochs=1, max_batches=1, project=str(tmp_path / "r"), **FAST)
+    for bad, msg in ((dict(distill=0.5), "needs --teacher"), (dict(distill=1.5, teacher="x"), "in \\[0, 1\\]"),
+                     (dict(distill=0.5, teacher=str(tmp_path / "missing.safetensors")), "not found")):
+        with pytest.raises(EmolensError, match=msg):
+            train(TrainConfig(**dict(base, **bad)), progress=False)

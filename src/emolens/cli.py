@@ -115,8 +115,8 @@ def _launch_torchrun(nproc: int) -> int:
 
 def _cmd_evaluate(a):
     from .evaluate import evaluate
-    from .predict import bundled_model_path
-    model = a.model or bundled_model_path()
+    from .predict import resolve_model
+    model = resolve_model(a.model)
     if a.data is None:
         raise _Usage("evaluate needs --data")
     report, out = evaluate(model, a.data, a.split, a.tta, a.allow_train, a.detect, a.detector, a.calibrate,
@@ -149,12 +149,23 @@ def _cmd_export(a):
 def _cmd_models(a):
     from .models import describe
     rows = describe()
+    from .predict import DEFAULT_MODEL, Classifier, bundled_models
+    bundled = []
+    for name in bundled_models():
+        info = Classifier(name, threads=1).info
+        m = info.get("validation_metrics", {})
+        bundled.append({"name": name, "arch": info.get("arch"), "default": name == DEFAULT_MODEL,
+                        "acc": m.get("acc"), "macro_f1": m.get("macro_f1"), "split": m.get("split")})
     if a.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"architectures": rows, "bundled": bundled}, indent=2))
         return
-    print(f"{'arch':<10} {'params':>10} {'MFLOPs/img':>11}  description")
+    print(f"{'arch':<14} {'params':>10} {'MFLOPs/img':>11}  description")
     for r in rows:
-        print(f"{r['arch']:<10} {r['params']:>10,} {r['mflops']:>11.1f}  {r['description']}")
+        print(f"{r['arch']:<14} {r['params']:>10,} {r['mflops']:>11.1f}  {r['description']}")
+    print("\nbundled models (pass the name as --model):")
+    for b in bundled:
+        acc = f"acc {b['acc']:.4f}, macro-F1 {b['macro_f1']:.4f} on {b['split']}" if b["acc"] is not None else ""
+        print(f"  {b['name']:<14} {b['arch']:<14} {acc}{'  (default)' if b['default'] else ''}")
 
 
 def _cmd_predict(a):
@@ -180,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for verb in ("evaluate", "val"):
         p = sub.add_parser(verb, help="metrics, confusion matrix and report on a named split")
-        p.add_argument("--model", default=None, help=".safetensors checkpoint or .onnx (default: the bundled model)")
+        p.add_argument("--model", default=None, help=".safetensors checkpoint, .onnx, or the name of a bundled model "
+                       "(`emolens models` lists them; default: the default bundled model)")
         p.add_argument("--data", default=None, help="dataset folder or fer2013.csv (or a <class>/<photo> folder with --detect)")
         p.add_argument("--split", default="auto", choices=["auto", "train", "val", "test", "unsplit"],
                        help="auto = test (PrivateTest) if present, else val (PublicTest), else the split-less folder")
@@ -196,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="faces and emotions in photos, folders, globs or videos")
     p.add_argument("sources", nargs="*", help="image/video files, folders (recursive) or globs; default: the bundled sample photo")
-    p.add_argument("--model", default=None, help=".onnx model (default: bundled)")
+    p.add_argument("--model", default=None, help=".onnx file or the name of a bundled model (`emolens models`; "
+                                                 "default: the default bundled model)")
     p.add_argument("--detector", default="auto", help="auto | yunet | haar")
     p.add_argument("--crop", default="face", choices=["face", "none"], help="none = each image is one pre-cropped face")
     p.add_argument("--tta", default="none", choices=["none", "flip", "ten"])
@@ -228,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="HTTP API and web page")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", default=None, help=".onnx file or the name of a bundled model (default: the default one)")
     p.add_argument("--detector", default="auto")
     p.add_argument("--workers", type=int, default=0, help="inference threads (0 = number of cores)")
     p.add_argument("--min-face", type=int, default=48, help="smallest face width (px) looked for")
     p.set_defaults(fn=_cmd_serve)
 
-    p = sub.add_parser("models", help="list architectures with parameters and MFLOPs")
+    p = sub.add_parser("models", help="list architectures (parameters, MFLOPs) and the bundled models")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=_cmd_models)
     return ap

@@ -24,7 +24,8 @@ class _Model:
     """Uniform .logits(uint8 faces) over torch checkpoints and ONNX files."""
 
     def __init__(self, path):
-        p = Path(path)
+        from .predict import resolve_model
+        p = resolve_model(path)
         if not p.is_file():
             raise EmolensError(f"{p}: no such model file")
         self.path = p

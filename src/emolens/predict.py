@@ -19,14 +19,31 @@ from .faces import Box, create_detector, fer_crop
 from .images import DEFAULT_MAX_PIXELS, load_rgb, rgb_to_gray
 from .labels import CLASSES, INPUT_SIZE
 
-DEFAULT_MODEL = "emonet-t"  # file stem inside emolens/weights/
+DEFAULT_MODEL = "emonet-t-slim"  # file stem inside emolens/weights/
+
+
+def bundled_models() -> list[str]:
+    """Names of the models shipped inside the package (usable wherever a model path is asked for)."""
+    return sorted(p.name[:-5] for p in resources.files("emolens").joinpath("weights").iterdir()
+                  if p.name.endswith(".onnx"))
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
     p = Path(str(resources.files("emolens") / "weights" / f"{name}.onnx"))
     if not p.is_file():
-        raise EmolensError(f"bundled model '{name}' is not installed ({p})")
+        raise EmolensError(f"bundled model '{name}' is not installed (bundled: {', '.join(bundled_models())})")
     return p
+
+
+def resolve_model(spec=None) -> Path:
+    """None -> the default bundled model; a bundled model's name (e.g. 'emonet-t') -> its file; else a path.
+    An existing file of the same name wins over a bundled name."""
+    if spec is None or str(spec) == "":
+        return bundled_model_path()
+    s = str(spec)
+    if not Path(s).exists() and "/" not in s and "\\" not in s and s in bundled_models():
+        return bundled_model_path(s)
+    return Path(s)
 
 
 def default_threads() -> int:
@@ -41,7 +58,7 @@ class Classifier:
 
     def __init__(self, path=None, threads: int | None = None):
         import onnxruntime as ort
-        self.path = Path(path) if path else bundled_model_path()
+        self.path = resolve_model(path)
         if not self.path.is_file():
             raise EmolensError(f"{self.path}: no such model file")
         so = ort.SessionOptions()

@@ -35,8 +35,8 @@ from .errors import EmolensError
 from .labels import CLASSES, INPUT_SIZE, NUM_CLASSES
 from .train_config import TrainConfig
 from .train_helpers import atomic_write_text, new_run_dir
-from .models import (NORM_MEAN, NORM_STD, atomic_save_safetensors, count_params, create_model, load_weights_into,
-                     mflops, read_safetensors)
+from .models import (NORM_MEAN, NORM_STD, atomic_save_safetensors, count_params, create_model, load_model,
+                     load_weights_into, mflops, read_safetensors)
 
 
 # --------------------------------------------------------------------------------------- distributed
@@ -137,6 +137,42 @@ def epoch_order(n: int, labels: torch.Tensor, cfg: TrainConfig, epoch: int) -> t
     return torch.randperm(n, generator=g)
 
 
+def load_teachers(spec: str, dev: torch.device) -> list[nn.Module]:
+    """Frozen eval-mode teachers for distillation; any registered architecture, even one unlike the student's."""
+    teachers = []
+    for part in filter(None, (s.strip() for s in spec.split(","))):
+        p = Path(part)
+        p = p / "best.safetensors" if p.is_dir() else p
+        if not p.is_file():
+            raise EmolensError(f"{part}: teacher weights not found")
+        t, _ = load_model(p)
+        for q in t.parameters():
+            q.requires_grad_(False)
+        teachers.append(t.to(dev).to(memory_format=torch.channels_last))
+    if not teachers:
+        raise EmolensError("--teacher is empty")
+    return teachers
+
+
+@torch.no_grad()
+def teacher_probs(teachers: list[nn.Module], x: torch.Tensor, temp: float) -> torch.Tensor:
+    """Average softmax(logits / temp) over the teachers and over the batch and its mirror image (the mirror is free
+    knowledge: flips are part of training augmentation, and averaging them makes the target smoother)."""
+    both = torch.cat([x, x.flip(3)])
+    acc = 0
+    for t in teachers:
+        acc = acc + F.softmax(t(both).float() / temp, 1)
+    acc = acc / len(teachers)
+    n = len(x)
+    return (acc[:n] + acc[n:]) / 2
+
+
+def distill_loss(student_logits: torch.Tensor, target_probs: torch.Tensor, temp: float) -> torch.Tensor:
+    """KL(teacher || student) at temperature temp, scaled by temp^2 so its gradients keep their size (Hinton 2015)."""
+    logp = F.log_softmax(student_logits.float() / temp, 1)
+    return F.kl_div(logp, target_probs, reduction="batchmean") * temp * temp
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, x_uint8: torch.Tensor, batch: int = 512) -> torch.Tensor:
     model.eval()
@@ -229,6 +265,12 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         saved.epochs = cfg.epochs if cfg.epochs != TrainConfig.epochs else saved.epochs
         saved.stop_after = cfg.stop_after
         cfg = saved
+    if not 0.0 <= cfg.distill <= 1.0:
+        raise EmolensError(f"--distill must be in [0, 1], got {cfg.distill}")
+    if cfg.distill > 0 and not cfg.teacher:
+        raise EmolensError("--distill needs --teacher")
+    if cfg.distill_temp <= 0:
+        raise EmolensError(f"--distill-temp must be positive, got {cfg.distill_temp}")
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
     rank, world, local_rank = dist_setup(device)
     if device == "cuda":
@@ -251,7 +293,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     model = create_model(cfg.arch)
     if cfg.init and not resume:  # fine-tune / warm restart: weights only, optimizer and schedule start afresh
         init = Path(cfg.init)
-        load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch)
+        info = load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch, prune=True)
+        if rank == 0 and info.get("arch") != cfg.arch:
+            print(f"initialised {cfg.arch} by pruning {info.get('arch')} ({init}): residual blocks keep their "
+                  "most important inner channels")
     model = model.to(dev).to(memory_format=torch.channels_last)
     if rank == 0 and not resume:
         run_dir = new_run_dir(cfg.project, cfg.name or cfg.arch)
@@ -287,6 +332,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         ddp = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device == "cuda" else None)
     cw = class_weights(ytr, cfg.balance)
     cw = cw.to(dev) if cw is not None else None
+    teachers = load_teachers(cfg.teacher, dev) if cfg.distill > 0 else []
 
     n_per_rank = len(xtr) // world
     steps_per_epoch = max(1, math.ceil(n_per_rank / cfg.batch))
@@ -330,6 +376,9 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             loss = lam * F.cross_entropy(out, ya, weight=cw, label_smoothing=cfg.label_smoothing)
             if lam < 1.0:
                 loss = loss + (1 - lam) * F.cross_entropy(out, yb2, weight=cw, label_smoothing=cfg.label_smoothing)
+            if teachers:  # the teacher sees exactly the student's view (mixed images included): consistent teaching
+                loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(
+                    out, teacher_probs(teachers, xb, cfg.distill_temp), cfg.distill_temp)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

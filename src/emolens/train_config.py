@@ -43,4 +43,11 @@ class TrainConfig:
     name: str = _opt("", "run directory name; empty = the architecture")
     stop_after: int = _opt(0, "stop after this many epochs in this invocation (continue later with --resume); 0 = all")
     max_batches: int = _opt(0, "debug/tests: cap on batches per epoch; 0 = no cap")
-    init: str = _opt("", "start from these weights (.safetensors or run dir) with a fresh optimizer and schedule")
+    init: str = _opt("", "start from these weights (.safetensors or run dir) with a fresh optimizer and schedule; "
+                         "weights of a wider model of the same family (emonet-t for emonet-t-slim) are pruned in")
+    teacher: str = _opt("", "knowledge distillation: teacher weights (.safetensors or run dir), comma-separated for "
+                            "an ensemble; each sees the student's augmented batch (and its mirror), probabilities "
+                            "averaged")
+    distill: float = _opt(0.0, "weight of the distillation term (KL to the teacher) in the loss; the rest is the "
+                               "label cross-entropy; 0 = off")
+    distill_temp: float = _opt(1.0, "softmax temperature of the distillation term")
