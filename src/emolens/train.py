@@ -271,6 +271,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         raise EmolensError("--distill needs --teacher")
     if cfg.distill_temp <= 0:
         raise EmolensError(f"--distill-temp must be positive, got {cfg.distill_temp}")
+    if cfg.teacher and cfg.distill == 0:
+        print("warning: --teacher is ignored while --distill is 0", file=sys.stderr)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
     rank, world, local_rank = dist_setup(device)
     if device == "cuda":
