@@ -3,7 +3,7 @@ import torch
 
 from emolens.errors import EmolensError
 from emolens.models import (REGISTRY, SeedNet, atomic_save_safetensors, count_params, create_model, load_model,
-                            load_weights_into, mflops, prune_into)
+                            grow_into, load_weights_into, mflops, prune_into)
 
 
 def test_seed_is_the_original_keras_network():
@@ -97,7 +97,49 @@ def test_prune_from_a_file_and_refusals(tmp_path):
     x = torch.randn(2, 1, 48, 48)
     with torch.no_grad():
         assert torch.allclose(wide(x), slim(x), atol=1e-5)
-    # a different family (or a narrower source) cannot be pruned in
-    for arch in ("emonet-s", "seed"):
-        with pytest.raises(EmolensError, match=f"cannot prune 'emonet-t' into '{arch}'"):
-            load_weights_into(create_model(arch), p, arch, prune=True)
+    # a different family cannot be pruned in
+    with pytest.raises(EmolensError, match="cannot prune 'emonet-t' into 'seed'"):
+        load_weights_into(create_model("seed"), p, "seed", prune=True)
+
+
+def _trained_looking(name, seed=0):
+    """A model with non-trivial BN statistics and biases, so that a function-preserving copy is a real test."""
+    torch.manual_seed(seed)
+    m = create_model(name).eval()
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5), mod.bias.uniform_(-0.2, 0.2)
+                mod.running_mean.uniform_(-0.1, 0.1), mod.running_var.uniform_(0.5, 2)
+    return m
+
+
+def test_grow_keeps_the_function_and_lets_the_new_channels_learn():
+    small, big = _trained_looking("emonet-t"), create_model("emonet-s").eval()
+    grow_into(small.state_dict(), big)
+    x = torch.randn(4, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(small(x), big(x), atol=1e-5)
+    # new channels are random, not copies (so they do not stay identical), and nothing blocks their gradients
+    w = big.features[0][0].weight
+    assert w.shape[0] == 24 and not torch.allclose(w[16:], w[:8])
+    big.train()
+    big(x).logsumexp(1).sum().backward()
+    head = big.head[-1].weight
+    assert torch.equal(head.detach()[:, 128:], torch.zeros(7, 64)) and head.grad[:, 128:].abs().sum() > 0
+
+
+def test_grow_from_a_file_and_refusals(tmp_path):
+    small = _trained_looking("emonet-t", 1)
+    p = tmp_path / "small.safetensors"
+    atomic_save_safetensors({f"model.{k}": v for k, v in small.state_dict().items()}, p, {"emolens": {"arch": "emonet-t"}})
+    big = create_model("emonet-s").eval()
+    with pytest.raises(EmolensError, match="checkpoint is for architecture 'emonet-t', not 'emonet-s'"):
+        load_weights_into(big, p, "emonet-s")
+    assert load_weights_into(big, p, "emonet-s", prune=True)["adapted"] == "grown"
+    x = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(small(x), big(x), atol=1e-5)
+    # a different layout cannot be grown into (emonet-l has a block emonet-t lacks)
+    with pytest.raises(EmolensError, match="cannot grow 'emonet-t' into 'emonet-l'.*missing in the source"):
+        load_weights_into(create_model("emonet-l"), p, "emonet-l", prune=True)

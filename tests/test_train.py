@@ -72,7 +72,11 @@ def test_init_starts_from_given_weights_with_a_fresh_schedule(easy_data, tmp_pat
     from emolens.errors import EmolensError
     with pytest.raises(EmolensError):  # weights of another architecture are refused, not silently mixed
         train(TrainConfig(project=str(tmp_path / "d"), epochs=1, max_batches=1, init=str(first),
-                          **dict(base, arch="emonet-s")), progress=False)
+                          **dict(base, arch="seed")), progress=False)
+    # a wider model of the same family is grown from them: it starts as good as the source
+    grown = train(TrainConfig(project=str(tmp_path / "e"), epochs=1, max_batches=2, init=str(first),
+                              **dict(base, arch="emonet-s", lr=1e-6)), progress=False)
+    assert float(list(csv.DictReader(open(grown / "history.csv")))[0]["val_acc"]) >= acc0 - 0.02
 
 
 def test_distill_loss_and_flip_averaged_teacher():

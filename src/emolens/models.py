@@ -201,17 +201,21 @@ def load_model(path) -> tuple[nn.Module, dict]:
 
 def load_weights_into(model: nn.Module, path, arch: str, prune: bool = False) -> dict:
     """Load a checkpoint into an existing model, refusing one saved from a different architecture —
-    unless `prune`: then a wider model of the same family is pruned into it (`prune_into`)."""
+    unless `prune`: then a wider model of the same family is pruned into it (`prune_into`), or a narrower
+    one grown into it (`grow_into`)."""
     tensors, meta = read_safetensors(path)
     info = meta.get("emolens", {})
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     if info.get("arch") != arch:
         if not prune:
             raise EmolensError(f"{path}: checkpoint is for architecture '{info.get('arch')}', not '{arch}'")
+        grow = _is_narrower(state, model)
         try:
-            prune_into(state, model)
+            (grow_into if grow else prune_into)(state, model)
         except ValueError as e:
-            raise EmolensError(f"{path}: cannot prune '{info.get('arch')}' into '{arch}' ({e})") from None
+            verb = "grow" if grow else "prune"
+            raise EmolensError(f"{path}: cannot {verb} '{info.get('arch')}' into '{arch}' ({e})") from None
+        info["adapted"] = "grown" if grow else "pruned"
         return info
     model.load_state_dict(state)
     return info
@@ -249,3 +253,33 @@ def prune_into(src: dict, model: nn.Module) -> dict:
         state[k] = src[k]
     model.load_state_dict(state, strict=True)
     return kept
+
+
+def _is_narrower(src: dict, model: nn.Module) -> bool:
+    """True when every tensor the two share by name is no larger in the source and one is smaller."""
+    pairs = [(src[k].shape, v.shape) for k, v in model.state_dict().items() if k in src]
+    return bool(pairs) and all(len(a) == len(b) and all(x <= y for x, y in zip(a, b)) for a, b in pairs) \
+        and any(a != b for a, b in pairs)
+
+
+def grow_into(src: dict, model: nn.Module) -> None:
+    """Initialise `model` from a narrower trained model of the same layout (emonet-t into emonet-s) so that
+    it computes exactly the same function: the source fills the leading slice of every tensor, the new
+    channels keep their random initialisation, and every weight *from* a new channel *into* an old one is
+    zero (cf. Net2Net, Chen et al. 2016). The new channels are random, so they are not copies of old ones
+    and learn; the zero weights get gradients and open up as training goes.
+
+    Lets a wider network start from a converged narrow one instead of a from-scratch schedule."""
+    state = {}
+    for k, v in model.state_dict().items():
+        if k not in src:
+            raise ValueError(f"'{k}' is missing in the source")
+        s = src[k]
+        if s.ndim != v.ndim or any(a > b for a, b in zip(s.shape, v.shape)):
+            raise ValueError(f"'{k}' is {tuple(s.shape)} in the source, {tuple(v.shape)} in the target")
+        t = v.clone()
+        if s.ndim >= 2:  # conv / linear weight [out, in, ...]: old outputs read nothing from new inputs
+            t[: s.shape[0], s.shape[1]:] = 0
+        t[tuple(slice(0, n) for n in s.shape)] = s
+        state[k] = t
+    model.load_state_dict(state, strict=True)

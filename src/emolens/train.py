@@ -297,8 +297,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         init = Path(cfg.init)
         info = load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch, prune=True)
         if rank == 0 and info.get("arch") != cfg.arch:
-            print(f"initialised {cfg.arch} by pruning {info.get('arch')} ({init}): residual blocks keep their "
-                  "most important inner channels")
+            how = ("by pruning {} ({}): residual blocks keep their most important inner channels"
+                   if info.get("adapted") == "pruned" else
+                   "by growing {} ({}): same function, new channels random and read by nothing yet")
+            print(f"initialised {cfg.arch} " + how.format(info.get("arch"), init))
     model = model.to(dev).to(memory_format=torch.channels_last)
     if rank == 0 and not resume:
         run_dir = new_run_dir(cfg.project, cfg.name or cfg.arch)

@@ -44,7 +44,8 @@ class TrainConfig:
     stop_after: int = _opt(0, "stop after this many epochs in this invocation (continue later with --resume); 0 = all")
     max_batches: int = _opt(0, "debug/tests: cap on batches per epoch; 0 = no cap")
     init: str = _opt("", "start from these weights (.safetensors or run dir) with a fresh optimizer and schedule; "
-                         "weights of a wider model of the same family (emonet-t for emonet-t-slim) are pruned in")
+                         "weights of a wider model of the same family (emonet-t for emonet-t-slim) are pruned in, those "
+                         "of a narrower one (emonet-t for emonet-s) grown in")
     teacher: str = _opt("", "knowledge distillation: teacher weights (.safetensors or run dir), comma-separated for "
                             "an ensemble; each sees the student's augmented batch (and its mirror), probabilities "
                             "averaged")
