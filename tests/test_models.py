@@ -93,13 +93,13 @@ def test_prune_from_a_file_and_refusals(tmp_path):
     slim = create_model("emonet-t-slim").eval()
     with pytest.raises(EmolensError, match="checkpoint is for architecture 'emonet-t', not 'emonet-t-slim'"):
         load_weights_into(slim, p, "emonet-t-slim")  # pruning only when asked for
-    load_weights_into(slim, p, "emonet-t-slim", prune=True)
+    load_weights_into(slim, p, "emonet-t-slim", adapt=True)
     x = torch.randn(2, 1, 48, 48)
     with torch.no_grad():
         assert torch.allclose(wide(x), slim(x), atol=1e-5)
     # a different family cannot be pruned in
     with pytest.raises(EmolensError, match="cannot prune 'emonet-t' into 'seed'"):
-        load_weights_into(create_model("seed"), p, "seed", prune=True)
+        load_weights_into(create_model("seed"), p, "seed", adapt=True)
 
 
 def _trained_looking(name, seed=0):
@@ -136,10 +136,10 @@ def test_grow_from_a_file_and_refusals(tmp_path):
     big = create_model("emonet-s").eval()
     with pytest.raises(EmolensError, match="checkpoint is for architecture 'emonet-t', not 'emonet-s'"):
         load_weights_into(big, p, "emonet-s")
-    assert load_weights_into(big, p, "emonet-s", prune=True)["adapted"] == "grown"
+    assert load_weights_into(big, p, "emonet-s", adapt=True)["adapted"] == "grown"
     x = torch.randn(2, 1, 48, 48)
     with torch.no_grad():
         assert torch.allclose(small(x), big(x), atol=1e-5)
     # a different layout cannot be grown into (emonet-l has a block emonet-t lacks)
     with pytest.raises(EmolensError, match="cannot grow 'emonet-t' into 'emonet-l'.*missing in the source"):
-        load_weights_into(create_model("emonet-l"), p, "emonet-l", prune=True)
+        load_weights_into(create_model("emonet-l"), p, "emonet-l", adapt=True)

@@ -199,15 +199,15 @@ def load_model(path) -> tuple[nn.Module, dict]:
     return model.eval(), info
 
 
-def load_weights_into(model: nn.Module, path, arch: str, prune: bool = False) -> dict:
+def load_weights_into(model: nn.Module, path, arch: str, adapt: bool = False) -> dict:
     """Load a checkpoint into an existing model, refusing one saved from a different architecture —
-    unless `prune`: then a wider model of the same family is pruned into it (`prune_into`), or a narrower
+    unless `adapt`: then a wider model of the same family is pruned into it (`prune_into`), or a narrower
     one grown into it (`grow_into`)."""
     tensors, meta = read_safetensors(path)
     info = meta.get("emolens", {})
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     if info.get("arch") != arch:
-        if not prune:
+        if not adapt:
             raise EmolensError(f"{path}: checkpoint is for architecture '{info.get('arch')}', not '{arch}'")
         grow = _is_narrower(state, model)
         try:

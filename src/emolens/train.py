@@ -295,7 +295,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     model = create_model(cfg.arch)
     if cfg.init and not resume:  # fine-tune / warm restart: weights only, optimizer and schedule start afresh
         init = Path(cfg.init)
-        info = load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch, prune=True)
+        info = load_weights_into(model, init / "best.safetensors" if init.is_dir() else init, cfg.arch, adapt=True)
         if rank == 0 and info.get("arch") != cfg.arch:
             how = ("by pruning {} ({}): residual blocks keep their most important inner channels"
                    if info.get("adapted") == "pruned" else
