@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emolens.labels import CLASSES
+
 ENV = dict(os.environ, PYTHONWARNINGS="ignore")
 
 
@@ -133,6 +135,9 @@ def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     rows = list(csv.DictReader(open(tmp_path / "v.csv")))
     assert [int(x["frame"]) for x in rows] == [0, 3, 6, 9]
     assert float(rows[1]["time_s"]) == pytest.approx(0.3)
+    assert {x["track"] for x in rows} == {"1"}                     # one person, followed across frames
+    assert all(x["smoothed_emotion"] in CLASSES and 0 < float(x["smoothed_confidence"]) <= 1 for x in rows)
+    assert "1 face track(s)" in r.stdout
     cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_emolens.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)

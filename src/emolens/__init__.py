@@ -8,10 +8,14 @@ def __getattr__(name):  # lazy: `import emolens` stays fast and needs no onnxrun
     if name in ("Recognizer", "Classifier", "Face", "Result"):
         from . import predict
         return getattr(predict, name)
+    if name in ("FaceTracker", "TrackedFace"):
+        from . import track
+        return getattr(track, name)
     if name == "EmolensError":
         from .errors import EmolensError
         return EmolensError
     raise AttributeError(name)
 
 
-__all__ = ["CLASSES", "Recognizer", "Classifier", "Face", "Result", "EmolensError", "__version__"]
+__all__ = ["CLASSES", "Recognizer", "Classifier", "Face", "Result", "FaceTracker", "TrackedFace", "EmolensError",
+           "__version__"]

@@ -178,6 +178,26 @@ def _cmd_serve(a):
     run_server(a.host, a.port, a.model, a.detector, a.workers, a.min_face)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got '{text}'")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: '{text}'") from None
+    if not (v >= 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got '{text}'")
+    return v
+
+
 class _Usage(Exception):
     pass
 
@@ -217,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=None, metavar="FILE", help="write one row per face as CSV")
     p.add_argument("--save", action="store_true", help="save annotated copies (images) / video")
     p.add_argument("--out", default=None, help="folder for annotated output (default: a new runs/predict/<n>)")
-    p.add_argument("--every", type=int, default=1, help="video: classify every N-th frame")
+    p.add_argument("--every", type=_positive_int, default=1, help="video: classify every N-th frame")
+    p.add_argument("--smooth", type=_seconds, default=0.5, metavar="SECONDS",
+                   help="video: faces are tracked across frames (ids in the CSV and on the video) and each track's "
+                        "emotion is a moving average of its probabilities with this half-life; 0 = per frame. "
+                        "The CSV keeps each frame's own probabilities beside the smoothed label")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse images larger than this (bomb guard)")
     p.add_argument("--detect-size", type=int, default=640, help="detect on a copy whose long side is at most this")
     p.add_argument("--min-face", type=int, default=48,

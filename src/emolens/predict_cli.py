@@ -26,11 +26,20 @@ def sample_photo() -> Path:
     return Path(str(resources.files("emolens") / "assets" / "astronaut.jpg"))
 
 
-def csv_row(source, frame, time_s, index, face) -> dict:
-    """One CSV row per face: where it came from, its box, its label and all seven probabilities."""
-    return {"source": str(source), "frame": frame, "time_s": time_s, "face": index, "x": face.box[0],
-            "y": face.box[1], "w": face.box[2], "h": face.box[3], "emotion": face.emotion,
-            **{c: face.scores[c] for c in CLASSES}}
+CSV_FIELDS = ["source", "frame", "time_s", "face", "track", "x", "y", "w", "h", "emotion", *CLASSES,
+              "smoothed_emotion", "smoothed_confidence"]
+
+
+def csv_row(source, frame, time_s, index, face, tracked=None) -> dict:
+    """One CSV row per face: where it came from, its box, its label and all seven probabilities; in videos also
+    its track id and the track's smoothed emotion (the seven probabilities stay the frame's own)."""
+    row = {"source": str(source), "frame": frame, "time_s": time_s, "face": index, "track": "", "x": face.box[0],
+           "y": face.box[1], "w": face.box[2], "h": face.box[3], "emotion": face.emotion,
+           **{c: face.scores[c] for c in CLASSES}, "smoothed_emotion": "", "smoothed_confidence": ""}
+    if tracked is not None:
+        row.update(track=tracked.track, smoothed_emotion=tracked.emotion,
+                   smoothed_confidence=round(tracked.confidence, 6))
+    return row
 
 
 def expand_sources(sources: list[str]) -> tuple[list[Path], list[str]]:
@@ -55,8 +64,9 @@ def expand_sources(sources: list[str]) -> tuple[list[Path], list[str]]:
     return paths, errors
 
 
-def annotate(rgb: np.ndarray, faces) -> np.ndarray:
-    """Boxes, labels and a seven-bar probability chart per face, drawn with OpenCV (returns RGB)."""
+def annotate(rgb: np.ndarray, faces, names: list[str] | None = None) -> np.ndarray:
+    """Boxes, labels and a seven-bar probability chart per face, drawn with OpenCV (returns RGB).
+    `names` label the faces (default 1, 2, ...; videos pass track ids)."""
     import cv2
     img = rgb.copy()
     h, w = img.shape[:2]
@@ -66,7 +76,7 @@ def annotate(rgb: np.ndarray, faces) -> np.ndarray:
         x, y, bw, bh = f.box
         col = COLORS.get(f.emotion, (0, 255, 0))
         cv2.rectangle(img, (x, y), (x + bw, y + bh), col, th, cv2.LINE_AA)
-        label = f"{i + 1}: {f.emotion} {f.confidence:.0%}"
+        label = f"{names[i] if names else i + 1}: {f.emotion} {f.confidence:.0%}"
         (tw, tht), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * s, th)
         ty = y - 4 if y - tht - 8 > 0 else y + bh + tht + 4
         cv2.rectangle(img, (x, ty - tht - 4), (x + tw + 4, ty + base - 2), col, -1)
@@ -109,15 +119,19 @@ def _out_dir(arg) -> Path:
     return new_run_dir("runs/predict", "exp")
 
 
-def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None):
-    """Per-frame rows (time, face, box, seven probabilities); annotated video when asked."""
+def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None, smooth: float = 0.5):
+    """Per-frame rows (time, face, track, box, seven probabilities, smoothed emotion); annotated video when
+    asked, labelled with track ids and smoothed emotions (`smooth`: half-life in seconds, 0 = per frame)."""
     import cv2
+
+    from .track import FaceTracker
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise EmolensError(f"{path}: unreadable video (OpenCV could not open it)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     writer, tmp, rows, idx, last = None, None, [], 0, []
+    tracker = FaceTracker(half_life=smooth)
     from tqdm import tqdm
     bar = tqdm(total=total or None, desc=path.name, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
     while True:
@@ -126,15 +140,15 @@ def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None)
             break
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         if idx % max(1, every) == 0:
-            last = rec.predict(rgb)
-            for j, f in enumerate(last):
-                rows.append(csv_row(path, idx, round(idx / fps, 3), j + 1, f))
+            last = tracker.update(rec.predict(rgb), idx / fps)
+            for j, tf in enumerate(last):
+                rows.append(csv_row(path, idx, round(idx / fps, 3), j + 1, tf.raw, tf))
         if save:
             if writer is None:
                 dest = out_dir / (path.stem + "_emolens.mp4")
                 tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}.mp4")
                 writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (rgb.shape[1], rgb.shape[0]))
-            writer.write(np.ascontiguousarray(annotate(rgb, last)[..., ::-1]))
+            writer.write(np.ascontiguousarray(annotate(rgb, last, [f"#{tf.track}" for tf in last])[..., ::-1]))
         idx += 1
         bar.update(1)
     bar.close()
@@ -193,12 +207,13 @@ def run_predict(a) -> int:
     video_summaries = []
     for v in videos:
         try:
-            rows, n = predict_video(rec, v, a.every, a.save, out_dir)
+            rows, n = predict_video(rec, v, a.every, a.save, out_dir, a.smooth)
             csv_rows += rows
             done += 1
             video_summaries.append({"source": str(v), "frames": n, "rows": rows})
             if not a.quiet:
-                print(f"{v}: {n} frames, {len(rows)} face predictions (every {a.every} frame(s))")
+                ntr = len({r["track"] for r in rows})
+                print(f"{v}: {n} frames, {len(rows)} face predictions (every {a.every} frame(s)), {ntr} face track(s)")
         except EmolensError as e:
             errors.append(str(e))
     if a.json:
@@ -207,7 +222,7 @@ def run_predict(a) -> int:
         _atomic_bytes(Path(a.json), json.dumps(payload, indent=2).encode())
     if a.csv or (videos and out_dir is not None):
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["source", "frame", "time_s", "face", "x", "y", "w", "h", "emotion", *CLASSES])
+        w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(csv_rows)
         _atomic_bytes(Path(a.csv) if a.csv else out_dir / "predictions.csv", buf.getvalue().encode())
