@@ -130,8 +130,11 @@ def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     for i in range(12):
         w.write(np.ascontiguousarray(np.roll(small, i * 3, axis=1)[..., ::-1]))
     w.release()
-    r = run("predict", path, "--every", 3, "--save", "--out", tmp_path / "out", "--csv", tmp_path / "v.csv")
+    r = run("predict", path, "--every", 3, "--save", "--out", tmp_path / "out", "--csv", tmp_path / "v.csv",
+            "--json", tmp_path / "v.json")
     assert r.returncode == 0, r.stderr
+    (summary,) = json.loads((tmp_path / "v.json").read_text())["videos"][0]["tracks"]
+    assert summary["predictions"] == 4 and summary["last_s"] == pytest.approx(0.9) and "track 1: 0.00-0.90 s" in r.stdout
     rows = list(csv.DictReader(open(tmp_path / "v.csv")))
     assert [int(x["frame"]) for x in rows] == [0, 3, 6, 9]
     assert float(rows[1]["time_s"]) == pytest.approx(0.3)

@@ -82,3 +82,18 @@ def test_bad_arguments_are_refused():
     with pytest.raises(EmolensError, match="backwards"):
         tr.update([], 0.5)
     assert np.isfinite(tr.last_t)
+
+
+def test_video_track_summary_counts_smoothed_emotions_per_track():
+    from emolens.predict_cli import track_summary
+
+    def row(track, t, smoothed, raw):
+        return {"track": track, "time_s": t, "smoothed_emotion": smoothed, **face((0, 0, 9, 9), raw).scores}
+    rows = [row(1, 0.0, "happy", "happy"), row(2, 0.0, "sad", "sad"), row(1, 0.5, "happy", "neutral"),
+            row(1, 1.0, "neutral", "neutral"), row(1, 1.5, "neutral", "neutral")]
+    s1, s2 = track_summary(rows)
+    assert (s1["track"], s1["first_s"], s1["last_s"], s1["predictions"]) == (1, 0.0, 1.5, 4)
+    assert s1["emotion_share"]["happy"] == 0.5 and s1["emotion_share"]["neutral"] == 0.5
+    assert s1["mean_scores"]["neutral"] == pytest.approx((0.9 * 3 + 0.1 / 6) / 4, abs=1e-6)
+    assert (s2["emotion"], s2["predictions"]) == ("sad", 1)
+    assert track_summary([]) == []

@@ -119,6 +119,19 @@ def _out_dir(arg) -> Path:
     return new_run_dir("runs/predict", "exp")
 
 
+def track_summary(rows: list[dict]) -> list[dict]:
+    """Per face track of a video: when it was seen, how often each (smoothed) emotion was shown, and the mean of
+    the frames' own probabilities - what a person analysing a clip (an interview, a reaction) wants first."""
+    out = []
+    for tid in sorted({r["track"] for r in rows}):
+        rs = [r for r in rows if r["track"] == tid]
+        share = {c: sum(r["smoothed_emotion"] == c for r in rs) / len(rs) for c in CLASSES}
+        out.append({"track": tid, "first_s": rs[0]["time_s"], "last_s": rs[-1]["time_s"], "predictions": len(rs),
+                    "emotion": max(share, key=share.get), "emotion_share": {c: round(v, 4) for c, v in share.items()},
+                    "mean_scores": {c: round(float(np.mean([r[c] for r in rs])), 6) for c in CLASSES}})
+    return out
+
+
 def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None, smooth: float = 0.5):
     """Per-frame rows (time, face, track, box, seven probabilities, smoothed emotion); annotated video when
     asked, labelled with track ids and smoothed emotions (`smooth`: half-life in seconds, 0 = per frame)."""
@@ -210,10 +223,15 @@ def run_predict(a) -> int:
             rows, n = predict_video(rec, v, a.every, a.save, out_dir, a.smooth)
             csv_rows += rows
             done += 1
-            video_summaries.append({"source": str(v), "frames": n, "rows": rows})
+            tracks = track_summary(rows)
+            video_summaries.append({"source": str(v), "frames": n, "tracks": tracks, "rows": rows})
             if not a.quiet:
-                ntr = len({r["track"] for r in rows})
-                print(f"{v}: {n} frames, {len(rows)} face predictions (every {a.every} frame(s)), {ntr} face track(s)")
+                print(f"{v}: {n} frames, {len(rows)} face predictions (every {a.every} frame(s)), "
+                      f"{len(tracks)} face track(s)")
+                for t in tracks:
+                    top = sorted(t["emotion_share"].items(), key=lambda kv: -kv[1])[:3]
+                    print(f"  track {t['track']}: {t['first_s']:.2f}-{t['last_s']:.2f} s, {t['predictions']} "
+                          f"prediction(s): " + ", ".join(f"{k} {v:.0%}" for k, v in top if v > 0))
         except EmolensError as e:
             errors.append(str(e))
     if a.json:
