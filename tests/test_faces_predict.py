@@ -159,6 +159,13 @@ def test_bad_inputs(rec, tmp_path, astronaut):
         with pytest.raises(EmolensError, match=msg) as e:
             rec.predict(tmp_path / name)
         assert name in str(e.value) and "\n" not in str(e.value)
+    for thing in (None, {"a": 1}, "no/such/file.png".split("/"), np.zeros((4, 4, 5), np.uint8)):
+        with pytest.raises(EmolensError, match="not an image"):
+            rec.predict(thing)
+    noisy = astronaut.astype(np.float32)
+    noisy[:10, :10] = np.nan                     # NaN/inf pixels are clipped, not a crash
+    noisy[10:20, :10] = np.inf
+    assert [f.emotion for f in rec.predict(noisy)] == ["happy"]
 
 
 def test_decompression_bomb_guard(astronaut, tmp_path):

@@ -174,10 +174,18 @@ class Recognizer:
         if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
             from .images import _to_rgb_array
             return _to_rgb_array(image), "<PIL image>"
-        a = np.asarray(image)
+        try:
+            a = np.asarray(image)
+        except Exception:
+            a = np.asarray(None)
+        if a.dtype.kind not in "biuf":
+            raise EmolensError(f"{type(image).__name__} is not an image (give a path, bytes, a PIL image or a numpy "
+                               f"array)")
         if a.dtype != np.uint8:
-            if a.dtype.kind == "f" and a.size and a.max() <= 1.0:
-                a = a * 255.0
+            if a.dtype.kind == "f":
+                a = np.nan_to_num(a, nan=0.0, posinf=255.0, neginf=0.0)
+                if a.size and a.max() <= 1.0:
+                    a = a * 255.0
             a = np.clip(a, 0, 255).astype(np.uint8)
         if a.ndim == 2:
             a = np.repeat(a[..., None], 3, axis=2)
