@@ -156,3 +156,15 @@ def test_evaluate_photos_with_detection(tmp_path, astronaut):
     assert r.returncode == 0, r.stderr
     rep = json.loads((tmp_path / "ev" / "x" / "report.json").read_text())
     assert rep["no_face_rate"] == 0.5 and rep["plain"]["accuracy"] == 0.5 and "no face found: 50.0%" in r.stdout
+
+
+def test_serve_refuses_a_busy_port_and_bad_flags_in_one_line():
+    import socket
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        one_line_error(run("serve", "--port", port), f"cannot listen on 127.0.0.1:{port}", "in use")
+    one_line_error(run("serve", "--workers", -1), "--workers must be >= 0")
+    r = run("serve", "--port", 70000)
+    assert r.returncode == 2 and "TCP port number 1-65535" in r.stderr and "Traceback" not in r.stderr
+    r = run("predict", "--every", 0)
+    assert r.returncode == 2 and "--every: must be >= 1" in r.stderr

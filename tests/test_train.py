@@ -121,3 +121,22 @@ def test_distillation_flags_are_validated(easy_data, tmp_path):
                      (dict(distill=0.5, teacher=str(tmp_path / "missing.safetensors")), "not found")):
         with pytest.raises(EmolensError, match=msg):
             train(TrainConfig(**dict(base, **bad)), progress=False)
+
+
+def test_impossible_flags_are_refused_before_any_data_is_read(tmp_path):
+    import pytest
+    from emolens.errors import EmolensError
+    for bad, msg in ((dict(epochs=0), "--epochs must be in \\[1, inf\\)"), (dict(batch=0), "--batch"),
+                     (dict(lr=-1.0), "--lr must be in \\(0, inf\\)"), (dict(lr=float("nan")), "--lr"),
+                     (dict(label_smoothing=1.0), "--label-smoothing"), (dict(erase=2.0), "--erase"),
+                     (dict(ema=1.0), "--ema must be in \\[0, 1\\)"), (dict(val_fraction=0.0), "--val-fraction"),
+                     (dict(optimizer="adam"), "--optimizer must be one of sgd, adamw"),
+                     (dict(schedule="step"), "--schedule"), (dict(select="loss"), "--select"),
+                     (dict(distill_temp=0.0), "--distill-temp")):
+        with pytest.raises(EmolensError, match=msg):
+            TrainConfig(**bad).validate()
+        with pytest.raises(EmolensError, match=msg):  # the data path does not exist: validation comes first
+            train(TrainConfig(data=str(tmp_path / "none"), **bad), progress=False)
+    with pytest.raises(EmolensError, match="unknown architecture 'nope'"):
+        train(TrainConfig(data=str(tmp_path / "none"), arch="nope"), progress=False)
+    TrainConfig().validate()  # the defaults are valid

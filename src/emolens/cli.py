@@ -188,6 +188,12 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"must be a TCP port number 1-65535, got '{text}'")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
     try:
         v = float(text)
@@ -264,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="HTTP API and web page")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--model", default=None, help=".onnx file or the name of a bundled model (default: the default one)")
     p.add_argument("--detector", default="auto")
     p.add_argument("--workers", type=int, default=0, help="inference threads (0 = number of cores)")

@@ -131,6 +131,14 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, model=None, detector: 
         import uvicorn
     except ImportError:
         raise EmolensError("serving needs `pip install emolens[serve]` (fastapi, uvicorn, python-multipart)") from None
+    import socket
+    if workers < 0:
+        raise EmolensError(f"--workers must be >= 0 (0 = number of cores), got {workers}")
+    try:  # fail with one line before loading anything if the address cannot be served
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise EmolensError(f"cannot listen on {host}:{port} ({os.strerror(e.errno) if e.errno else e})") from None
     app = create_app(model, detector, workers, min_face=min_face)
     print(f"emolens serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -265,12 +265,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         saved.epochs = cfg.epochs if cfg.epochs != TrainConfig.epochs else saved.epochs
         saved.stop_after = cfg.stop_after
         cfg = saved
-    if not 0.0 <= cfg.distill <= 1.0:
-        raise EmolensError(f"--distill must be in [0, 1], got {cfg.distill}")
-    if cfg.distill > 0 and not cfg.teacher:
-        raise EmolensError("--distill needs --teacher")
-    if cfg.distill_temp <= 0:
-        raise EmolensError(f"--distill-temp must be positive, got {cfg.distill_temp}")
+    cfg.validate()
+    create_model(cfg.arch)  # an unknown architecture fails here, before the data is decoded
     if cfg.teacher and cfg.distill == 0:
         print("warning: --teacher is ignored while --distill is 0", file=sys.stderr)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)

@@ -4,6 +4,7 @@ Each field's help text lives here, beside its default, and becomes the `emolens 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -52,3 +53,32 @@ class TrainConfig:
     distill: float = _opt(0.0, "weight of the distillation term (KL to the teacher) in the loss; the rest is the "
                                "label cross-entropy; 0 = off")
     distill_temp: float = _opt(1.0, "softmax temperature of the distillation term")
+
+    def validate(self) -> None:
+        """Refuse impossible values before any data is loaded: one line naming the flag, the range and the value."""
+        from .errors import EmolensError
+        ranges = {  # flag: (low, high, low inclusive, high inclusive)
+            "epochs": (1, math.inf, True, True), "batch": (1, math.inf, True, True), "lr": (0, math.inf, False, False),
+            "weight_decay": (0, math.inf, True, False), "warmup_epochs": (0, math.inf, True, False),
+            "label_smoothing": (0, 1, True, False), "mixup": (0, math.inf, True, False),
+            "cutmix": (0, math.inf, True, False), "erase": (0, 1, True, True), "shift": (0, 0.5, True, True),
+            "rotate": (0, 180, True, True), "scale": (0, 1, True, False), "brightness": (0, 1, True, True),
+            "contrast": (0, 1, True, True), "ema": (0, 1, True, False), "patience": (0, math.inf, True, True),
+            "val_fraction": (0, 1, False, False), "threads": (0, math.inf, True, True),
+            "stop_after": (0, math.inf, True, True), "max_batches": (0, math.inf, True, True),
+            "distill": (0, 1, True, True), "distill_temp": (0, math.inf, False, False)}
+        for name, (lo, hi, lo_in, hi_in) in ranges.items():
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) and \
+                (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
+            if not ok:
+                span = f"{'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}".replace("inf]", "inf)")
+                raise EmolensError(f"--{name.replace('_', '-')} must be in {span}, got {v!r}")
+        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("onecycle", "cosine"),
+                   "balance": ("none", "sqrt", "inverse", "sampler"), "select": ("acc", "f1"),
+                   "device": ("auto", "cpu", "cuda")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise EmolensError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.distill > 0 and not self.teacher:
+            raise EmolensError("--distill needs --teacher")
