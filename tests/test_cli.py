@@ -168,3 +168,17 @@ def test_serve_refuses_a_busy_port_and_bad_flags_in_one_line():
     assert r.returncode == 2 and "TCP port number 1-65535" in r.stderr and "Traceback" not in r.stderr
     r = run("predict", "--every", 0)
     assert r.returncode == 2 and "--every: must be >= 1" in r.stderr
+
+
+def test_unwritable_outputs_are_refused_before_the_work(tmp_path, astronaut):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    photo = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(photo)
+    one_line_error(run("predict", photo, "--json", blocker / "out.json"), "out.json", "cannot create its folder")
+    one_line_error(run("predict", photo, "--csv", tmp_path), "is a folder, not a file")
+    one_line_error(run("predict", photo, "--save", "--out", blocker), "exists and is not a folder")
+    one_line_error(run("evaluate", "--data", tmp_path, "--project", blocker / "runs"), "cannot create this folder")
+    r = run("predict", photo, "--json", blocker / "out.json")
+    assert "happy" not in r.stdout  # refused up front: no photo was processed for nothing
+    assert not [p for p in tmp_path.rglob(".*tmp*")]  # and no temp files left behind

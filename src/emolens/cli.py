@@ -305,6 +305,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("emolens: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a disk filling up, a folder made read-only mid-run: one line, not a trace
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"emolens: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from .errors import EmolensError
 from .labels import CLASSES, NUM_CLASSES
 from .predict import softmax, tta_views
+from .train_helpers import atomic_write_text
 
 
 class _Model:
@@ -141,12 +142,6 @@ def plot_confusion(cm: np.ndarray, title: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic(path: Path, text: str):
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _photos(data, recognizer_kw, progress):
     """Detect + classify every photo of a split-less <root>/<class>/<photo> folder."""
     from tqdm import tqdm
@@ -188,9 +183,10 @@ def _photos(data, recognizer_kw, progress):
 def evaluate(model, data, split: str = "auto", tta: str = "none", allow_train: bool = False, detect: bool = False,
              detector: str = "auto", calibrate: bool = False, project: str = "runs/evaluate", name: str = "",
              progress: bool = True, min_face: int = 48) -> tuple[dict, Path]:
-    from .train_helpers import new_run_dir
+    from .train_helpers import new_run_dir, writable_dir
 
     m = _Model(model)
+    writable_dir(project)  # before the work, not after it
     report: dict = {"model": str(m.path), "arch": m.info.get("arch"), "data": str(data)}
     if detect:
         y, pred, probs, names = _photos(data, {"model": m.path if m.path.suffix == ".onnx" else None,
@@ -228,14 +224,14 @@ def evaluate(model, data, split: str = "auto", tta: str = "none", allow_train: b
                    f"{m.path.name} on {split_name}: acc {report[best_key]['accuracy']:.4f}, "
                    f"macro-F1 {report[best_key]['macro_f1']:.4f}" + (f" (TTA {tta})" if best_key != "plain" else ""),
                    out / "confusion_matrix.png")
-    _atomic(out / "report.json", json.dumps(report, indent=2))
-    _atomic(out / "report.txt", render_text(report))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2))
+    atomic_write_text(out / "report.txt", render_text(report))
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["item", "label", "predicted"] + [f"p_{c}" for c in CLASSES])
     for nm, yy, pp, pr in zip(names, y, pred, probs):
         w.writerow([nm, CLASSES[yy], CLASSES[pp] if pp >= 0 else "no face"] + [f"{v:.5f}" for v in pr])
-    _atomic(out / "predictions.csv", buf.getvalue())
+    atomic_write_text(out / "predictions.csv", buf.getvalue())
     return report, out
 
 

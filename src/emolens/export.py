@@ -19,9 +19,10 @@ def export_onnx(weights, out=None, temperature: float | None = None, name: str |
     import torch
 
     from .models import load_model
+    from .train_helpers import writable_file
 
     model, info = load_model(weights)
-    out = Path(out) if out else Path(weights).with_suffix(".onnx")
+    out = writable_file(out if out else Path(weights).with_suffix(".onnx"))
     info = dict(info)
     if temperature is not None:
         info["temperature"] = float(temperature)

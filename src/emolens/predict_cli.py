@@ -16,6 +16,7 @@ import numpy as np
 from .errors import EmolensError
 from .images import is_image_name
 from .labels import CLASSES
+from .train_helpers import atomic_write_bytes, writable_dir, writable_file
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 COLORS = {"angry": (220, 40, 40), "disgust": (120, 160, 30), "fear": (150, 60, 200), "happy": (250, 190, 20),
@@ -94,27 +95,18 @@ def annotate(rgb: np.ndarray, faces, names: list[str] | None = None) -> np.ndarr
     return img
 
 
-def _atomic_bytes(path: Path, data: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save_image(path: Path, rgb: np.ndarray):
     import cv2
     ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") else ".jpg",
                            np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise EmolensError(f"{path}: could not encode the annotated image")
-    _atomic_bytes(path, buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def _out_dir(arg) -> Path:
     if arg:
-        d = Path(arg)
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return writable_dir(arg)
     from .train_helpers import new_run_dir
     return new_run_dir("runs/predict", "exp")
 
@@ -178,6 +170,9 @@ def run_predict(a) -> int:
     from tqdm import tqdm
 
     from .predict import Recognizer
+    for f in (a.json, a.csv):  # checked before the work, not after it
+        if f:
+            writable_file(f)
     sources = a.sources or [str(sample_photo())]
     paths, errors = expand_sources(sources)
     detector = "none" if a.crop == "none" else a.detector
@@ -237,13 +232,13 @@ def run_predict(a) -> int:
     if a.json:
         payload = {"model": rec.classifier.name, "images": [r.to_dict() for r in results], "videos": video_summaries,
                    "errors": errors}
-        _atomic_bytes(Path(a.json), json.dumps(payload, indent=2).encode())
+        atomic_write_bytes(Path(a.json), json.dumps(payload, indent=2).encode())
     if a.csv or (videos and out_dir is not None):
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(csv_rows)
-        _atomic_bytes(Path(a.csv) if a.csv else out_dir / "predictions.csv", buf.getvalue().encode())
+        atomic_write_bytes(Path(a.csv) if a.csv else out_dir / "predictions.csv", buf.getvalue().encode())
     if not show_table and not a.quiet:
         nf = sum(len(r.faces) for r in results)
         print(f"{len(results)} photo(s), {nf} face(s); {sum(1 for r in results if not r.faces)} without a face")
