@@ -25,3 +25,17 @@ def test_onnx_parity_and_metadata(tmp_path):
     assert c.temperature == 2.0 and c.info["arch"] == "emonet-t"
     x = np.random.default_rng(0).integers(0, 255, (5, 48, 48), dtype=np.uint8)
     assert c.probs(x).shape == (5, 7) and np.allclose(c.probs(x).sum(1), 1, atol=1e-5)
+
+
+def test_model_card_matches_the_shipped_models():
+    """docs/model_card.md is generated from the bundled ONNX files and reports: shipping a new model without
+    regenerating it (`python benchmarks/model_card.py`) fails here."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("model_card", root / "benchmarks" / "model_card.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = mod.render()
+    assert "## `emonet-t-slim` (default)" in text and "Out of scope" in text
+    assert text == (root / "docs" / "model_card.md").read_text()
