@@ -143,6 +143,15 @@ def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     assert "1 face track(s)" in r.stdout
     cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_emolens.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    avi = tmp_path / "cut.avi"  # a damaged file: what decodes is used, and the shortfall is said
+    w = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    for i in range(20):
+        w.write(np.ascontiguousarray(np.roll(small, i * 3, axis=1)[..., ::-1]))
+    w.release()
+    avi.write_bytes(avi.read_bytes()[:avi.stat().st_size // 2])
+    r = run("predict", avi, "--every", 4)
+    assert r.returncode == 0 and "decoding stopped after" in r.stderr and "of 20 frames" in r.stderr
+    assert "overread" not in r.stderr and "face track(s)" in r.stdout
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
     r = run("predict", tmp_path / "bad.mp4")
     assert r.returncode == 2 and "bad.mp4: unreadable video" in r.stderr

@@ -127,6 +127,7 @@ def track_summary(rows: list[dict]) -> list[dict]:
 def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None, smooth: float = 0.5):
     """Per-frame rows (time, face, track, box, seven probabilities, smoothed emotion); annotated video when
     asked, labelled with track ids and smoothed emotions (`smooth`: half-life in seconds, 0 = per frame)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # libav's own stderr chatter; damage is reported below
     import cv2
 
     from .track import FaceTracker
@@ -160,6 +161,9 @@ def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None,
     cap.release()
     if idx == 0:
         raise EmolensError(f"{path}: unreadable video (no frames decoded)")
+    if total and idx < 0.95 * total:  # container frame counts are approximate; a big shortfall is damage
+        print(f"warning: {path}: decoding stopped after {idx} of {total} frames (truncated or damaged file?); "
+              f"results cover those {idx}", file=sys.stderr)
     if writer is not None:
         writer.release()
         os.replace(tmp, out_dir / (path.stem + "_emolens.mp4"))
