@@ -193,3 +193,20 @@ def test_batch_prediction_matches_single(rec, astronaut):
     single = rec.predict(astronaut)[0]
     assert many[2].faces[0].scores == pytest.approx(single.scores, abs=1e-5)
     json.dumps([r.to_dict() for r in many])
+
+
+@pytest.mark.parametrize("fmt", ["heic", "avif"])
+def test_phone_formats_heic_and_avif(rec, astronaut, tmp_path, fmt):
+    """iPhone photos are HEIC by default; AVIF is common on the web. Both read as paths and as bytes (uploads)."""
+    from pillow_heif import register_heif_opener
+    register_heif_opener()  # the writer side; emolens registers the reader itself when it meets such a file
+    p = tmp_path / f"photo.{fmt.upper()}"
+    Image.fromarray(astronaut).save(p, fmt.upper() if fmt == "avif" else "HEIF", quality=90)
+    for src in (p, p.read_bytes()):
+        assert [f.emotion for f in rec.predict(src)] == ["happy"]
+    from emolens.images import is_image_name
+    assert is_image_name(p.name)
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "emolens.cli", "predict", str(p)], capture_output=True, text=True)
+    assert r.returncode == 0 and "happy" in r.stdout, r.stderr  # a fresh process: emolens registers the reader

@@ -14,7 +14,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import EmolensError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pnm"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pnm",
+                    ".heic", ".heif", ".avif"}
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}  # ISO BMFF 'ftyp' brands
 DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard (50 MP, about 8,660 x 5,770)
 
 
@@ -34,6 +36,26 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)  # no extra copy for RGB
 
 
+def _head(path: Path, n: int = 12) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError as e:
+        raise EmolensError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _heif_support(head: bytes, label: str) -> None:
+    """HEIC/HEIF (iPhone photos) decode through pillow-heif, registered with Pillow only when such a file turns
+    up, so start-up stays fast (its import costs ~0.15 s). AVIF is Pillow's own."""
+    if head[4:8] != b"ftyp" or head[8:12] not in HEIF_BRANDS:
+        return
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        raise EmolensError(f"{label}: HEIC/HEIF photo; reading it needs pillow-heif (pip install pillow-heif)") from None
+    register_heif_opener()
+
+
 def load_rgb(source, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
     """Read a path or bytes into an HxWx3 RGB uint8 array; raise EmolensError with a one-line reason."""
     label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<upload>")
@@ -50,6 +72,7 @@ def load_rgb(source, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | No
         if p.stat().st_size == 0:
             raise EmolensError(f"{label}: empty file")
         fp = p
+    _heif_support(source[:12] if isinstance(source, (bytes, bytearray)) else _head(fp), label)
     try:
         with Image.open(fp) as img:
             w, h = img.size
