@@ -120,6 +120,8 @@ def test_predict_nothing_processable(tmp_path):
     (tmp_path / "x.jpg").write_text("no")
     r = run("predict", tmp_path / "x.jpg", tmp_path / "missing.png")
     assert r.returncode == 2 and "x.jpg: not an image" in r.stderr and "missing.png: no such file" in r.stderr
+    r = run("predict", "https://example.com/face.jpg")
+    assert r.returncode == 2 and "URLs are not fetched" in r.stderr
 
 
 def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):

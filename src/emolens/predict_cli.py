@@ -60,6 +60,8 @@ def expand_sources(sources: list[str]) -> tuple[list[Path], list[str]]:
             if not found:
                 errors.append(f"{s}: pattern matches no file")
             paths += found
+        elif s.lower().startswith(("http://", "https://", "ftp://")):
+            errors.append(f"{s}: URLs are not fetched (emolens never goes online); download the file and pass its path")
         else:
             errors.append(f"{s}: no such file or folder")
     return paths, errors
