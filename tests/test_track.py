@@ -97,3 +97,31 @@ def test_video_track_summary_counts_smoothed_emotions_per_track():
     assert s1["mean_scores"]["neutral"] == pytest.approx((0.9 * 3 + 0.1 / 6) / 4, abs=1e-6)
     assert (s2["emotion"], s2["predictions"]) == ("sad", 1)
     assert track_summary([]) == []
+
+
+def test_recognizer_video_api(tmp_path, astronaut):
+    import cv2
+
+    from emolens import Recognizer
+    path = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    small = cv2.resize(astronaut, (320, 320))
+    for i in range(7):
+        w.write(np.ascontiguousarray(np.roll(small, i * 4, axis=1)[..., ::-1]))
+    w.release()
+    rec = Recognizer()
+    video = rec.video(path, every=3)
+    assert video.fps == pytest.approx(10) and video.frame_count == 7
+    frames = list(video)
+    assert [f.classified for f in frames] == [True, False, False, True, False, False, True]
+    assert [f.time_s for f in frames] == pytest.approx([i / 10 for i in range(7)])
+    assert all(len(f.faces) == 1 and f.faces[0].track == 1 and f.faces[0].emotion == "happy" for f in frames)
+    assert frames[1].faces is frames[0].faces  # skipped frames carry the last classified faces
+    assert video.decoded == 7 and not video.truncated and frames[0].rgb.shape == (320, 320, 3)
+    with pytest.raises(EmolensError, match="no such file"):
+        rec.video(tmp_path / "missing.mp4")
+    with pytest.raises(EmolensError, match="every must be"):
+        rec.video(path, every=0)
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(EmolensError, match="unreadable video"):
+        list(rec.video(tmp_path / "junk.mp4"))

@@ -226,6 +226,12 @@ class Recognizer:
                               {c: round(float(v), 6) for c, v in zip(self.classes, p)}, round(b.score, 4)))
         return faces
 
+    def video(self, path, every: int = 1, smooth: float = 0.5):
+        """Iterate a video file's frames, classifying every `every`-th one; faces are tracked across frames and
+        their emotion smoothed with a half-life of `smooth` seconds (0 = per frame). See `emolens.track.Video`."""
+        from .track import Video
+        return Video(self, path, every, smooth)
+
     def predict_many(self, images, color: str = "rgb") -> list[Result]:
         """Several images: detect each, then classify every face of every image in one batch."""
         prepared = []

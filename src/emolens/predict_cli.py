@@ -129,47 +129,36 @@ def track_summary(rows: list[dict]) -> list[dict]:
 def predict_video(rec, path: Path, every: int, save: bool, out_dir: Path | None, smooth: float = 0.5):
     """Per-frame rows (time, face, track, box, seven probabilities, smoothed emotion); annotated video when
     asked, labelled with track ids and smoothed emotions (`smooth`: half-life in seconds, 0 = per frame)."""
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # libav's own stderr chatter; damage is reported below
     import cv2
-
-    from .track import FaceTracker
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise EmolensError(f"{path}: unreadable video (OpenCV could not open it)")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    writer, tmp, rows, idx, last = None, None, [], 0, []
-    tracker = FaceTracker(half_life=smooth)
     from tqdm import tqdm
-    bar = tqdm(total=total or None, desc=path.name, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
-        if idx % max(1, every) == 0:
-            last = tracker.update(rec.predict(rgb), idx / fps)
-            for j, tf in enumerate(last):
-                rows.append(csv_row(path, idx, round(idx / fps, 3), j + 1, tf.raw, tf))
-        if save:
-            if writer is None:
-                dest = out_dir / (path.stem + "_emolens.mp4")
-                tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}.mp4")
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (rgb.shape[1], rgb.shape[0]))
-            writer.write(np.ascontiguousarray(annotate(rgb, last, [f"#{tf.track}" for tf in last])[..., ::-1]))
-        idx += 1
-        bar.update(1)
-    bar.close()
-    cap.release()
-    if idx == 0:
-        raise EmolensError(f"{path}: unreadable video (no frames decoded)")
-    if total and idx < 0.95 * total:  # container frame counts are approximate; a big shortfall is damage
-        print(f"warning: {path}: decoding stopped after {idx} of {total} frames (truncated or damaged file?); "
-              f"results cover those {idx}", file=sys.stderr)
-    if writer is not None:
-        writer.release()
-        os.replace(tmp, out_dir / (path.stem + "_emolens.mp4"))
-    return rows, idx
+    video = rec.video(path, every, smooth)
+    writer, tmp, rows = None, None, []
+    dest = out_dir / (path.stem + "_emolens.mp4") if save else None
+    bar = tqdm(total=video.frame_count or None, desc=path.name, unit="frame", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+    try:
+        for fr in video:
+            if fr.classified:
+                rows += [csv_row(path, fr.index, round(fr.time_s, 3), j + 1, tf.raw, tf) for j, tf in enumerate(fr.faces)]
+            if save:
+                if writer is None:
+                    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}.mp4")
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), video.fps,
+                                             (fr.rgb.shape[1], fr.rgb.shape[0]))
+                labelled = annotate(fr.rgb, fr.faces, [f"#{tf.track}" for tf in fr.faces])
+                writer.write(np.ascontiguousarray(labelled[..., ::-1]))
+            bar.update(1)
+        if writer is not None:
+            writer.release()
+            os.replace(tmp, dest)
+    finally:
+        bar.close()
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
+    if video.truncated:
+        print(f"warning: {path}: decoding stopped after {video.decoded} of {video.frame_count} frames (truncated or "
+              f"damaged file?); results cover those {video.decoded}", file=sys.stderr)
+    return rows, video.decoded
 
 
 def run_predict(a) -> int:

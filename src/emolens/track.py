@@ -9,7 +9,9 @@ The raw per-frame prediction is always kept beside the smoothed one.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -105,3 +107,61 @@ class FaceTracker:
             out.append(TrackedFace(tr.id, names[k], float(tr.probs[k]),
                                    {c: float(v) for c, v in zip(names, tr.probs)}, f))
         return out
+
+
+@dataclass
+class VideoFrame:
+    """One decoded frame. `faces` come from this frame when `classified`, else from the last classified one
+    (what an annotated video shows between the frames that `every` skips)."""
+    index: int
+    time_s: float
+    rgb: np.ndarray
+    faces: list[TrackedFace]
+    classified: bool
+
+
+class Video:
+    """A video file's frames with tracked, smoothed faces: `for fr in Recognizer().video("clip.mp4", every=5)`.
+
+    `fps` and `frame_count` come from the container (the count can be approximate or 0); after iterating,
+    `decoded` says how many frames were read and `truncated` whether decoding stopped well short of the count.
+    """
+
+    def __init__(self, recognizer, path, every: int = 1, smooth: float = 0.5):
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # libav's stderr chatter; damage shows in `truncated`
+        import cv2
+        self.path = Path(path)
+        if not isinstance(every, int) or every < 1:
+            raise EmolensError(f"every must be a whole number >= 1, got {every!r}")
+        if not self.path.is_file():
+            raise EmolensError(f"{self.path}: no such file")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise EmolensError(f"{self.path}: unreadable video (OpenCV could not open it)")
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.recognizer, self.every, self.decoded = recognizer, every, 0
+        self.tracker = FaceTracker(half_life=smooth)
+
+    def __iter__(self):
+        faces: list[TrackedFace] = []
+        try:
+            while True:
+                ok, bgr = self._cap.read()
+                if not ok:
+                    break
+                rgb = np.ascontiguousarray(bgr[..., ::-1])
+                i, t = self.decoded, self.decoded / self.fps
+                fresh = i % self.every == 0
+                if fresh:
+                    faces = self.tracker.update(self.recognizer.predict(rgb), t)
+                self.decoded += 1
+                yield VideoFrame(i, t, rgb, faces, fresh)
+        finally:
+            self._cap.release()
+        if self.decoded == 0:
+            raise EmolensError(f"{self.path}: unreadable video (no frames decoded)")
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.frame_count) and self.decoded < 0.95 * self.frame_count  # counts are approximate
