@@ -64,3 +64,14 @@ def easy_data(tmp_path):
 def astronaut():
     from skimage import data
     return data.astronaut()
+
+
+def write_video(path: Path, rgb: np.ndarray, frames: int, fourcc: str = "MJPG", fps: int = 10, step: int = 3) -> Path:
+    """A synthetic clip: `rgb` resized to 320x320 and sliding right by `step` px per frame."""
+    import cv2
+    small = cv2.resize(rgb, (320, 320))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (320, 320))
+    for i in range(frames):
+        w.write(np.ascontiguousarray(np.roll(small, i * step, axis=1)[..., ::-1]))
+    w.release()
+    return path

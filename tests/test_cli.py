@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import write_video
 from emolens.labels import CLASSES
 
 ENV = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -126,12 +127,7 @@ def test_predict_nothing_processable(tmp_path):
 
 def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     import cv2
-    path = tmp_path / "clip.mp4"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 320))
-    small = cv2.resize(astronaut, (320, 320))
-    for i in range(12):
-        w.write(np.ascontiguousarray(np.roll(small, i * 3, axis=1)[..., ::-1]))
-    w.release()
+    path = write_video(tmp_path / "clip.mp4", astronaut, 12, "mp4v")
     r = run("predict", path, "--every", 3, "--save", "--out", tmp_path / "out", "--csv", tmp_path / "v.csv",
             "--json", tmp_path / "v.json")
     assert r.returncode == 0, r.stderr
@@ -145,11 +141,7 @@ def test_video_per_frame_csv_and_annotated_output(tmp_path, astronaut):
     assert "1 face track(s)" in r.stdout
     cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_emolens.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
-    avi = tmp_path / "cut.avi"  # a damaged file: what decodes is used, and the shortfall is said
-    w = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
-    for i in range(20):
-        w.write(np.ascontiguousarray(np.roll(small, i * 3, axis=1)[..., ::-1]))
-    w.release()
+    avi = write_video(tmp_path / "cut.avi", astronaut, 20)  # damaged: what decodes is used, the shortfall said
     avi.write_bytes(avi.read_bytes()[:avi.stat().st_size // 2])
     r = run("predict", avi, "--every", 4)
     assert r.returncode == 0 and "decoding stopped after" in r.stderr and "of 20 frames" in r.stderr

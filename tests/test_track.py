@@ -100,15 +100,9 @@ def test_video_track_summary_counts_smoothed_emotions_per_track():
 
 
 def test_recognizer_video_api(tmp_path, astronaut):
-    import cv2
-
+    from conftest import write_video
     from emolens import Recognizer
-    path = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
-    small = cv2.resize(astronaut, (320, 320))
-    for i in range(7):
-        w.write(np.ascontiguousarray(np.roll(small, i * 4, axis=1)[..., ::-1]))
-    w.release()
+    path = write_video(tmp_path / "clip.avi", astronaut, 7, step=4)
     rec = Recognizer()
     video = rec.video(path, every=3)
     assert video.fps == pytest.approx(10) and video.frame_count == 7
