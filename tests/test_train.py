@@ -140,3 +140,62 @@ def test_impossible_flags_are_refused_before_any_data_is_read(tmp_path):
     with pytest.raises(EmolensError, match="unknown architecture 'nope'"):
         train(TrainConfig(data=str(tmp_path / "none"), arch="nope"), progress=False)
     TrainConfig().validate()  # the defaults are valid
+
+
+def test_checkpoint_every_writes_the_resume_point_on_schedule_at_the_end_and_at_a_stop(easy_data, tmp_path,
+                                                                                       monkeypatch):
+    import emolens.train as tr
+    saved = []
+    real = tr.atomic_save_safetensors
+
+    def spy(tensors, path, meta):
+        saved.append((path.name, meta["emolens"]["epoch"]))
+        return real(tensors, path, meta)
+
+    monkeypatch.setattr(tr, "atomic_save_safetensors", spy)
+    base = dict(data=str(easy_data), max_batches=2, epochs=5, checkpoint_every=2, **FAST)
+    run = train(TrainConfig(project=str(tmp_path / "a"), **base), progress=False)
+    assert [e for n, e in saved if n == "last.safetensors"] == [2, 4, 5]  # every 2nd epoch and the last
+    assert len(list(csv.DictReader(open(run / "history.csv")))) == 5  # the history is still written every epoch
+    saved.clear()
+    cut = train(TrainConfig(project=str(tmp_path / "b"), stop_after=3, **base), progress=False)
+    assert [e for n, e in saved if n == "last.safetensors"] == [2, 3]  # a planned stop always leaves a resume point
+    _, meta = read_safetensors(cut / "last.safetensors")
+    assert meta["train_state"]["epoch"] == 3
+    import pytest
+    from emolens.errors import EmolensError
+    with pytest.raises(EmolensError, match="--checkpoint-every"):
+        TrainConfig(checkpoint_every=0).validate()
+
+
+def test_bf16_autocast_trains_and_keeps_fp32_weights(easy_data, tmp_path, capsys):
+    import pytest
+    from emolens.errors import EmolensError
+    run = train(TrainConfig(data=str(easy_data), epochs=4, precision="bf16", project=str(tmp_path / "r"), **FAST),
+                progress=False)
+    assert "bf16 autocast" in capsys.readouterr().err
+    hist = list(csv.DictReader(open(run / "history.csv")))
+    assert all(np.isfinite(float(r["train_loss"])) for r in hist) and float(hist[-1]["val_acc"]) >= 0.8
+    tensors, _ = read_safetensors(run / "best.safetensors")
+    assert all(v.dtype == torch.float32 for v in tensors.values() if v.is_floating_point())
+    with pytest.raises(EmolensError, match="--precision must be one of auto, fp32, bf16"):
+        TrainConfig(precision="fp16").validate()
+
+
+def test_gpu_probe_sizes_epochs_to_a_budget(tmp_path):
+    """benchmarks/gpu_probe.py times the real step (here on the CPU, two steps) and turns a budget into epochs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"arch": "emonet-t-slim", "batch": 8, "mixup": 0.2, "erase": 0.5, "ema": 0.99}))
+    out = tmp_path / "probe.json"
+    args = [sys.executable, str(root / "benchmarks" / "gpu_probe.py"), "--recipe", str(recipe), "--steps", "2",
+            "--startup", "0", "--json", str(out)]
+    small = subprocess.run(args + ["--budget", "1"], capture_output=True, text=True, check=True)
+    big = subprocess.run(args + ["--budget", "1e6", "--runs", "2"], capture_output=True, text=True, check=True)
+    info = json.loads(out.read_text())
+    assert info["images_per_s_one_run"] > 0 and info["runs"] == 2 and info["device"] == "cpu"
+    assert int(small.stdout) == 1  # never fewer than one epoch
+    assert int(big.stdout) == 250 == info["epochs"]  # capped by --max-epochs

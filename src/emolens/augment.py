@@ -57,7 +57,7 @@ def mix(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, mixup: float = 0
     modes = [m for m, a in (("mixup", mixup), ("cutmix", cutmix)) if a > 0]
     if not modes:
         return x, y, y, 1.0
-    mode = modes[int(torch.randint(len(modes), (1,), generator=gen))]
+    mode = modes[int(torch.randint(len(modes), (1,), generator=gen, device=gen.device))]
     alpha = mixup if mode == "mixup" else cutmix
     lam = _beta(alpha, gen)
     perm = torch.randperm(x.shape[0], generator=gen, device=x.device)
@@ -65,7 +65,8 @@ def mix(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, mixup: float = 0
         return lam * x + (1 - lam) * x[perm], y, y[perm], lam
     h, w = x.shape[2:]
     rh, rw = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
-    cy, cx = int(torch.randint(h, (1,), generator=gen)), int(torch.randint(w, (1,), generator=gen))
+    cy = int(torch.randint(h, (1,), generator=gen, device=gen.device))
+    cx = int(torch.randint(w, (1,), generator=gen, device=gen.device))
     y0, y1, x0, x1 = max(cy - rh // 2, 0), min(cy + rh // 2, h), max(cx - rw // 2, 0), min(cx + rw // 2, w)
     x = x.clone()
     x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
@@ -75,5 +76,5 @@ def mix(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, mixup: float = 0
 
 def _beta(alpha: float, gen: torch.Generator) -> float:
     """Beta(alpha, alpha), seeded from the torch generator so runs (and resumes) are reproducible."""
-    seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
+    seed = int(torch.randint(2**31 - 1, (1,), generator=gen, device=gen.device))  # a CUDA generator too
     return float(np.random.default_rng(seed).beta(alpha, alpha))

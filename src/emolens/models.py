@@ -132,7 +132,7 @@ def mflops(model: nn.Module) -> float:
     was_training = model.training
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        model(torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE))
+        model(torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE, device=next(model.parameters()).device))
     model.train(was_training)
     return fc.get_total_flops() / 1e6
 

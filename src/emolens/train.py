@@ -1,7 +1,7 @@
 """Train a registered architecture on a FER-style dataset; everything lands in one run directory.
 
 Read top to bottom: config -> data in memory -> per-epoch (shuffle, batched augmentation, step) -> validation
--> atomic checkpoints (last every epoch, best on the validation split) -> history CSV and curves.
+-> atomic checkpoints (last every epoch or --checkpoint-every N, best on the validation split) -> history CSV and curves.
 
 Reproducibility and --resume: every epoch draws its randomness from generators seeded by (seed, epoch, rank),
 and the learning rate is a pure function of the step, so resuming from `last` gives the same weights as an
@@ -274,11 +274,13 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     if device == "cuda":
         torch.cuda.set_device(local_rank)
         dev = torch.device("cuda", local_rank)
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels once
     else:
         dev = torch.device("cpu")
         local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // local))
     show = progress and rank == 0
+    amp = cfg.precision == "bf16" or (cfg.precision == "auto" and device == "cuda")
 
     ds = load_dataset(cfg.data, progress=show)
     xtr, ytr, xva, yva, val_name = train_val(ds, cfg.val_fraction, cfg.seed)
@@ -347,8 +349,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     if rank == 0:
         atomic_write_text(run_dir / "config.json", json.dumps(asdict(cfg), indent=2))
         print(f"emolens train: {cfg.arch} ({meta_base['params']:,} params, {meta_base['mflops']} MFLOPs/img), "
-              f"{len(xtr):,} train / {len(xva):,} {val_name}, {world} process(es) on {device}, run dir {run_dir}",
-              file=sys.stderr)
+              f"{len(xtr):,} train / {len(xva):,} {val_name}, {world} process(es) on {device}"
+              f"{' (bf16 autocast)' if amp else ''}, run dir {run_dir}", file=sys.stderr)
 
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs + 1):
@@ -372,13 +374,14 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             xb = augment(xb, g, cfg.shift, cfg.rotate, cfg.scale, True, cfg.brightness, cfg.contrast, cfg.erase)
             xb, ya, yb2, lam = mix(xb, yb, g, cfg.mixup, cfg.cutmix)
             xb = ((xb - NORM_MEAN) / NORM_STD).contiguous(memory_format=torch.channels_last)
-            out = ddp(xb)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                out = ddp(xb).float()
+                target = teacher_probs(teachers, xb, cfg.distill_temp) if teachers else None
             loss = lam * F.cross_entropy(out, ya, weight=cw, label_smoothing=cfg.label_smoothing)
             if lam < 1.0:
                 loss = loss + (1 - lam) * F.cross_entropy(out, yb2, weight=cw, label_smoothing=cfg.label_smoothing)
             if teachers:  # the teacher sees exactly the student's view (mixed images included): consistent teaching
-                loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(
-                    out, teacher_probs(teachers, xb, cfg.distill_temp), cfg.distill_temp)
+                loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(out, target, cfg.distill_temp)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -387,9 +390,11 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             loss_sum += loss.detach().double() * len(idx)
             correct += (out.detach().argmax(1) == ya).double().sum()
             seen += len(idx)
-            if show:
+            if show and (dev.type == "cpu" or i % 25 == 0):  # .item() waits for the GPU: not every step there
                 bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen * world / (time.time() - t0):.0f}")
         bar.close()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)  # the GPU runs behind the Python loop: time the work, not the queueing
         train_time = time.time() - t0
         if world > 1:
             sync_from_rank0(model, ema)
@@ -409,31 +414,36 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         improved = score > best["score"]
         if improved:
             best = {"score": score, "epoch": epoch, "val_acc": m["acc"], "val_f1": m["f1"]}
+        stop_now = bool(cfg.stop_after and epoch - start_epoch + 1 >= cfg.stop_after and epoch < cfg.epochs)
+        early = bool(cfg.patience and epoch - best["epoch"] >= cfg.patience)
+        save_last = epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop_now or early
         if rank == 0:
             weights = {f"model.{k}": v for k, v in eval_model.state_dict().items()}
             meta = dict(meta_base, epoch=epoch, validation_metrics={"acc": m["acc"], "macro_f1": m["f1"],
                                                                     "split": val_name})
             if improved:
                 atomic_save_safetensors(weights, run_dir / "best.safetensors", {"emolens": meta})
-            ck = {f"model.{k}": v for k, v in model.state_dict().items()}
-            if ema is not None:
-                ck.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-            otensors, oinfo = _opt_tensors(opt)
-            ck.update(otensors)
-            atomic_save_safetensors(ck, run_dir / "last.safetensors",
-                                    {"emolens": meta, "train_state": {"epoch": epoch, "history": history, "best": best,
-                                                                      "optimizer": oinfo, "config": asdict(cfg)}})
+            if save_last:
+                ck = {f"model.{k}": v for k, v in model.state_dict().items()}
+                if ema is not None:
+                    ck.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+                otensors, oinfo = _opt_tensors(opt)
+                ck.update(otensors)
+                atomic_save_safetensors(ck, run_dir / "last.safetensors",
+                                        {"emolens": meta, "train_state": {"epoch": epoch, "history": history,
+                                                                          "best": best, "optimizer": oinfo,
+                                                                          "config": asdict(cfg)}})
+                plot_curves(history, run_dir / "curves.png")
             _write_history(run_dir, history)
-            plot_curves(history, run_dir / "curves.png")
             print(f"epoch {epoch}/{cfg.epochs}  loss {row['train_loss']:.3f}  train acc {row['train_acc']:.3f}  "
                   f"val acc {m['acc']:.4f}  val macro-F1 {m['f1']:.4f}  {row['images_per_s']:.0f} img/s  "
                   f"{row['epoch_time_s']:.0f}s{'  *best' if improved else ''}", file=sys.stderr, flush=True)
-        if cfg.stop_after and epoch - start_epoch + 1 >= cfg.stop_after and epoch < cfg.epochs:
+        if stop_now:
             if rank == 0:
                 print(f"stopping after {cfg.stop_after} epoch(s) as asked; continue with --resume {run_dir}",
                       file=sys.stderr)
             break
-        if cfg.patience and epoch - best["epoch"] >= cfg.patience:
+        if early:
             if rank == 0:
                 print(f"early stop: no improvement on {val_name} for {cfg.patience} epochs", file=sys.stderr)
             break

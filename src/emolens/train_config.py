@@ -40,9 +40,14 @@ class TrainConfig:
     seed: int = _opt(0, "seed for weights, shuffling and augmentation")
     threads: int = _opt(0, "torch intra-op threads; 0 = all cores (divided among local processes)")
     device: str = _opt("auto", "auto | cpu | cuda")
+    precision: str = _opt("auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 (autocast for forward and loss; "
+                                  "weights, optimizer and validation stay fp32)")
     project: str = _opt("runs/train", "parent folder of run directories")
     name: str = _opt("", "run directory name; empty = the architecture")
     stop_after: int = _opt(0, "stop after this many epochs in this invocation (continue later with --resume); 0 = all")
+    checkpoint_every: int = _opt(1, "write last.safetensors (the resume point) and curves.png every N epochs and at the "
+                                    "end; best.safetensors is written whenever validation improves. >1 saves time "
+                                    "where an epoch takes seconds (a GPU)")
     max_batches: int = _opt(0, "debug/tests: cap on batches per epoch; 0 = no cap")
     init: str = _opt("", "start from these weights (.safetensors or run dir) with a fresh optimizer and schedule; "
                          "weights of a wider model of the same family (emonet-t for emonet-t-slim) are pruned in, those "
@@ -65,7 +70,8 @@ class TrainConfig:
             "rotate": (0, 180, True, True), "scale": (0, 1, True, False), "brightness": (0, 1, True, True),
             "contrast": (0, 1, True, True), "ema": (0, 1, True, False), "patience": (0, math.inf, True, True),
             "val_fraction": (0, 1, False, False), "threads": (0, math.inf, True, True),
-            "stop_after": (0, math.inf, True, True), "max_batches": (0, math.inf, True, True),
+            "stop_after": (0, math.inf, True, True),
+            "checkpoint_every": (1, math.inf, True, True), "max_batches": (0, math.inf, True, True),
             "distill": (0, 1, True, True), "distill_temp": (0, math.inf, False, False)}
         for name, (lo, hi, lo_in, hi_in) in ranges.items():
             v = getattr(self, name)
@@ -76,7 +82,7 @@ class TrainConfig:
                 raise EmolensError(f"--{name.replace('_', '-')} must be in {span}, got {v!r}")
         choices = {"optimizer": ("sgd", "adamw"), "schedule": ("onecycle", "cosine"),
                    "balance": ("none", "sqrt", "inverse", "sampler"), "select": ("acc", "f1"),
-                   "device": ("auto", "cpu", "cuda")}
+                   "device": ("auto", "cpu", "cuda"), "precision": ("auto", "fp32", "bf16")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise EmolensError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
