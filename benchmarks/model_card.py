@@ -59,8 +59,14 @@ def section(name: str) -> str:
               f"{info.get('mflops')} MFLOPs per face; input {info.get('input_size')}x{info.get('input_size')} "
               f"grayscale, normalised (x/255 - {info['normalisation']['mean']}) / {info['normalisation']['std']}.",
               f"- Trained on FER2013 Training ({td.get('train_images', '?'):,} images), no other data, no "
-              f"pretrained weights; checkpoint selected on {td.get('validation', '?')} (epoch {info.get('epoch')}). "
-              f"Recipe and every experiment: `docs/results.md`.",
+              f"pretrained weights; " + (
+                  f"an ensemble of {len(info['members'])} independently trained members (their probabilities "
+                  f"averaged), each checkpoint selected on {td.get('validation', '?')}: " + "; ".join(
+                      f"`{m['file']}` ({m['arch']}, epoch {m['epoch']}, alone "
+                      f"{(m.get('validation_metrics') or {}).get('acc', float('nan')):.4f})" for m in info["members"])
+                  + ". " if info.get("members") else
+                  f"checkpoint selected on {td.get('validation', '?')} (epoch {info.get('epoch')}). ")
+              + "Recipe and every experiment: `docs/results.md`.",
               f"- Calibration temperature T = {info.get('temperature', 1.0):.3f}, fitted on PublicTest and stored in the "
               f"ONNX file's metadata; emolens reports softmax(logits / T)."]
     if not rep_path.exists():

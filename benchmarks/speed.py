@@ -37,12 +37,22 @@ def main():
     ap.add_argument("--folder-photos", type=int, default=500)
     a = ap.parse_args()
     from emolens import Recognizer
-    from emolens.predict import Classifier
+    from emolens.predict import Classifier, bundled_models
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
     faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48), dtype=np.uint8)
     clf = Classifier()
     res["onnx_faces_per_s_batch1"] = 1 / timeit(lambda: clf.logits(faces[:1]), 300)
     res["onnx_faces_per_s_batch64"] = 64 / timeit(lambda: clf.logits(faces), 30)
+    # every bundled model, the same way (reps sized to ~10 s per figure, so the big flagship does not take minutes)
+    res["bundled_classifiers"] = {}
+    for name in bundled_models():
+        c = Classifier(name)
+        t64 = timeit(lambda: c.logits(faces), 1, warm=1)
+        res["bundled_classifiers"][name] = {
+            "mflops": c.info.get("mflops"), "acc_publictest": c.info.get("validation_metrics", {}).get("acc"),
+            "faces_per_s_batch1": 1 / timeit(lambda: c.logits(faces[:1]), max(5, min(300, int(10 / (t64 / 64))))),
+            "faces_per_s_batch64": 64 / timeit(lambda: c.logits(faces), max(3, min(30, int(10 / t64))))}
+        print(name, res["bundled_classifiers"][name], flush=True)
     one = astronaut()
     many, truth = collage()
     with tempfile.TemporaryDirectory() as d:

@@ -3,7 +3,9 @@
 #   1. emonet-l members from scratch, all at once (recipes/emonet-l.json, one seed each), epochs sized to B1 s;
 #   2. the shipped models distilled from the ensemble of those members (flip-averaged): emonet-t-slim and emonet-t,
 #      each from its shipped weights (recipes/emonet-t-slim-ens.json, recipes/emonet-t-ens.json), sized to B2 s.
-# Checkpoints are selected on PublicTest, as everywhere in this project.
+# Checkpoints are selected on PublicTest, as everywhere in this project. What shipped from it (2026-11-25, one
+# H100, defaults below): phase 1 gave the two emonet-l members of the flagship (74 epochs each, 346 s); the shipped
+# default emonet-t-slim is recipes/emonet-t-slim-ens.json run for 75 epochs after phase 2 (docs/results.md).
 #
 #   bash recipes/gpu-flagship.sh run DATA WORK          # both phases in the foreground
 #   bash recipes/gpu-flagship.sh start DATA WORK        # the same, detached (survives the calling command)
@@ -18,7 +20,7 @@ PY=${PY:-python3}
 
 run() {
   local DATA=$1 W=$2
-  local B1=${B1:-540} B2=${B2:-540} SEEDS=${SEEDS:-"11 12 13"} MEMBER=${MEMBER:-recipes/emonet-l.json}
+  local B1=${B1:-470} B2=${B2:-290} SEEDS=${SEEDS:-"11 12"} MEMBER=${MEMBER:-recipes/emonet-l.json}
   local EXTRA=${EXTRA:-}
   mkdir -p "$W/runs"
   export PYTHONPATH=$W/code/src PYTHONUNBUFFERED=1 EMOLENS_CACHE=$W/cache

@@ -1,6 +1,7 @@
 """Architectures by name (a small registry, timm-style). All take (N,1,48,48) normalised input, return logits."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -197,6 +198,44 @@ def load_model(path) -> tuple[nn.Module, dict]:
         first = str(e).split("\n")[0]
         raise EmolensError(f"{path}: weights do not fit architecture '{info['arch']}' ({first})") from None
     return model.eval(), info
+
+
+class Ensemble(nn.Module):
+    """Several trained models as one: their probabilities averaged, returned as log-probabilities. A softmax of
+    the output is the average, so everything downstream of "logits" (temperature, TTA, metrics, ONNX export)
+    works on an ensemble unchanged."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.stack([torch.softmax(m(x).float(), dim=1) for m in self.members]).mean(0)
+        return torch.log(p.clamp_min(1e-12))
+
+
+def load_models(paths) -> tuple[nn.Module, dict]:
+    """One checkpoint -> load_model; several -> an Ensemble of them, with a model card that lists the members
+    (their own validation figures do not describe the ensemble, so none is claimed for it here)."""
+    paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
+    if not paths:
+        raise EmolensError("no checkpoint given")
+    if len(paths) == 1:
+        return load_model(paths[0])
+    loaded = [load_model(p) for p in paths]
+    infos = [i for _, i in loaded]
+    for p, i in zip(paths[1:], infos[1:]):
+        for key in ("classes", "normalisation", "input_size"):
+            if i.get(key) != infos[0].get(key):
+                raise EmolensError(f"{p}: its {key} differ from {paths[0]}'s: cannot ensemble them")
+    archs = [i["arch"] for i in infos]
+    arch = f"{len(archs)} x {archs[0]}" if len(set(archs)) == 1 else " + ".join(archs)
+    info = {k: v for k, v in infos[0].items() if k not in ("validation_metrics", "epoch", "temperature", "name")}
+    info.update(arch=arch, params=sum(int(i.get("params", 0)) for i in infos),
+                mflops=round(sum(float(i.get("mflops", 0)) for i in infos), 1),
+                members=[{"arch": i["arch"], "file": Path(str(p)).name, "epoch": i.get("epoch"),
+                          "validation_metrics": i.get("validation_metrics")} for p, i in zip(paths, infos)])
+    return Ensemble([m for m, _ in loaded]).eval(), info
 
 
 def load_weights_into(model: nn.Module, path, arch: str, adapt: bool = False) -> dict:
