@@ -9,12 +9,14 @@ List the newest/best stage first: ensembles are built cumulatively in the order 
 """
 import argparse
 import json
-import os
-import platform
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine  # noqa: E402
 
 
 def score(y, probs):
@@ -60,7 +62,7 @@ def main():
         avg = weight_average(a.checkpoints, Path(d) / "avg.safetensors")
         rows.append({"what": f"weight average of all {len(probs)}", **score(y, softmax(_Model(avg).logits(x)))})
         print(rows[-1], flush=True)
-    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "split": split,
+    out = {"machine": machine(), "split": split,
            "rows": rows}
     (Path(__file__).parent / "results" / "combine.json").write_text(json.dumps(out, indent=2))
 

@@ -1,5 +1,24 @@
 """Test photos for benchmarks, generated from scikit-image's public-domain NASA astronaut portrait."""
+import os
+import platform
+
 import numpy as np
+
+
+def machine() -> str:
+    """The CPU by name (platform.processor() is empty on Linux): figures are only comparable on one machine."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+        flags = open("/proc/cpuinfo").read()
+        isa = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
+        name = f"{name} ({isa})"
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
 
 
 def astronaut():

@@ -7,12 +7,15 @@ activations calibrated on 1,024 training faces). Writes benchmarks/results/int8.
 import argparse
 import json
 import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine  # noqa: E402
 
 
 def faces_per_s(clf, faces, reps=30):
@@ -76,7 +79,7 @@ def main():
                          "macro_f1": round(float(f1_score(yva, pred, average="macro")), 4),
                          "faces_per_s_batch64": round(faces_per_s(clf, bench), 1)})
             print(rows[-1], flush=True)
-    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "model": str(src),
+    out = {"machine": machine(), "model": str(src),
            "rows": rows}
     (Path(__file__).parent / "results" / "int8.json").write_text(json.dumps(out, indent=2))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import astronaut, collage  # noqa: E402
+from common import astronaut, collage, machine  # noqa: E402
 
 
 def timeit(fn, reps, warm=3):
@@ -38,7 +38,7 @@ def main():
     a = ap.parse_args()
     from emolens import Recognizer
     from emolens.predict import Classifier, bundled_models
-    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
+    res = {"machine": machine(), "python": platform.python_version()}
     faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48), dtype=np.uint8)
     clf = Classifier()
     res["onnx_faces_per_s_batch1"] = 1 / timeit(lambda: clf.logits(faces[:1]), 300)
