@@ -62,6 +62,8 @@ def test_several_checkpoints_export_as_one_ensemble_with_fp16_storage(tmp_path, 
     # the CLI: several weights, --half, and an error (not a traceback) for members that do not fit together
     assert main(["export", str(a), str(a), "--half", "--out", str(tmp_path / "cli.onnx")]) in (0, None)
     assert "ensemble of 2" in capsys.readouterr().out
+    assert main(["export", str(half)]) == 2  # an exported model is not a checkpoint: one line, not a trace
+    assert "export reads training checkpoints (.safetensors), not .onnx" in capsys.readouterr().err
     odd = _random_checkpoint(tmp_path / "odd.safetensors", normalisation={"mean": 0.4, "std": 0.25})
     with pytest.raises(EmolensError, match="normalisation differ"):
         load_models([a, odd])

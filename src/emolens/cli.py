@@ -10,6 +10,7 @@ import json
 import sys
 import warnings
 from dataclasses import fields
+from pathlib import Path
 
 
 def _add_train(sub):
@@ -59,8 +60,6 @@ def _cmd_train(a):
 
 def _load_recipe(path):
     """TrainConfig from a JSON recipe; unknown keys are an error (a typo must not silently train something else)."""
-    from pathlib import Path
-
     from .errors import EmolensError
     from .train_config import TrainConfig
     p = Path(path)
@@ -130,6 +129,10 @@ def _cmd_export(a):
     from .export import export_onnx, parity, quantize_dynamic_onnx
     if a.format != "onnx":
         raise _Usage("only --format onnx is supported")
+    from .errors import EmolensError
+    for w in a.weights:
+        if not w.endswith(".safetensors"):
+            raise EmolensError(f"{w}: export reads training checkpoints (.safetensors), not {Path(w).suffix or 'this'}")
     t, extra = a.temperature, {}
     if a.calibrate_on:
         import os
