@@ -80,7 +80,7 @@ def parity(weights, onnx_path, n: int = 256, seed: int = 0) -> dict:
     from .predict import Classifier, softmax
     from .train import predict_logits
 
-    model, _ = load_models([weights] if isinstance(weights, (str, Path)) else list(weights))
+    model, _ = load_models(weights)  # one checkpoint or several (an ensemble)
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
     x[: n // 2] = np.clip(np.linspace(0, 255, INPUT_SIZE)[None, None, :] + rng.normal(0, 30, (n // 2, INPUT_SIZE, INPUT_SIZE)), 0, 255)
