@@ -11,6 +11,9 @@
 #   bash recipes/gpu-flagship.sh start DATA WORK        # the same, detached (survives the calling command)
 #   bash recipes/gpu-flagship.sh wait WORK PHASE SECS   # block until WORK/status says "PHASE done" or SECS pass
 #   bash recipes/gpu-flagship.sh pack WORK PHASE OUT    # results of a phase into OUT (files < 16 MiB)
+#   bash recipes/gpu-flagship.sh pack-data DATA .gpu 30M # here: the dataset in parts small enough to carry
+#   bash recipes/gpu-flagship.sh collect-data .gpu/N /tmp/stage   # there, call N: keep the carried part
+#   bash recipes/gpu-flagship.sh unpack-data /tmp/stage /tmp/d     # there, last call: the dataset in /tmp/d
 # Environment: B1, B2 (seconds per phase), SEEDS (members), PY (python with torch); for a smoke test on a CPU,
 # MEMBER (the member recipe), EXTRA (more train flags, e.g. "--max-batches 2") and PROBE_STEPS.
 # The code and data are copied into WORK first, so the run does not depend on the checkout afterwards.
@@ -92,5 +95,24 @@ EOF
     tar -C "$OUT" -cf "$OUT/$phase.tar" p && rm -rf "$OUT/p"
     split -b 15M -d "$OUT/$phase.tar" "$OUT/$phase.tar.part" && rm "$OUT/$phase.tar"
     ls -la "$OUT" ;;
-  *) echo "usage: $0 run|start DATA WORK | wait WORK PHASE SECS | pack WORK PHASE OUT" >&2; exit 2 ;;
+  pack-data)
+    # The device tool sends the checkout (tracked files, ~28 MB with the bundled flagship) plus what `carry` names,
+    # 64 MiB in all per call: FER2013's JPEGs (50.6 MB) no longer fit beside the checkout in one call. So the data
+    # travel in parts, one per call, each in its own ignored folder DIR/N (carry DIR/0 in the first call, DIR/1 in
+    # the next, ...; the machine keeps /tmp between calls while it stays warm, 30 s).
+    DATA=$1; DIR=$2; SIZE=${3:-30M}
+    rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
+    $PY -m zipfile -c "$DIR/data.zip" "$DATA" || exit 1
+    split -b "$SIZE" -d "$DIR/data.zip" "$DIR/part" && rm "$DIR/data.zip"
+    i=0; for f in "$DIR"/part*; do mkdir -p "$DIR/$i" && mv "$f" "$DIR/$i/"; i=$((i + 1)); done
+    echo "$i part(s) of <= $SIZE in $DIR/0 .. $DIR/$((i - 1))" ;;
+  collect-data)
+    # On the device, once per call: copy this call's carried part(s) into STAGE (a folder that outlives the call).
+    mkdir -p "$2" && cp "$1"/part* "$2"/ && ls "$2" ;;
+  unpack-data)
+    # STAGE holds every part: join them and unzip into DEST (the dataset is then DEST/<its folder name>).
+    mkdir -p "$2" && cat "$1"/part* > "$1/data.zip" && $PY -m zipfile -e "$1/data.zip" "$2" && rm "$1/data.zip" \
+      && ls "$2" ;;
+  *) echo "usage: $0 run|start DATA WORK | wait WORK PHASE SECS | pack WORK PHASE OUT" \
+          "| pack-data DATA DIR [SIZE, e.g. 30M] | collect-data PARTDIR STAGE | unpack-data STAGE DEST" >&2; exit 2 ;;
 esac
