@@ -97,6 +97,8 @@ def test_distill_loss_and_flip_averaged_teacher():
     x[0, ..., :24] = 1.0
     q = teacher_probs([LeftRight()], x, 1.0)
     assert torch.allclose(q.sum(1), torch.ones(2)) and torch.allclose(q[0, 0], q[0, 1])  # mirror averaged in
+    q1 = teacher_probs([LeftRight()], x, 1.0, views=1)  # the view alone: the left-bright image stays "left"
+    assert torch.allclose(q1.sum(1), torch.ones(2)) and q1[0, 0] > 0.99 and torch.allclose(q1[1, 0], q1[1, 1])
 
 
 def test_distillation_alone_teaches_the_student(easy_data, tmp_path):
@@ -111,6 +113,51 @@ def test_distillation_alone_teaches_the_student(easy_data, tmp_path):
     tensors, _ = read_safetensors(student / "best.safetensors")
     t_tensors, _ = read_safetensors(teacher / "best.safetensors")
     assert set(tensors) == set(t_tensors)
+    # the same teacher as ONNX (run by ONNX Runtime), explaining the augmented view alone: still enough to learn from
+    from emolens.export import export_onnx
+    teacher_onnx = export_onnx(teacher / "best.safetensors")
+    onnx_student = train(TrainConfig(project=str(tmp_path / "o"), epochs=6, teacher=str(teacher_onnx),
+                                     teacher_views=1, distill=1.0, distill_temp=2.0, **base), progress=False)
+    assert json.loads((onnx_student / "summary.json").read_text())["best"]["val_acc"] >= 0.9
+    assert json.loads((onnx_student / "config.json").read_text())["teacher_views"] == 1
+
+
+def test_onnx_teacher_gives_the_checkpoints_logits(tmp_path):
+    """An ONNX teacher (a file, or a bundled model by name) returns the logits its checkpoint would, on the
+    training's normalised batch, whatever normalisation the ONNX model's card asks for."""
+    from emolens.export import export_onnx
+    from emolens.models import atomic_save_safetensors, create_model
+    from emolens.predict import Classifier
+    from emolens.train import OnnxTeacher, load_teachers, normalise
+    torch.manual_seed(0)
+    model = create_model("emonet-t-slim").eval()
+    w = tmp_path / "t.safetensors"
+    card = {"arch": "emonet-t-slim", "normalisation": {"scale": 1 / 255, "mean": 0.4, "std": 0.3, "channels": "gray"}}
+    atomic_save_safetensors({f"model.{k}": v for k, v in model.state_dict().items()}, w, {"emolens": card})
+    onnx_path = export_onnx(w)
+    x = torch.randint(0, 256, (5, 48, 48), dtype=torch.uint8)
+    xb = normalise(x).unsqueeze(1)  # the training's normalisation (mean 0.5, std 0.25)
+    (t,) = load_teachers(str(onnx_path), torch.device("cpu"))
+    assert isinstance(t, OnnxTeacher)
+    with torch.no_grad():
+        want = model((x.float().unsqueeze(1) / 255 - 0.4) / 0.3)  # what the model's own card asks for
+        assert torch.allclose(t(xb), want, atol=1e-4) and (t(xb) - model(xb)).abs().max() > 1e-3
+    (flagship,) = load_teachers("emonet-l", torch.device("cpu"))  # the shipped flagship, by name
+    want = Classifier("emonet-l", threads=1).logits(x.numpy())
+    assert np.allclose(flagship(xb).numpy(), want, atol=1e-3)
+
+
+def test_teacher_errors_name_the_file(tmp_path):
+    import pytest
+    from emolens.errors import EmolensError
+    from emolens.train import load_teachers
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    for spec, msg in ((str(tmp_path / "missing.onnx"), "missing.onnx: teacher weights not found"),
+                      (str(bad), "bad.onnx: not a loadable ONNX model"),
+                      ("no-such-model", "no-such-model: teacher weights not found .*emonet-l"), (" , ", "empty")):
+        with pytest.raises(EmolensError, match=msg):
+            load_teachers(spec, torch.device("cpu"))
 
 
 def test_distillation_flags_are_validated(easy_data, tmp_path):
@@ -132,7 +179,7 @@ def test_impossible_flags_are_refused_before_any_data_is_read(tmp_path):
                      (dict(ema=1.0), "--ema must be in \\[0, 1\\)"), (dict(val_fraction=0.0), "--val-fraction"),
                      (dict(optimizer="adam"), "--optimizer must be one of sgd, adamw"),
                      (dict(schedule="step"), "--schedule"), (dict(select="loss"), "--select"),
-                     (dict(distill_temp=0.0), "--distill-temp")):
+                     (dict(distill_temp=0.0), "--distill-temp"), (dict(teacher_views=3), "--teacher-views")):
         with pytest.raises(EmolensError, match=msg):
             TrainConfig(**bad).validate()
         with pytest.raises(EmolensError, match=msg):  # the data path does not exist: validation comes first

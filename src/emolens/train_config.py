@@ -58,6 +58,9 @@ class TrainConfig:
     distill: float = _opt(0.0, "weight of the distillation term (KL to the teacher) in the loss; the rest is the "
                                "label cross-entropy; 0 = off")
     distill_temp: float = _opt(1.0, "softmax temperature of the distillation term")
+    teacher_views: int = _opt(2, "views the teacher explains per image: 2 = the student's augmented view and its mirror "
+                                 "(averaged), 1 = the view alone (half the teacher's cost: a CPU run; flips are in the "
+                                 "augmentation anyway)")
 
     def validate(self) -> None:
         """Refuse impossible values before any data is loaded: one line naming the flag, the range and the value."""
@@ -72,7 +75,8 @@ class TrainConfig:
             "val_fraction": (0, 1, False, False), "threads": (0, math.inf, True, True),
             "stop_after": (0, math.inf, True, True),
             "checkpoint_every": (1, math.inf, True, True), "max_batches": (0, math.inf, True, True),
-            "distill": (0, 1, True, True), "distill_temp": (0, math.inf, False, False)}
+            "distill": (0, 1, True, True), "distill_temp": (0, math.inf, False, False),
+            "teacher_views": (1, 2, True, True)}
         for name, (lo, hi, lo_in, hi_in) in ranges.items():
             v = getattr(self, name)
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) and \
