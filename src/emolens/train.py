@@ -148,31 +148,28 @@ class OnnxTeacher(nn.Module):
         self.clf = Classifier(spec, threads=threads or torch.get_num_threads())
         if tuple(self.clf.classes) != tuple(CLASSES):
             raise EmolensError(f"{spec}: the teacher's classes differ from {', '.join(CLASSES)}")
-        self.mean, self.std = self.clf.mean, self.clf.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x01 = x.detach().float() * NORM_STD + NORM_MEAN  # undo the training normalisation, apply the teacher's
-        inp = ((x01 - self.mean) / self.std).cpu().numpy().astype(np.float32)
-        out = self.clf.session.run(None, {self.clf.input_name: np.ascontiguousarray(inp)})[0]
-        return torch.from_numpy(out).to(x.device)
+        # back to pixel values (kept as floats: augmentation made them fractional); the Classifier applies the
+        # teacher's own normalisation, as it does at inference
+        pixels = (x.detach().float() * NORM_STD + NORM_MEAN) * 255.0
+        return torch.from_numpy(self.clf.logits(pixels[:, 0].cpu().numpy())).to(x.device)
 
 
 def load_teachers(spec: str, dev: torch.device) -> list[nn.Module]:
     """Frozen eval-mode teachers for distillation; any registered architecture, even one unlike the student's.
     Each part is a .safetensors checkpoint, a run directory, or an ONNX model (a .onnx file or a bundled name)."""
     from .predict import bundled_models
-    teachers = []
+    bundled, teachers = bundled_models(), []
     for part in filter(None, (s.strip() for s in spec.split(","))):
         p = Path(part)
-        if p.suffix.lower() == ".onnx" or (not p.exists() and part in bundled_models()):
-            if not p.exists() and part not in bundled_models():
-                raise EmolensError(f"{part}: teacher weights not found")
+        if not p.exists() and part in bundled or p.suffix.lower() == ".onnx" and p.is_file():
             teachers.append(OnnxTeacher(part))
             continue
         p = p / "best.safetensors" if p.is_dir() else p
         if not p.is_file():
             raise EmolensError(f"{part}: teacher weights not found (a .safetensors file, a run directory, a .onnx "
-                               f"file or a bundled model: {', '.join(bundled_models())})")
+                               f"file or a bundled model: {', '.join(bundled)})")
         t, _ = load_model(p)
         for q in t.parameters():
             q.requires_grad_(False)
