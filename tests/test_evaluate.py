@@ -1,72 +1,154 @@
-import json
-
+"""fer_helpers.evaluate on hand-made labels and probabilities (and one tiny Keras model for TTA)."""
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
-from emolens.evaluate import calibration_report, ece, evaluate, fit_temperature, metrics
-from emolens.predict import softmax, tta_views
+from fer_helpers import evaluate
+from fer_helpers.data import CLASS_NAMES, NUM_CLASSES
 
 
-def test_metrics_match_an_independent_computation():
+def one_hot_proba(pred, confidence):
+    """Rows whose arg-max is ``pred`` with probability ``confidence``; the rest shared by the other classes."""
+    pred = np.asarray(pred)
+    confidence = np.broadcast_to(np.asarray(confidence, dtype=float), pred.shape)
+    proba = np.repeat(((1 - confidence) / (NUM_CLASSES - 1))[:, None], NUM_CLASSES, axis=1)
+    proba[np.arange(len(pred)), pred] = confidence
+    return proba
+
+
+Y_TRUE = np.array([0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 5, 5, 6, 6])
+Y_PRED = np.array([0, 2, 0, 0, 2, 5, 3, 3, 3, 4, 4, 5, 2, 6, 0])
+
+
+def test_summary_matches_sklearn_from_labels_and_probabilities():
+    expected_acc = accuracy_score(Y_TRUE, Y_PRED)
+    expected_f1 = f1_score(Y_TRUE, Y_PRED, average="macro", labels=list(range(NUM_CLASSES)), zero_division=0)
+    for given in (Y_PRED, one_hot_proba(Y_PRED, 0.6)):
+        s = evaluate.summary(Y_TRUE, given)
+        assert s["accuracy"] == pytest.approx(expected_acc)
+        assert s["macro_f1"] == pytest.approx(expected_f1)
+    assert expected_acc == pytest.approx(9 / 15)
+
+
+def test_macro_f1_counts_a_never_predicted_class_as_zero():
+    # Class 1 (disgust) occurs once and is never predicted: its F1 is 0 and macro-F1 averages over all 7 classes.
+    table = evaluate.per_class_table(Y_TRUE, Y_PRED)
+    assert table.loc["disgust", "f1"] == 0
+    assert evaluate.summary(Y_TRUE, Y_PRED)["macro_f1"] == pytest.approx(
+        f1_score(Y_TRUE, Y_PRED, average=None, labels=list(range(NUM_CLASSES)), zero_division=0).sum() / 7)
+    # a perfect predictor of six classes that never says one of them cannot reach macro-F1 1
+    y = np.arange(NUM_CLASSES).repeat(10)
+    pred = np.where(y == 1, 0, y)
+    assert evaluate.summary(y, pred)["macro_f1"] < 6.01 / 7
+
+
+def test_per_class_table_shape_index_and_values():
+    table = evaluate.per_class_table(Y_TRUE, Y_PRED)
+    assert table.shape == (NUM_CLASSES, 4)
+    assert list(table.index) == list(CLASS_NAMES)
+    assert list(table.columns) == ["precision", "recall", "f1", "support"]
+    assert table["support"].tolist() == np.bincount(Y_TRUE, minlength=NUM_CLASSES).tolist()
+    # angry: 3 true, 2 found (recall 2/3); predicted 4 times, 2 right (precision 2/4)
+    assert table.loc["angry", "recall"] == pytest.approx(2 / 3, abs=1e-3)
+    assert table.loc["angry", "precision"] == pytest.approx(2 / 4, abs=1e-3)
+
+
+def test_confusion_counts_and_row_normalisation():
+    cm = evaluate.confusion(Y_TRUE, Y_PRED)
+    assert cm.shape == (NUM_CLASSES, NUM_CLASSES)
+    assert cm.sum() == len(Y_TRUE)
+    assert cm[0, 0] == 2 and cm[0, 2] == 1  # rows: true class, columns: predicted
+    assert cm[6, 0] == 1 and cm[0, 6] == 0
+    np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(Y_TRUE, minlength=NUM_CLASSES))
+    normalised = evaluate.confusion(Y_TRUE, Y_PRED, normalise=True)
+    present = np.bincount(Y_TRUE, minlength=NUM_CLASSES) > 0
+    np.testing.assert_allclose(normalised[present].sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.diag(normalised), evaluate.per_class_table(Y_TRUE, Y_PRED)["recall"], atol=1e-3)
+    # a class absent from y_true gives a row of zeros, not NaN
+    assert not np.isnan(evaluate.confusion(np.array([0, 0]), np.array([0, 1]), normalise=True)).any()
+
+
+def test_ece_is_zero_when_confidence_equals_accuracy():
+    # ten predictions at 80% confidence, eight right; five at 100%, all right
+    y = np.zeros(15, dtype=int)
+    pred = np.array([0] * 8 + [3] * 2 + [0] * 5)
+    proba = one_hot_proba(pred, [0.8] * 10 + [1.0] * 5)
+    assert evaluate.expected_calibration_error(y, proba, bins=10) == pytest.approx(0, abs=1e-12)
+
+
+def test_ece_on_a_hand_computed_example():
+    # bin 0.8-0.9: two predictions at 0.85, one right -> |0.5 - 0.85| = 0.35, weight 2/3
+    # bin 0.6-0.7: one prediction at 0.62, right     -> |1.0 - 0.62| = 0.38, weight 1/3
+    y = np.array([0, 0, 4])
+    proba = one_hot_proba(np.array([0, 2, 4]), [0.85, 0.85, 0.62])
+    expected = (2 * 0.35 + 1 * 0.38) / 3
+    assert evaluate.expected_calibration_error(y, proba, bins=10) == pytest.approx(expected)
+    # more bins do not change it here (each group stays in one bin); one bin averages the gaps away
+    assert evaluate.expected_calibration_error(y, proba, bins=1) == pytest.approx(abs(2 / 3 - (0.85 * 2 + 0.62) / 3))
+
+
+def test_reliability_table_bins():
+    y = np.array([0, 0, 4, 1, 1])
+    proba = one_hot_proba(np.array([0, 2, 4, 1, 1]), [0.85, 0.85, 0.62, 1.0, 0.97])
+    table = evaluate.reliability_table(y, proba, bins=10)
+    assert table["bin"].tolist() == ["0.60-0.70", "0.80-0.90", "0.90-1.00"]  # empty bins left out, in order
+    assert table["count"].tolist() == [1, 2, 2]
+    assert table["count"].sum() == len(y)
+    np.testing.assert_allclose(table["accuracy"], [1.0, 0.5, 1.0])
+    np.testing.assert_allclose(table["confidence"], [0.62, 0.85, 0.985])
+    np.testing.assert_allclose(table["lower"], [0.6, 0.8, 0.9])
+    np.testing.assert_allclose(table["upper"] - table["lower"], 0.1)
+    assert len(evaluate.reliability_table(y[:0], proba[:0], bins=10)) == 0
+
+
+def test_most_confident_mistakes_order():
+    y = np.array([0, 1, 2, 3, 4, 5])
+    proba = one_hot_proba(np.array([0, 0, 0, 0, 4, 0]), [0.9, 0.5, 0.95, 0.7, 0.99, 0.3])
+    # wrong: indices 1 (0.5), 2 (0.95), 3 (0.7), 5 (0.3); index 0 and 4 are right, however confident
+    np.testing.assert_array_equal(evaluate.most_confident_mistakes(y, proba, k=10), [2, 3, 1, 5])
+    np.testing.assert_array_equal(evaluate.most_confident_mistakes(y, proba, k=2), [2, 3])
+    assert len(evaluate.most_confident_mistakes(y[[0, 4]], proba[[0, 4]])) == 0
+
+
+def test_temperature_scaling_keeps_argmax_and_recovers_a_known_temperature():
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 7, 500)
-    pred = np.where(rng.random(500) < 0.6, y, rng.integers(0, 7, 500))
-    m = metrics(y, pred)
-    cm = np.zeros((7, 7), int)
-    for a, b in zip(y, pred):
-        cm[a, b] += 1
-    assert m["confusion_matrix"] == cm.tolist()
-    assert m["accuracy"] == pytest.approx((y == pred).mean())
-    f1s = []
-    for c in range(7):
-        tp, fp, fn = cm[c, c], cm[:, c].sum() - cm[c, c], cm[c].sum() - cm[c, c]
-        p, r = tp / (tp + fp), tp / (tp + fn)
-        f1s.append(2 * p * r / (p + r))
-        name = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"][c]
-        assert m["per_class"][name]["recall"] == pytest.approx(r)
-        assert m["per_class"][name]["precision"] == pytest.approx(p)
-    assert m["macro_f1"] == pytest.approx(np.mean(f1s))
+    logits = rng.normal(0, 1.5, size=(20000, NUM_CLASSES))
+    true_p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(NUM_CLASSES, p=p) for p in true_p])
+    over_confident = np.exp(2 * logits) / np.exp(2 * logits).sum(axis=1, keepdims=True)  # logits doubled
+    t = evaluate.fit_temperature(y, over_confident)
+    assert t == pytest.approx(2.0, rel=0.05)
+    calibrated = evaluate.apply_temperature(over_confident, t)
+    np.testing.assert_array_equal(calibrated.argmax(axis=1), over_confident.argmax(axis=1))
+    np.testing.assert_allclose(calibrated.sum(axis=1), 1.0)
+    assert evaluate.negative_log_likelihood(y, calibrated) < evaluate.negative_log_likelihood(y, over_confident)
+    assert evaluate.expected_calibration_error(y, calibrated) < evaluate.expected_calibration_error(y, over_confident)
+    np.testing.assert_allclose(evaluate.apply_temperature(true_p, 1.0), true_p, atol=1e-9)
+    with pytest.raises(ValueError):
+        evaluate.apply_temperature(true_p, 0)
 
 
-def test_no_face_counts_as_a_miss():
-    y = np.array([0, 1, 2, 3])
-    m = metrics(y, np.array([0, 1, -1, -1]))
-    assert m["accuracy"] == 0.5 and sum(map(sum, m["confusion_matrix"])) == 2
+@pytest.fixture(scope="module")
+def tiny_model():
+    import keras
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.AveragePooling2D(8)(inputs))
+    outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax")(keras.layers.Flatten()(x))
+    return keras.Model(inputs, outputs)
 
 
-def test_ece_and_temperature_recovery():
-    rng = np.random.default_rng(1)
-    true_logits = rng.normal(0, 2, (4000, 7))
-    y = np.array([rng.choice(7, p=p) for p in softmax(true_logits)])
-    over = true_logits * 3  # over-confident model: temperature 3 undoes it
-    assert fit_temperature(over, y) == pytest.approx(3.0, rel=0.1)
-    c = calibration_report(over, y)
-    assert c["ece_after_crossfit"] < c["ece_before"] / 2
-    assert c["nll_after_crossfit"] < c["nll_before"] and c["crossfit_repeats"] == 5
-    calibrated = calibration_report(true_logits, y)  # already calibrated: T near 1, little to gain
-    assert calibrated["temperature"] == pytest.approx(1.0, abs=0.1)
-    assert calibrated["nll_after_crossfit"] == pytest.approx(calibrated["nll_before"], abs=0.01)
-    perfect = np.eye(7)[y]
-    assert ece(perfect, y) == pytest.approx(0.0)
+def test_predict_proba_flip_tta_is_the_mean_of_both_passes(tiny_model):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, size=(5, 48, 48), dtype=np.uint8)
+    plain = evaluate.predict_proba(tiny_model, x)
+    mirrored = evaluate.predict_proba(tiny_model, x[:, :, ::-1].copy())
+    tta = evaluate.predict_proba(tiny_model, x, tta="flip")
+    assert plain.shape == (5, NUM_CLASSES)
+    assert not np.allclose(plain, mirrored, atol=1e-4)  # the model is not mirror-symmetric: the test can fail
+    np.testing.assert_allclose(tta, (plain + mirrored) / 2, atol=1e-6)
 
 
-def test_tta_views():
-    x = np.random.default_rng(0).integers(0, 255, (3, 48, 48), dtype=np.uint8)
-    assert len(tta_views(x, "none")) == 1 and len(tta_views(x, "flip")) == 2
-    v = tta_views(x, "ten")
-    assert len(v) == 10 and all(a.shape == x.shape for a in v)
-    assert np.array_equal(v[0], x) and np.array_equal(v[5], x[:, :, ::-1])
-
-
-def test_evaluate_report_files(easy_data, tmp_path):
-    from emolens.train import TrainConfig, train
-    run = train(TrainConfig(data=str(easy_data), epochs=1, max_batches=2, batch=32, threads=2,
-                            project=str(tmp_path / "r")), progress=False)
-    rep, out = evaluate(run / "best.safetensors", easy_data, split="val", tta="flip", calibrate=True,
-                        project=str(tmp_path / "e"), progress=False)
-    for f in ("report.json", "report.txt", "confusion_matrix.png", "predictions.csv"):
-        assert (out / f).exists()
-    saved = json.loads((out / "report.json").read_text())
-    assert "PublicTest" in saved["split"] and saved["images"] == 70
-    assert "tta_flip" in saved and "calibration" in saved and "ece" in saved["plain"]
-    assert "PublicTest" in (out / "report.txt").read_text()
+def test_predict_proba_rejects_unknown_tta(tiny_model):
+    with pytest.raises(ValueError, match="unknown tta"):
+        evaluate.predict_proba(tiny_model, np.zeros((1, 48, 48), np.uint8), tta="rotate")

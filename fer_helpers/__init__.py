@@ -1,0 +1,16 @@
+"""fer_helpers: the code the course's notebooks would otherwise repeat.
+
+Each module is taught in full in one chapter and imported by the later ones:
+``course`` (every chapter's first cell), ``data`` (ch. 2), ``augment`` (ch. 3), ``models`` (ch. 4),
+``train`` (ch. 5), ``evaluate`` (ch. 7), ``faces`` and ``predict`` (ch. 8), ``plots`` (all of them).
+"""
+import os as _os
+
+# TensorFlow prints C++ log lines at import time; they would end up in every saved notebook.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from .data import CLASS_NAMES, NUM_CLASSES  # noqa: E402
+from .errors import FerError  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["CLASS_NAMES", "NUM_CLASSES", "FerError", "__version__"]

@@ -1,0 +1,152 @@
+"""The original project's three scripts (train.py, test_model.py, predict.py) as one command line over the same
+functions the notebooks use:
+
+    python -m fer_helpers train    --data DIR [--epochs 60] [--run-dir runs/cli_train]
+    python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
+    python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
+
+Problems with the input (a missing folder, a file that is not an image) are reported in one line, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from .errors import FerError  # noqa: E402
+
+
+def _cmd_train(args) -> int:
+    from . import augment, course, data, evaluate, models, train
+    course.seed_everything(args.seed)
+    split = data.load_split(args.data, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, args.val_fraction, seed=42)
+    model = models.build(args.architecture)
+    augmentation = augment.augmentation_layers(rotation=0.03) if args.augment else None
+    weights = augment.class_weights(y_train, power=args.class_weight_power) if args.class_weight_power else None
+    print(f"train {len(y_train)} | validation {len(y_val)} | {model.name}: {model.count_params():,} parameters")
+    train.fit(model, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs, batch_size=args.batch_size,
+              augmentation=augmentation, class_weight=weights, optimizer=args.optimizer,
+              learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
+              time_budget_min=args.time_budget_min, patience=args.patience)
+    s = evaluate.summary(y_val, evaluate.predict_proba(model, x_val))
+    print(f"validation accuracy {s['accuracy']:.4f}")
+    print(f"validation macro-F1 {s['macro_f1']:.4f}")
+    print(f"best weights: {Path(args.run_dir) / 'best.weights.h5'}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from . import data, evaluate, models
+    split = data.load_split(args.data, args.split)
+    if len(split) == 0:
+        raise FerError(f"{args.data}: split '{args.split}' holds no readable images")
+    model = models.load_model(args.model)
+    proba = evaluate.predict_proba(model, split.x, tta=args.tta)
+    s = evaluate.summary(split.y, proba)
+    label = f"{args.split}" + (" (flip TTA)" if args.tta else "")
+    print(f"model {args.model} | split {label} | {len(split)} faces")
+    print(f"accuracy {s['accuracy']:.4f}")
+    print(f"macro-F1 {s['macro_f1']:.4f}")
+    print(evaluate.per_class_table(split.y, proba).to_string())
+    result = {"model": str(args.model), "split": args.split, "tta": args.tta, "faces": len(split), **s,
+              "per_class": evaluate.per_class_table(split.y, proba).to_dict(orient="index")}
+    if args.split != "train":
+        try:
+            train_split = data.load_split(args.data, "train")
+        except FerError:
+            train_split = None
+        if train_split is not None and len(train_split):
+            leaked = data.duplicates_of(split.x, train_split.x)
+            if leaked.any():
+                clean = evaluate.summary(split.y[~leaked], proba[~leaked])
+                print(f"without the {int(leaked.sum())} {args.split} images byte-identical to training images: "
+                      f"accuracy {clean['accuracy']:.4f} | macro-F1 {clean['macro_f1']:.4f}")
+                result["without_train_duplicates"] = {"faces": int((~leaked).sum()), **clean}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from . import models, predict
+    model = models.load_model(args.model)
+    results, errors = predict.predict_files(args.images, model, detector=args.detector)
+    records = []
+    for path, faces in results:
+        if not faces:
+            print(f"{path}: no face found")
+        for face in faces:
+            x, y, w, h = (int(v) for v in face.box[:4])
+            print(f"{path}: face at x={x} y={y} w={w} h={h}: {face.emotion} ({face.confidence:.2f})")
+            records.append({"file": str(path), "box": [x, y, w, h], "emotion": face.emotion,
+                            "confidence": round(float(face.confidence), 4),
+                            "probabilities": {k: round(float(v), 4) for k, v in face.probabilities.items()}})
+        if args.annotate and faces is not None:
+            from .faces import read_image
+            import cv2
+            out = Path(args.annotate)
+            out.mkdir(parents=True, exist_ok=True)
+            annotated = predict.annotate(read_image(path), faces)
+            cv2.imwrite(str(out / (Path(path).stem + "_emotions.jpg")), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+    for line in errors:
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"faces": records, "errors": errors}, indent=1))
+    return 0 if results else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer_helpers", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (chapter 5's recipe) with a validation split carved from train")
+    t.add_argument("--data", required=True, help="FER2013 folder (DIR/train/<class>/*) or fer2013.csv")
+    t.add_argument("--architecture", default="seed_cnn", help="seed_cnn (the original) or vgg_bn")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--label-smoothing", type=float, default=0.1)
+    t.add_argument("--class-weight-power", type=float, default=0.5, help="0 = no class weights, 1 = 'balanced'")
+    t.add_argument("--no-augment", dest="augment", action="store_false")
+    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--patience", type=int, default=None, help="early stopping on validation accuracy")
+    t.add_argument("--time-budget-min", type=float, default=None, help="stop after this many minutes; rerun resumes")
+    t.add_argument("--run-dir", default="runs/cli_train")
+    t.add_argument("--seed", type=int, default=42)
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy, macro-F1 and per-class figures of a model on one split")
+    e.add_argument("--data", required=True)
+    e.add_argument("--split", default="test", choices=["train", "test", "private"])
+    e.add_argument("--model", default="seed", help="bundled name (seed, best) or a .keras / .weights.h5 file")
+    e.add_argument("--tta", default=None, choices=["flip"])
+    e.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    e.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="detect faces in photos and name their emotions")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--model", default="seed")
+    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar", "none"])
+    p.add_argument("--json", default=None)
+    p.add_argument("--annotate", default=None, help="write annotated copies into this folder")
+    p.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Where a notebook runs and how big a run it makes: mode, data source, host, seeds, and the banner line.
+
+Every chapter starts with the same three questions, answered here once:
+
+- **Mode.** ``quick`` (CI, Binder, a first read: the committed sample or a small subset, an epoch or two) or
+  ``full`` (the whole dataset and real epochs). ``FER_QUICK=1`` forces quick, ``FER_QUICK=0`` forces full;
+  otherwise the notebook's parameters cell decides.
+- **Data.** ``FER_DATA=DIR`` if set, else ``data/fer2013/`` in the repository if present, else the committed
+  sample in ``data/sample/`` (20 images per class per split, enough to run every cell, far too few to learn).
+- **Host.** Colab, Kaggle, Binder or a local machine, told apart through ``sys.modules`` and the environment,
+  never by testing for a folder.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+LOCAL_FULL_DIR = REPO_ROOT / "data" / "fer2013"
+FIGURES_DIR = Path(os.environ.get("FER_FIGURES", REPO_ROOT / "figures"))  # `make test` writes elsewhere
+RUNS_DIR = Path(os.environ.get("FER_RUNS", REPO_ROOT / "runs"))
+
+
+def detect_host() -> str:
+    """'colab', 'kaggle', 'binder' or 'local'. Colab and Kaggle are recognised by the modules they preload."""
+    if "google.colab" in sys.modules:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+        return "kaggle"
+    if "BINDER_SERVICE_HOST" in os.environ or "BINDER_REQUEST" in os.environ:
+        return "binder"
+    return "local"
+
+
+def quick_mode(default: bool) -> bool:
+    """The run's mode: ``FER_QUICK`` in the environment wins over the notebook's own ``default``."""
+    value = os.environ.get("FER_QUICK")
+    if value is None or value.strip() == "":
+        return bool(default)
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def data_dir() -> tuple[Path, str]:
+    """The dataset folder and a word on where it came from: ('FER_DATA', 'data/fer2013' or 'sample')."""
+    env = os.environ.get("FER_DATA")
+    if env:
+        return Path(env).expanduser(), "FER_DATA"
+    if LOCAL_FULL_DIR.exists():
+        return LOCAL_FULL_DIR, "data/fer2013"
+    return SAMPLE_DIR, "sample"
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and the Keras backend, so a rerun draws the same splits, weights and augmentations."""
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+    keras.utils.set_random_seed(seed)
+
+
+def hardware() -> str:
+    """One phrase for the compute at hand: GPUs the Keras backend sees, else the CPU and its core count."""
+    import keras
+    backend = keras.backend.backend()
+    gpus: list[str] = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        elif backend == "jax":
+            import jax
+            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken GPU driver must not stop a CPU run
+        gpus = []
+    if gpus:
+        return f"{len(gpus)} GPU ({gpus[0]})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU only ({os.cpu_count()} cores, {cpu})"
+
+
+def _quiet_tensorflow() -> None:
+    """Keep TensorFlow's Python-side warnings (e.g. tf.function retracing notices) out of saved notebooks."""
+    import keras
+    if keras.backend.backend() == "tensorflow":
+        import logging
+        import tensorflow as tf
+        tf.get_logger().setLevel(logging.ERROR)
+
+
+KAGGLE_DATASET = "aadityasinghal/facial-expression-dataset"
+
+
+def fetch_with_kagglehub(dataset: str = KAGGLE_DATASET) -> Path:
+    """Colab/Kaggle only: download FER2013 (the Kaggle image folders) with kagglehub and point FER_DATA at it.
+
+    Never called in CI or tests: there the data are the committed sample or a folder given in FER_DATA.
+    """
+    try:
+        import kagglehub
+    except ImportError:
+        raise RuntimeError("full mode on Colab/Kaggle needs kagglehub (pip install kagglehub) or FER_DATA set") from None
+    path = Path(kagglehub.dataset_download(dataset))
+    os.environ["FER_DATA"] = str(path)
+    return path
+
+
+@dataclass
+class Session:
+    """What a chapter needs to know about its run; printed once as its first output."""
+    quick: bool
+    data: Path
+    data_source: str
+    host: str
+    seed: int
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+    def banner(self) -> str:
+        import keras
+        from datetime import date
+        versions = f"keras {keras.__version__} ({keras.backend.backend()} backend)"
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+            versions += f", tensorflow {tf.__version__}"
+        shown = self.data_source if self.data_source != "FER_DATA" else f"FER_DATA={self.data.name}/"
+        return (f"mode: {self.mode} | data: {shown} | host: {self.host} | {hardware()} | {versions} | "
+                f"python {platform.python_version()} | {date.today().isoformat()}")
+
+
+def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> Session:
+    """Open a chapter: decide mode and data, seed everything, quieten TensorFlow, print the banner.
+
+    ``quick_default`` is the notebook's parameters-cell choice; ``FER_QUICK`` overrides it.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quick = quick_mode(quick_default)
+    root, source = data_dir()
+    host = detect_host()
+    if host in ("colab", "kaggle") and source == "sample" and not quick:
+        root, source = fetch_with_kagglehub(), "FER_DATA"
+    seed_everything(seed)
+    _quiet_tensorflow()
+    session = Session(quick=quick, data=root, data_source=source, host=host, seed=seed)
+    if verbose:
+        print(session.banner())
+        if not quick and "GPU" not in hardware():
+            print("note: no GPU found; the chapters that train (5, 6) take hours in full mode on a CPU "
+                  "(on Colab: Runtime > Change runtime type > GPU)")
+    return session

@@ -1,0 +1,169 @@
+"""The networks of the course, built by name, and what they cost (parameters, FLOPs per layer).
+
+Every model takes (48, 48, 1) pixels in 0..255 and rescales them itself, so a caller never has to remember
+whether to divide by 255. Augmentation is not part of them: ``fer_helpers.train.fit`` puts it in front during
+training only, so a saved model is exactly the architecture shown in chapter 4.
+Bundled weights load by name: ``load_model('seed')``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .data import IMAGE_SIZE, NUM_CLASSES
+from .errors import FerError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+def build_seed_cnn(num_classes: int = NUM_CLASSES, conv_dropout: float = 0.4,
+                   dense_dropout: tuple[float, float] = (0.4, 0.3), name: str = "seed_cnn"):
+    """The original project's CNN, exactly: four 3x3 'valid' convolutions (128, 256, 512, 512), each followed by
+    2x2 max-pooling and dropout 0.4; Flatten; Dense 512 + dropout 0.4; Dense 256 + dropout 0.3; softmax.
+
+    ``conv_dropout=0, dense_dropout=(0, 0)`` gives the unregularised variant of chapter 6.
+    """
+    import keras
+    from keras import layers
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for block, filters in enumerate((128, 256, 512, 512), start=1):
+        x = layers.Conv2D(filters, 3, padding="valid", activation="relu", name=f"conv{block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        if conv_dropout:
+            x = layers.Dropout(conv_dropout, name=f"dropout{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i, (units, rate) in enumerate(zip((512, 256), dense_dropout), start=1):
+        x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
+        if rate:
+            x = layers.Dropout(rate, name=f"dense_dropout{i}")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_vgg_bn(num_classes: int = NUM_CLASSES, widths=(32, 64, 128, 256), dropout: float = 0.4,
+                 name: str = "vgg_bn"):
+    """A VGG-style net with BatchNorm: two 3x3 'same' convolutions per stage, max-pooling between stages, global
+    average pooling instead of a large Flatten + Dense head. The 'going further' chapter starts from it."""
+    import keras
+    from keras import layers
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for stage, width in enumerate(widths, start=1):
+        for conv in (1, 2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}_conv{conv}")(x)
+            x = layers.BatchNormalization(name=f"s{stage}_bn{conv}")(x)
+            x = layers.Activation("relu", name=f"s{stage}_relu{conv}")(x)
+        if stage < len(widths):
+            x = layers.MaxPooling2D(2, name=f"s{stage}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+BUILDERS = {"seed_cnn": build_seed_cnn, "vgg_bn": build_vgg_bn}
+
+
+def build(architecture: str, **kwargs):
+    """Build a model by architecture name (``seed_cnn``, ``vgg_bn``)."""
+    if architecture not in BUILDERS:
+        raise FerError(f"unknown architecture '{architecture}' (choose from {', '.join(BUILDERS)})")
+    return BUILDERS[architecture](**kwargs)
+
+
+def layer_table(model):
+    """One row per layer: name, type, output shape, parameters and MFLOPs (1 multiply-add = 2 FLOPs) per image.
+
+    Only convolutions and dense layers are counted: they are >99% of the arithmetic of these nets.
+    """
+    import pandas as pd
+    rows = []
+    for layer in _flat_layers(model):
+        shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
+        flops = 0
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            flops = 2 * shape[0] * shape[1] * shape[2] * kh * kw * cin
+        elif kind == "Dense":
+            flops = 2 * layer.input.shape[-1] * layer.units
+        rows.append({"layer": layer.name, "type": kind, "output shape": shape,
+                     "parameters": int(layer.count_params()), "MFLOPs": flops / 1e6})
+    return pd.DataFrame(rows)
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        yield layer
+
+
+def count_flops(model) -> float:
+    """FLOPs per 48x48 image (convolutions and dense layers)."""
+    return float(layer_table(model)["MFLOPs"].sum() * 1e6)
+
+
+def bundled_models() -> list[str]:
+    """Names of the models that ship with fer_helpers (each a card ``NAME.json`` + ``NAME.weights.h5``)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+
+
+def model_card(name: str) -> dict:
+    """The card of a bundled model: architecture, recipe, split used for selection, measured figures."""
+    path = WEIGHTS_DIR / f"{name}.json"
+    if not path.exists():
+        raise FerError(f"no bundled model '{name}' (bundled: {', '.join(bundled_models()) or 'none'})")
+    return json.loads(path.read_text())
+
+
+def load_model(name_or_path: str | Path):
+    """A ready-to-predict model from a bundled name ('seed', 'best'), a ``.keras`` file, or a ``.weights.h5``
+    file with a card ``.json`` of the same stem beside it (``{"architecture": ..., "kwargs": {...}}``)."""
+    import keras
+    text = str(name_or_path)
+    path = Path(text)
+    if not path.suffix and not path.exists():
+        card = model_card(text)
+        weights = WEIGHTS_DIR / f"{text}.weights.h5"
+    elif path.suffix == ".keras":
+        if not path.exists():
+            raise FerError(f"{path}: no such model file")
+        try:
+            return keras.saving.load_model(path, compile=False)
+        except Exception as err:  # a truncated or foreign file
+            raise FerError(f"{path}: not a loadable Keras model ({type(err).__name__})") from None
+    elif text.endswith(".weights.h5"):
+        weights = path
+        card_path = Path(text[: -len(".weights.h5")] + ".json")
+        if not weights.exists():
+            raise FerError(f"{weights}: no such weights file")
+        card = json.loads(card_path.read_text()) if card_path.exists() else {"architecture": "seed_cnn"}
+    else:
+        raise FerError(f"{text}: not a bundled model name, a .keras file or a .weights.h5 file")
+    model = build(card["architecture"], **card.get("kwargs", {}))
+    try:
+        model.load_weights(weights)
+    except Exception as err:
+        raise FerError(f"{weights}: weights do not fit architecture '{card['architecture']}' "
+                       f"({type(err).__name__})") from None
+    return model
+
+
+def course_model(runs_dir: str | Path | None = None, verbose: bool = True):
+    """The model the later chapters evaluate: chapter 5's full-mode run if this machine has one, else the bundled
+    reference model ``seed`` (the same architecture and recipe, trained in full). Quick-mode runs are never
+    used: a model trained on 126 faces for two epochs predicts at chance level and would teach nothing."""
+    from .course import RUNS_DIR
+    run = Path(runs_dir or RUNS_DIR) / "05_training" / "best.weights.h5"
+    if run.exists():
+        if verbose:
+            print("model: chapter 5's full-mode run (runs/05_training/best.weights.h5)")
+        return load_model(run)
+    if verbose:
+        card = model_card("seed")
+        print(f"model: bundled reference 'seed' ({card.get('summary', 'see fer_helpers/weights/seed.json')})")
+    return load_model("seed")

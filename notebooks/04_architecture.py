@@ -1,0 +1,560 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. The CNN: the original project's network, layer by layer
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/04_architecture.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F04_architecture.ipynb)
+#
+# The course is built around one network: the convolutional net of the original student project. This chapter
+# takes it apart before chapter 5 trains it. Nothing is trained here, so every number below is a property of the
+# architecture, not of a lucky run. By the end of this chapter you will be able to:
+#
+# - write the network in plain Keras and check that the course's `fer_helpers.models.build_seed_cnn` is the
+#   same network;
+# - follow a 48x48 face through the layers (shapes, receptive field) and say which pixels the network never
+#   sees, and why;
+# - count parameters and FLOPs per layer by hand and with `models.layer_table`, and say where the cost sits;
+# - measure how many faces per second it classifies on a CPU, and name what a 2024 design would change.
+#
+# | mode | data | 2-core CPU | one GPU |
+# |---|---|---|---|
+# | quick (`FER_QUICK=1`, the default) | one face, and 256 faces of the sample for timing | 1-1.5 min | < 1 min |
+# | full (`FER_QUICK=0`) | the same; only the timing runs longer (10 s per measurement) | ~2 min | ~1 min |
+#
+# The outputs saved in this notebook come from the run named in the first output line below.
+
+# %%
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
+# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+import os
+import sys
+
+if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
+    if not os.path.isdir("fer-course"):
+        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
+        # %pip install --quiet -e fer-course
+    os.chdir("fer-course/notebooks")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+
+from fer_helpers import course
+
+session = course.start()
+
+# %% tags=["parameters"]
+# Parameters: quick mode is the default; FER_QUICK=0 in the environment selects full mode.
+TIMING_SECONDS = 2 if session.quick else 10   # each speed measurement runs at least this long
+TIMING_BATCH_SIZES = (1, 32, 256)             # one face at a time (a webcam) up to a large batch (a dataset)
+
+# %% [markdown]
+# ## 4.1 The original model, as the student wrote it
+#
+# The original project used a Keras `Sequential` model: a list of layers, each feeding the next. Four
+# convolution blocks, then a classifier head:
+#
+# - **Conv2D** with 128, 256, 512 and 512 filters, each 3x3, `padding="valid"` (no border added), ReLU;
+#   each followed by **MaxPooling 2x2** and **Dropout 0.4**;
+# - **Flatten**; **Dense 512** + Dropout 0.4; **Dense 256** + Dropout 0.3; **Dense 7** with softmax, one
+#   probability per emotion.
+#
+# Here it is, written out the long way, one line per layer. The only line that is the course's and not the
+# original's is the `Rescaling` layer (section 4.5 says why it is there).
+
+# %%
+import keras
+from keras import layers
+
+student_cnn = keras.Sequential([
+    keras.Input(shape=(48, 48, 1)),                    # a 48x48 grayscale face, pixels 0..255
+    layers.Rescaling(1 / 255),                         # the course's addition: pixels to 0..1 inside the model
+
+    layers.Conv2D(128, (3, 3), padding="valid", activation="relu"),
+    layers.MaxPooling2D(pool_size=(2, 2)),
+    layers.Dropout(0.4),
+
+    layers.Conv2D(256, (3, 3), padding="valid", activation="relu"),
+    layers.MaxPooling2D(pool_size=(2, 2)),
+    layers.Dropout(0.4),
+
+    layers.Conv2D(512, (3, 3), padding="valid", activation="relu"),
+    layers.MaxPooling2D(pool_size=(2, 2)),
+    layers.Dropout(0.4),
+
+    layers.Conv2D(512, (3, 3), padding="valid", activation="relu"),
+    layers.MaxPooling2D(pool_size=(2, 2)),
+    layers.Dropout(0.4),
+
+    layers.Flatten(),
+    layers.Dense(512, activation="relu"),
+    layers.Dropout(0.4),
+    layers.Dense(256, activation="relu"),
+    layers.Dropout(0.3),
+    layers.Dense(7, activation="softmax"),             # angry, disgust, fear, happy, neutral, sad, surprise
+], name="student_cnn")
+
+# %% [markdown]
+# ## 4.2 The same network from `fer_helpers`
+#
+# The other chapters build it with one call, `models.build_seed_cnn()`, written with the functional API and
+# with named layers (`conv1`, `pool1`, ...) so that later chapters can reach into it. "The same network" is a
+# claim we can check rather than trust: same layer types in the same order, same output shapes, same parameter
+# counts, and, once the weights of one are copied into the other, the same predictions.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import numpy as np
+
+from fer_helpers import models
+
+seed_cnn = models.build_seed_cnn()
+
+
+def signature(model):
+    """(type, output shape, parameters) per layer: what makes two networks the same, whatever their layer names."""
+    return [(type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params())
+            for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+same_layers = signature(student_cnn) == signature(seed_cnn)
+seed_cnn.set_weights(student_cnn.get_weights())
+probe = np.random.default_rng(0).uniform(0, 255, size=(4, 48, 48, 1)).astype("float32")
+same_predictions = np.allclose(student_cnn.predict(probe, verbose=0), seed_cnn.predict(probe, verbose=0), atol=1e-6)
+print(f"{len(signature(seed_cnn))} layers each; same types, output shapes and parameter counts: {same_layers}")
+print(f"parameters: {student_cnn.count_params():,} (student) vs {seed_cnn.count_params():,} (fer_helpers)")
+print(f"same predictions after copying the weights: {same_predictions}")
+
+# %% [markdown]
+# Notice that the check needs no training: an untrained network is already a fixed function of its weights,
+# and two networks that compute the same function from the same weights are the same network.
+#
+# ## 4.3 The summary, and the shapes through the net
+#
+# Keras prints the layer list with output shapes and parameter counts. `None` in a shape is the batch
+# dimension: the model accepts any number of faces at once.
+
+# %%
+seed_cnn.summary()
+
+# %% [markdown]
+# Reading down the *Output Shape* column, the face shrinks and thickens. Each 3x3 `valid` convolution trims one
+# pixel from every side (n -> n - 2); each 2x2 pooling halves the size, rounding down (n -> n // 2):
+#
+# 48 -> **46** -> 23 -> **21** -> 10 -> **8** -> 4 -> **2** -> 1 (convolutions in bold)
+#
+# while the channels go 1 -> 128 -> 256 -> 512 -> 512. The last column below is the **receptive field**: the
+# side of the input square that one value of that layer depends on. It grows by (k - 1) x *jump* at each
+# layer of kernel k, where *jump* is the distance in input pixels between two neighbouring values of the layer
+# (it doubles at each pooling). That is the whole point of stacking small kernels: after four blocks one value
+# sees 46x46 pixels, almost the whole face.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import pandas as pd
+
+rows, field, jump = [], 1, 1
+for layer in seed_cnn.layers:
+    kind = type(layer).__name__
+    if kind in ("Conv2D", "MaxPooling2D"):
+        size = layer.kernel_size[0] if kind == "Conv2D" else layer.pool_size[0]
+        field += (size - 1) * jump
+        jump *= layer.strides[0]
+    if kind in ("Rescaling", "Conv2D", "MaxPooling2D", "Flatten", "Dense"):
+        shape = tuple(layer.output.shape[1:])
+        rows.append({"layer": "input" if kind == "Rescaling" else layer.name, "type": kind,
+                     "height x width": f"{shape[0]}x{shape[1]}" if len(shape) == 3 else "-",
+                     "channels / units": shape[-1], "values per face": int(np.prod(shape)),
+                     "receptive field": f"{field}x{field}" if len(shape) == 3 else "all"})
+shapes = pd.DataFrame(rows)
+print(shapes.to_string(index=False))
+
+# %% [markdown]
+# The same table as a picture. The middle panel is the trade the design makes: it gives up spatial detail
+# (where) for channels (what). The right panel shows that the first convolution produces by far the most
+# numbers per face (46 x 46 x 128 = 270,848), 118 times the 2,304 pixels it read: that is the memory a
+# batch of faces needs during training.
+
+# %%
+import matplotlib.pyplot as plt
+
+from fer_helpers import plots
+
+spatial = shapes[shapes["height x width"] != "-"]
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+sides = [int(text.split("x")[0]) for text in spatial["height x width"]]
+colours = ["tab:blue" if kind == "Conv2D" else "tab:orange" if kind == "MaxPooling2D" else "tab:gray"
+           for kind in spatial["type"]]
+axes[0].bar(spatial["layer"], sides, color=colours)
+axes[0].set_title("height = width (pixels)")
+for x_pos, side in enumerate(sides):
+    axes[0].text(x_pos, side + 0.5, str(side), ha="center", fontsize=8)
+axes[1].bar(shapes["layer"], shapes["channels / units"], color="tab:green")
+axes[1].set_title("channels (conv, pool) / units (dense)")
+axes[2].bar(shapes["layer"], shapes["values per face"], color="tab:purple")
+axes[2].set_yscale("log")
+axes[2].set_title("values per face (log scale)")
+for ax in axes:
+    ax.tick_params(axis="x", rotation=70, labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+axes[0].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:gray", "tab:blue", "tab:orange")],
+               labels=["input", "conv 3x3 valid", "max-pool 2x2"], fontsize=8)
+fig.suptitle("a 48x48 face through the original CNN")
+fig.tight_layout()
+plots.save_fig("04_shapes")
+plt.show()
+
+# %% [markdown]
+# ## 4.4 What valid padding throws away
+#
+# `padding="valid"` means a 3x3 window is only placed where it fits entirely inside the image. Two things
+# follow.
+#
+# 1. **The border counts less.** A corner pixel is read by one window of the first convolution, an edge pixel
+#    by three, an inner pixel by nine (left panel below). FER2013 faces are cropped tightly, so the border holds
+#    chin, forehead and cheeks, not background.
+# 2. **The last two rows and columns are never seen at all.** The second convolution outputs a 21x21 map; the
+#    2x2 pooling after it keeps 10x10 and drops row and column 21. Traced back to the input, the values that
+#    were dropped are the only ones that depend on rows and columns 46 and 47 of the face. The receptive field
+#    in 4.3 said the same thing: the last value sees 46x46 pixels, starting at the top-left corner.
+#
+# A claim like that is cheap to test: scramble those pixels and see whether the prediction moves.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from fer_helpers import data
+
+train_split = data.load_split(session.data, "train")
+face = data.as_model_input(train_split.x[:1])            # any face will do: this is about the architecture
+rng = np.random.default_rng(1)
+
+
+def scrambled(image, rows_and_columns):
+    """A copy of the face with the given rows and columns replaced by random pixels."""
+    copy = image.copy()
+    copy[:, rows_and_columns, :, :] = rng.uniform(0, 255, copy[:, rows_and_columns, :, :].shape)
+    copy[:, :, rows_and_columns, :] = rng.uniform(0, 255, copy[:, :, rows_and_columns, :].shape)
+    return copy
+
+
+before = seed_cnn.predict(face, verbose=0)
+for label, lines in [("rows/columns 46-47 (the last two)", [46, 47]), ("rows/columns 44-45", [44, 45]),
+                     ("rows/columns 0-1 (the first two)", [0, 1])]:
+    change = np.abs(seed_cnn.predict(scrambled(face, lines), verbose=0) - before).max()
+    print(f"scrambling {label:36s} changes the prediction: {bool(change > 1e-6)}")
+
+# %% [markdown]
+# So this network classifies the top-left 46x46 of each face: 8% of the pixels (188 of 2,304) never reach
+# the output. That is an accident of the arithmetic (an odd map size before a pooling), not a design choice,
+# and it is invisible in `model.summary()`. Exercise 4 finds the input sizes for which nothing is dropped.
+
+# %%
+windows = np.zeros((48, 48))
+for top in range(46):                                    # every 3x3 window position of conv1 ('valid')
+    for left in range(46):
+        windows[top:top + 3, left:left + 3] += 1
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 4))
+shown = axes[0].imshow(windows, cmap="viridis")
+axes[0].set_title("how many conv1 windows read each pixel")
+fig.colorbar(shown, ax=axes[0], fraction=0.046)
+axes[1].imshow(face[0, :, :, 0], cmap="gray", vmin=0, vmax=255)
+unseen = np.zeros((48, 48, 4))
+unseen[46:, :] = unseen[:, 46:] = (1, 0, 0, 0.6)
+axes[1].imshow(unseen)
+axes[1].set_title("red: rows and columns 46-47,\nnever seen by the output")
+for ax in axes:
+    ax.set_xticks([0, 23, 47])
+    ax.set_yticks([0, 23, 47])
+fig.tight_layout()
+plots.save_fig("04_border")
+plt.show()
+
+# %% [markdown]
+# ## 4.5 Why each piece is there
+#
+# | piece | what it does | why here |
+# |---|---|---|
+# | `Rescaling(1/255)` | pixels 0..255 -> 0..1, inside the model | gradients and initial weights assume inputs of order 1; inside the model, no caller can forget it or do it twice, and the saved model takes raw pixels |
+# | 3x3 convolutions, stacked | each value looks at a 3x3 patch of the layer below | two 3x3 layers see 5x5 with 18 weights per channel pair instead of 25, and a ReLU in between; stacking grows the receptive field to 46x46 (4.3) |
+# | more filters deeper | 128 -> 512 channels | early layers detect edges and blobs (few kinds); deep layers detect parts (a raised lip corner, a frown) and there are many more kinds of those |
+# | `padding="valid"` | no zero border | simple and no invented pixels, at the cost of the border (4.4) |
+# | ReLU | max(0, x) | cheap, and its gradient does not vanish for positive inputs, so deep stacks train |
+# | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and tolerates a shift of a pixel |
+# | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only | 4.2 million weights and 28,709 faces: without it the net memorises (chapter 6 measures it) |
+# | Flatten + Dense 512, 256 | a fully connected classifier on the 512 features | combines features into the decision; here the map is 1x1, so Flatten just turns 1x1x512 into 512 |
+# | Dense 7 + softmax | seven scores -> seven probabilities summing to 1 | the cross-entropy loss of chapter 5 compares them with the true emotion |
+#
+# Dropout is active only when the model is called with `training=True` (inside `fit`). At prediction time the
+# full network is used, which is why `predict` gives the same answer twice.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+twice = [seed_cnn.predict(face, verbose=0) for _ in range(2)]
+dropped = [seed_cnn(face, training=True) for _ in range(2)]
+print("predict (dropout off): same output twice:", np.array_equal(*twice))
+print("training=True (dropout on): same output twice:", np.array_equal(*[np.asarray(d) for d in dropped]))
+print(f"softmax output sums to 1: {np.isclose(twice[0].sum(), 1.0)}")
+
+# %% [markdown]
+# ## 4.6 Where the parameters and the arithmetic are
+#
+# A convolution with k x k kernels, C_in input and C_out output channels has k x k x C_in x C_out weights plus
+# C_out biases, **whatever the size of the image**. Its arithmetic does depend on the image: each of the
+# H x W x C_out output values costs k x k x C_in multiply-adds (2 FLOPs each). A dense layer with N inputs and
+# M units has N x M + M parameters and costs 2 x N x M FLOPs. `models.layer_table` applies these formulas.
+
+# %%
+cost = models.layer_table(seed_cnn)
+cost = cost[cost["parameters"] > 0].reset_index(drop=True)
+cost["% of parameters"] = 100 * cost["parameters"] / cost["parameters"].sum()
+cost["% of FLOPs"] = 100 * cost["MFLOPs"] / cost["MFLOPs"].sum()
+print(cost.round(1).to_string(index=False))
+print(f"total: {cost['parameters'].sum():,} parameters, {cost['MFLOPs'].sum():.0f} MFLOPs per face")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+for ax, values, label, colour in [(axes[0], cost["parameters"] / 1e6, "parameters (millions)", "tab:blue"),
+                                  (axes[1], cost["MFLOPs"], "MFLOPs per face", "tab:red")]:
+    ax.barh(cost["layer"], values, color=colour)
+    for y_pos, (value, part) in enumerate(zip(values, values / values.sum())):
+        ax.text(value, y_pos, f" {100 * part:.0f}%", va="center", fontsize=8)
+    ax.set_xlabel(label)
+    ax.set_xlim(0, values.max() * 1.18)
+    ax.grid(axis="x", alpha=0.3)
+axes[0].invert_yaxis()
+axes[0].set_title("parameters (memory, what is learned)")
+axes[1].set_title("FLOPs (time, per face)")
+fig.tight_layout()
+plots.save_fig("04_cost")
+plt.show()
+
+# %% [markdown]
+# What to notice:
+#
+# - **conv4 holds 56% of the parameters** (2.36 million) but works on a 2x2 map: 3x3x512x512 weights, used at
+#   only four positions. Most of the network's capacity sits where there is the least spatial information.
+# - **conv2 does 60% of the arithmetic**: fewer weights (0.3 million) but applied at 21x21 = 441 positions.
+#   Time is spent where maps are large; memory is spent where channels are many.
+# - The dense head has 9% of the parameters and under 0.2% of the FLOPs.
+# - conv1 is almost free (1,280 parameters, 1% of FLOPs): one input channel.
+#
+# ## 4.7 How fast is it on a CPU?
+#
+# FLOPs predict speed only roughly: memory traffic, the batch size and the library's kernels matter as much.
+# So we measure. We time `predict_on_batch` (one compiled call, no progress bar) on real faces, after one
+# warm-up call that builds the compiled function, for one face at a time (a webcam) and for batches of 32 and
+# 256 (a dataset). The figures depend on the machine and on what else runs on it, so the output names both
+# (a load average above the number of cores means other programs were competing for them). The weights do
+# not matter for speed, so the untrained network is timed.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import time
+
+faces = data.as_model_input(np.resize(train_split.x, (max(TIMING_BATCH_SIZES), 48, 48)))
+
+
+def faces_per_second(model, batch_size, seconds=TIMING_SECONDS):
+    """Faces per second of model.predict_on_batch at this batch size, measured for at least `seconds`."""
+    batch = faces[:batch_size]
+    model.predict_on_batch(batch)                        # warm-up: builds the compiled predict function
+    calls, start = 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - start < seconds:
+        model.predict_on_batch(batch)
+        calls += 1
+    return calls * batch_size / (time.perf_counter() - start)
+
+
+load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores" if hasattr(os, "getloadavg") else ""
+print(f"{course.hardware()}; {load}")
+speed = {batch_size: faces_per_second(seed_cnn, batch_size) for batch_size in TIMING_BATCH_SIZES}
+timing = pd.DataFrame({"batch size": list(speed), "faces / s": [round(v, 1) for v in speed.values()],
+                       "ms per face": [round(1000 / v, 1) for v in speed.values()],
+                       "GFLOP/s achieved": [round(v * models.count_flops(seed_cnn) / 1e9, 1) for v in speed.values()]})
+print(timing.to_string(index=False))
+
+# %% [markdown]
+# Two effects pull in opposite directions, and which one wins depends on the machine:
+#
+# - **Overhead per call** (Python, dispatching the graph, matrix products too small to keep every core busy)
+#   is shared by all the faces of a batch: this favours large batches, and on a GPU it dominates.
+# - **Memory per batch** grows with the batch: conv1 alone produces 270,848 values per face (4.3), about 1 MB
+#   in float32, so 277 MB for a batch of 256. One face's maps fit in the CPU's cache; a large batch's maps
+#   must stream through main memory at every layer, which can make each face *slower* on a CPU.
+#
+# Read your own table: if batch 1 is close to the best, this CPU is limited by memory traffic more than by
+# overhead. In the run saved here two cores were shared with a training job (see the load average), so the
+# absolute figures are a floor; rerun the cell on an idle machine to see the network's own speed.
+#
+# ## 4.8 The design in today's terms
+#
+# The network works (chapter 5 trains it), but three choices would not be made today:
+#
+# - **No batch normalisation.** Normalising each layer's outputs over the batch lets deeper nets train faster
+#   and with larger learning rates; without it this net leans on dropout alone and on a careful learning rate.
+# - **Parameters in the wrong place.** 2.8 million of the 4.2 million parameters sit in conv4 and the dense
+#   head, on a 2x2 or 1x1 map. Global average pooling plus a single Dense layer does the classifier's job with
+#   a few thousand parameters.
+# - **Valid padding shrinks the map to 1x1** and drops the border (4.4). `padding="same"` keeps the map size,
+#   so one can use two convolutions per stage and stop at 6x6 instead of 1x1.
+#
+# `fer_helpers.models.build_vgg_bn` is such a design, and the 'going further' chapter starts from it: two 3x3
+# `same` convolutions per stage with BatchNorm, widths 32-64-128-256, global average pooling, one Dense layer.
+
+# %%
+vgg = models.build_vgg_bn()
+compare = pd.DataFrame([
+    {"model": name, "parameters": net.count_params(), "MFLOPs per face": round(models.count_flops(net) / 1e6),
+     "conv layers": sum(type(layer).__name__ == "Conv2D" for layer in net.layers),
+     "last conv output": "x".join(map(str, next(layer.output.shape[1:3] for layer in reversed(net.layers)
+                                       if type(layer).__name__ == "Conv2D")))}
+    for name, net in [("original CNN (seed_cnn)", seed_cnn), ("VGG-style + BatchNorm (vgg_bn)", vgg)]])
+compare
+
+# %% [markdown]
+# Twice as many convolutions, about a quarter of the parameters, about half the FLOPs. Fewer FLOPs need not mean
+# proportionally faster, though: vgg_bn keeps full 48x48 maps in its first stage (more memory traffic) and has
+# three times more layers to run. Measured on this machine at the largest batch size:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+vgg_speed = faces_per_second(vgg, max(TIMING_BATCH_SIZES))
+big = max(TIMING_BATCH_SIZES)
+print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0f} faces/s")
+
+# %% [markdown]
+# Whether the smaller net is also the *better* one is a question for training, not for counting; the 'going
+# further' chapter takes it up.
+#
+# ## Summary
+#
+# - The original CNN is four 3x3 `valid` convolutions (128, 256, 512, 512), each with 2x2 max-pooling and
+#   dropout 0.4, then Dense 512 and 256 with dropout and a 7-way softmax: 4,232,199 parameters, 436 MFLOPs per
+#   face. `models.build_seed_cnn()` is exactly this network, checked layer by layer and prediction by
+#   prediction.
+# - The face shrinks 48 -> 46 -> 23 -> 21 -> 10 -> 8 -> 4 -> 2 -> 1 while channels grow to 512; the last value
+#   sees a 46x46 square, and the last two rows and columns of every face are never seen.
+# - Parameters live where channels are many (conv4: 56%), arithmetic where maps are large (conv2: 60%).
+# - Speed is measured, not read off the FLOPs: on a CPU a large batch shares the cost of a call but overflows
+#   the caches, and the net effect depends on the machine.
+# - Today's designs add BatchNorm, keep maps larger with `same` padding, and replace the dense head with global
+#   average pooling (`build_vgg_bn`).
+#
+# ## Exercises
+#
+# 1. Compute by hand the number of parameters and the MFLOPs per face of conv3 (input 10x10x256, 512 filters of
+#    3x3, `valid`). Check your answer against `models.layer_table`.
+# 2. Change every convolution to `padding="same"`. Predict the output shape of each block and the number of
+#    parameters of the first Dense layer, then build it and check. What happens to the FLOPs?
+# 3. Replace `Flatten` with `GlobalAveragePooling2D`. How many parameters does that save, and why? Then also
+#    remove the two hidden Dense layers (and their dropout): how many parameters are left?
+# 4. For which input sizes between 40 and 64 does the original architecture (valid padding, four blocks) see
+#    every pixel and still end with at least a 1x1 map? Would cropping faces to 46x46 lose anything compared
+#    with feeding 48x48 images?
+# 5. Using the timing table of 4.7: how many GFLOP/s does your CPU achieve at each batch size, and which batch
+#    size gives the most faces per second? Explain the result with the two effects of 4.7, and say what you
+#    would expect on a GPU.
+
+# %% [markdown] tags=["solution"]
+# ## Solutions
+#
+# 1. Weights 3 x 3 x 256 x 512 = 1,179,648, plus 512 biases: **1,180,160** parameters. The output is 8x8x512;
+#    each value costs 3 x 3 x 256 = 2,304 multiply-adds, so 8 x 8 x 512 x 2,304 x 2 = **151.0 MFLOPs**.
+
+# %% tags=["solution"]
+# Solution 1: the hand computation against the helper.
+conv3 = models.layer_table(seed_cnn).set_index("layer").loc["conv3"]
+by_hand_parameters = 3 * 3 * 256 * 512 + 512
+by_hand_mflops = 2 * 8 * 8 * 512 * (3 * 3 * 256) / 1e6
+print(f"by hand: {by_hand_parameters:,} parameters, {by_hand_mflops:.1f} MFLOPs; "
+      f"layer_table: {conv3['parameters']:,}, {conv3['MFLOPs']:.1f}")
+
+# %% [markdown] tags=["solution"]
+# 2. With `same`, convolutions keep the size and only pooling halves it: 48 -> 24 -> 12 -> 6 -> 3. Flatten then
+#    gives 3 x 3 x 512 = 4,608 values, so Dense 512 has 4,608 x 512 + 512 = 2,359,808 parameters (9 times
+#    more); the convolutions keep their parameter counts. Every convolution now runs on a larger map, so the
+#    FLOPs grow (the cell below prints by how much).
+
+# %% tags=["solution"]
+# Solution 2: the same network with a padding argument, built compactly this time.
+def student_like_cnn(padding="valid", head="flatten", hidden=(512, 256)):
+    net = keras.Sequential([keras.Input(shape=(48, 48, 1)), layers.Rescaling(1 / 255)])
+    for filters in (128, 256, 512, 512):
+        net.add(layers.Conv2D(filters, (3, 3), padding=padding, activation="relu"))
+        net.add(layers.MaxPooling2D((2, 2)))
+        net.add(layers.Dropout(0.4))
+    net.add(layers.Flatten() if head == "flatten" else layers.GlobalAveragePooling2D())
+    for units, rate in zip(hidden, (0.4, 0.3)):
+        net.add(layers.Dense(units, activation="relu"))
+        net.add(layers.Dropout(rate))
+    net.add(layers.Dense(7, activation="softmax"))
+    return net
+
+
+same = student_like_cnn(padding="same")
+print("block outputs:", [tuple(layer.output.shape[1:]) for layer in same.layers if type(layer).__name__ == "MaxPooling2D"])
+first_dense = next(layer for layer in same.layers if type(layer).__name__ == "Dense")
+print(f"first Dense: {first_dense.count_params():,} parameters; "
+      f"total {same.count_params():,} (valid: {seed_cnn.count_params():,})")
+print(f"MFLOPs per face: {models.count_flops(same) / 1e6:.0f} (valid: {models.count_flops(seed_cnn) / 1e6:.0f})")
+
+# %% [markdown] tags=["solution"]
+# 3. Nothing: the last map is 1x1, and the average of one value is that value, so `GlobalAveragePooling2D`
+#    gives the same 512 numbers as `Flatten`, with the same parameters after it. Removing the two hidden Dense
+#    layers leaves a head of 512 x 7 + 7 = 3,591 parameters instead of 395,783; the cell counts the total.
+#    (On a larger final map, e.g. the 3x3 of exercise 2, global average pooling does save parameters: 9 times
+#    fewer inputs to the first Dense layer.)
+
+# %% tags=["solution"]
+# Solution 3
+gap = student_like_cnn(head="gap")
+gap_only = student_like_cnn(head="gap", hidden=())
+print(f"Flatten: {seed_cnn.count_params():,} | GAP: {gap.count_params():,} | GAP, no hidden Dense: "
+      f"{gap_only.count_params():,} parameters")
+
+# %% [markdown] tags=["solution"]
+# 4. Every pixel is seen when every pooling gets an even-sized map (nothing is rounded away). The cell below
+#    follows the arithmetic for each size: 46 and 62. 46 is the useful one: 46 -> 44 -> 22 -> 20 -> 10 -> 8 -> 4 -> 2 -> 1.
+#    Cropping to the top-left 46x46 therefore loses nothing compared with what the network uses now: with the
+#    same weights, the 46x46 crop gives exactly the prediction of the 48x48 face.
+
+# %% tags=["solution"]
+# Solution 4: follow n through conv (n - 2) and pool (n // 2); a pool on an odd n drops a row and a column.
+def trace(n, blocks=4):
+    sizes, complete = [n], True
+    for _ in range(blocks):
+        n -= 2
+        complete &= n % 2 == 0
+        n //= 2
+        sizes.append(n)
+    return sizes, complete and n >= 1
+
+
+print("sees every pixel:", [n for n in range(40, 65) if trace(n)[1]])
+print("48:", trace(48)[0], "| 46:", trace(46)[0])
+
+# %% [markdown] tags=["solution"]
+# 5. GFLOP/s = faces per second x 0.436 GFLOP per face; the timing table already has the column, and the cell
+#    below prints which batch size won here. If a large batch wins, the fixed cost of a call dominated; if
+#    batch 1 is as fast or faster, memory traffic dominated: a batch of 256 needs hundreds of MB for conv1's
+#    output alone, far beyond the CPU's caches. A GPU has thousands of arithmetic units and very fast memory,
+#    and a single 48x48 face keeps only a few of them busy, so there large batches win by a wide margin; for a
+#    webcam demo (batch 1) the cost of a call matters more than the FLOPs.
+
+# %% tags=["solution"]
+# Solution 5
+print(timing[["batch size", "GFLOP/s achieved"]].to_string(index=False))
+best = max(speed, key=speed.get)
+small = min(TIMING_BATCH_SIZES)
+print(f"most faces per second at batch {best}; batch {big} / batch {small} throughput: {speed[big] / speed[small]:.2f}x")

@@ -1,0 +1,304 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. Training the CNN: callbacks, a validation split, and curves you can trust
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/05_training.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F05_training.ipynb)
+#
+# In chapter 4 we built the original project's CNN. Now we train it, and we train it **honestly**: the model is
+# chosen on a validation split carved out of the training data, and the test split is looked at exactly once,
+# at the very end. By the end of this chapter you will be able to:
+#
+# - carve a stratified, seeded validation split out of FER2013's training set, and say why the test set must not
+#   play that role;
+# - compile and fit a Keras model with the callbacks a real run needs: keep the best epoch, stop early, follow a
+#   learning-rate schedule, log every epoch to CSV, and **resume after an interruption** (`BackupAndRestore`);
+# - balance the classes with loss weights, read training curves, and report accuracy beside macro-F1.
+#
+# | mode | data | 2-core CPU | one GPU |
+# |---|---|---|---|
+# | quick (`FER_QUICK=1`, the default) | the committed sample (or 100 faces per class), 2 epochs | ~1 min | < 1 min |
+# | full (`FER_QUICK=0`) | all of FER2013's training set, up to 60 epochs | 3-5 min per epoch: hours, resumable | ~10-20 s per epoch |
+#
+# The outputs saved in this notebook come from the run named in the first output line below.
+
+# %%
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
+# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+import os
+import sys
+
+if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
+    if not os.path.isdir("fer-course"):
+        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
+        # %pip install --quiet -e fer-course
+    os.chdir("fer-course/notebooks")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+
+from fer_helpers import course
+
+session = course.start()
+
+# %% tags=["parameters"]
+# Parameters: quick mode is the default; FER_QUICK=0 in the environment selects full mode.
+EPOCHS = 2 if session.quick else 60
+BATCH_SIZE = 32 if session.quick else 64
+QUICK_PER_CLASS = 100          # quick mode with the full dataset: this many training faces per class
+VALIDATION_FRACTION = 0.1      # carved out of train, stratified
+LEARNING_RATE = 1e-3
+LABEL_SMOOTHING = 0.1
+TIME_BUDGET_MIN = float(os.environ.get("FER_TIME_BUDGET_MIN", 0)) or None  # stop after this many minutes; rerun resumes
+RUN_DIR = course.RUNS_DIR / ("05_training_quick" if session.quick else "05_training")
+
+# %% [markdown]
+# ## 5.1 Three splits, three jobs
+#
+# FER2013 comes as `train` (28,709 faces) and `test` (in our copy: PublicTest, 3,435 faces). During training we
+# must make choices: which epoch's weights to keep, when to stop, which learning rate works. Every choice made
+# by looking at a set of images **fits the model to that set a little**. If we chose on the test set, the test
+# figure would no longer be an estimate of how the model does on new faces: it would be a score we optimised.
+#
+# So we cut a **validation** split out of `train`: 10% of it, *stratified* (each emotion keeps its share, so the
+# rare *disgust* class is present in both parts) and *seeded* (every chapter and every rerun gets the same cut).
+# Validation makes the choices; the test split is read once, at the end, and reported with its name.
+
+# %%
+from fer_helpers import data
+
+train_split = data.load_split(session.data, "train")
+x_train_all, y_train_all = train_split.x, train_split.y
+x_train, x_val, y_train, y_val = data.train_val_split(x_train_all, y_train_all, VALIDATION_FRACTION, seed=42)
+if session.quick and len(y_train) > QUICK_PER_CLASS * data.NUM_CLASSES:
+    x_train, y_train = data.per_class_subset(x_train, y_train, QUICK_PER_CLASS)
+print(f"train {len(y_train)} | validation {len(y_val)} | test: not loaded until section 5.7")
+
+# %%
+import pandas as pd
+
+pd.DataFrame({"train": data.class_counts(y_train), "validation": data.class_counts(y_val)})
+
+# %% [markdown]
+# Notice that the validation column has the same proportions as the training column: that is what
+# `stratify=y` in `train_val_split` buys.
+#
+# ## 5.2 The model
+#
+# The original project's CNN from chapter 4, unchanged: four 3x3 convolutions (128, 256, 512, 512 filters),
+# each followed by 2x2 max-pooling and dropout 0.4, then dense layers of 512 and 256 units and a softmax over
+# the seven emotions. About 4.2 million parameters.
+
+# %%
+from fer_helpers import models
+
+model = models.build_seed_cnn()
+print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(model) / 1e6:.0f} MFLOPs per face")
+
+# %% [markdown]
+# ## 5.3 Augmentation and class weights
+#
+# Chapter 3 measured both; here we use what it recommends.
+#
+# - **Augmentation**: random mirror, small rotations, zooms and shifts, and brightness and contrast jitter.
+#   The layers sit *in front of* the model during training only: the saved model is exactly the architecture
+#   above, and at prediction time it sees the face as it is.
+# - **Class weights**: *happy* has 16 times more training faces than *disgust*. Unweighted, the loss is
+#   dominated by the big classes and the model rarely predicts the small ones. Weighting each class by
+#   1/frequency (the "balanced" weights) over-corrects: a few disgust faces then move the weights as much as
+#   thousands of happy ones, and training gets noisy. The square root of that is the compromise we use.
+
+# %%
+from fer_helpers import augment
+
+augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
+                                           brightness=0.1, contrast=0.1)
+weights = augment.class_weights(y_train, power=0.5)
+pd.Series({name: round(weights[i], 2) for i, name in enumerate(data.CLASS_NAMES)}, name="loss weight").to_frame().T
+
+# %% [markdown]
+# ## 5.4 The learning-rate schedule
+#
+# A large learning rate makes fast progress early on but cannot settle into a narrow minimum; a small one
+# settles but crawls. A **schedule** gives both: a short linear *warm-up* (the first updates of a freshly
+# initialised net are the wildest; starting small avoids a bad first step), then a *cosine decay* down to zero
+# at the last epoch. The curve below is the one this run uses.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from fer_helpers import plots, train
+
+steps_per_epoch = math.ceil(len(y_train) / BATCH_SIZE)
+schedule = train.learning_rate_schedule(LEARNING_RATE, EPOCHS, steps_per_epoch, warmup_epochs=1)
+step_numbers = np.linspace(0, EPOCHS * steps_per_epoch, 200).astype(int)
+learning_rates = [float(schedule(int(step))) for step in step_numbers]
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.plot(step_numbers / steps_per_epoch, learning_rates)
+ax.set_xlabel("epoch")
+ax.set_ylabel("learning rate")
+ax.set_title("warm-up, then cosine decay")
+ax.grid(alpha=0.3)
+plots.save_fig("05_learning_rate")
+plt.show()
+
+# %% [markdown]
+# ## 5.5 The callbacks a real run needs
+#
+# `fer_helpers.train.fit` compiles the model (Adam, categorical cross-entropy with label smoothing 0.1, accuracy)
+# and calls Keras `fit` with these callbacks, each for a reason:
+#
+# | callback | what it does | why |
+# |---|---|---|
+# | `BackupAndRestore` | saves model and optimizer state after every epoch in `RUN_DIR/backup/` | a crash, a closed laptop or a Colab disconnect costs at most one epoch: **rerun the cell and training resumes** |
+# | best-weights checkpoint | saves the weights whenever *validation* accuracy improves (`best.weights.h5`) | the last epoch is rarely the best; we keep the best one, chosen on validation |
+# | `CSVLogger` | appends one row per epoch to `history.csv` | the curves survive the kernel; a resumed run continues the same file |
+# | `EarlyStopping` (optional) | stops when validation accuracy has not improved for `patience` epochs | saves time once the model has stopped learning |
+# | time budget | stops cleanly after `FER_TIME_BUDGET_MIN` minutes | fits a run into a session; the next run picks up where this one stopped |
+#
+# Label smoothing replaces the one-hot target (0, 0, 1, 0, ...) with (0.014, ..., 0.914, ...): FER2013's labels
+# are noisy (chapter 2 shows faces whose label is doubtful), and a model asked for 100% certainty on those
+# learns to be over-confident everywhere.
+#
+# Progress is printed once per epoch (`verbose=2`): one readable line, not a progress bar redrawn thousands of
+# times into the saved notebook.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history = train.fit(model, x_train, y_train, x_val, y_val, RUN_DIR, epochs=EPOCHS, batch_size=BATCH_SIZE,
+                    augmentation=augmentation, class_weight=weights, optimizer="adam",
+                    learning_rate=LEARNING_RATE, warmup_epochs=1, label_smoothing=LABEL_SMOOTHING,
+                    time_budget_min=TIME_BUDGET_MIN)
+
+# %% [markdown]
+# ## 5.6 Reading the curves
+#
+# What to look for:
+#
+# - **Training accuracy below validation accuracy** early on is normal here: training batches are augmented and
+#   pass through dropout, validation faces are neither.
+# - **The gap** between the two loss curves is the overfitting signal: when training loss keeps falling while
+#   validation loss rises, the model is memorising faces instead of learning expressions (chapter 6).
+# - **Where the validation curve peaks** is the epoch whose weights we kept.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history = train.read_history(RUN_DIR)
+fig = plots.plot_history(history, title=f"original CNN, {len(history)} epochs ({session.mode} mode)")
+plots.save_fig("05_curves")
+plt.show()
+best_epoch = history.loc[history["val_accuracy"].idxmax()]
+print(f"best epoch {int(best_epoch['epoch'])}: validation accuracy {best_epoch['val_accuracy']:.4f}; "
+      f"{history['seconds'].sum() / 60:.1f} min of training over {len(history)} epochs")
+
+# %% [markdown]
+# ## 5.7 Validation report, then the test split, once
+#
+# Accuracy alone flatters a model on FER2013: one that never says *disgust* loses only 1.6% of accuracy for it.
+# **Macro-F1**, the plain mean of the seven per-class F1 scores, counts each emotion equally, so we always
+# report it beside accuracy. First the validation split, which chose the weights:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from fer_helpers import evaluate
+
+val_proba = evaluate.predict_proba(model, x_val)
+print(evaluate.report(y_val, val_proba, "validation (10% of train)"))
+
+# %% [markdown]
+# Now the test split, read for the first time in this chapter. Nothing below feeds back into any choice
+# above: if you change something after seeing this number, the number stops being a test figure.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+test_split = data.load_split(session.data, "test")
+test_proba = evaluate.predict_proba(model, test_split.x)
+test_name = "test (PublicTest)" if session.data_source != "sample" else "test (the committed sample)"
+print(evaluate.report(test_split.y, test_proba, test_name))
+
+# %% [markdown]
+# ## 5.8 Keeping the model
+#
+# The best weights are already on disk as `RUN_DIR/best.weights.h5`: a plain HDF5 file of arrays (no pickle, no
+# code), which loads under the TensorFlow, JAX and PyTorch backends alike. Beside it we write a small *card*:
+# which architecture the weights belong to and how they were made. Chapters 7 and 8 use this model if it
+# exists, and the bundled reference model otherwise.
+
+# %%
+import json
+
+card = {"architecture": "seed_cnn", "kwargs": {}, "trained_in": "notebooks/05_training.ipynb",
+        "mode": session.mode, "epochs_run": int(len(history)), "best_epoch": int(best_epoch["epoch"]),
+        "selected_on": "validation (10% of train, stratified, seed 42)",
+        "validation": evaluate.summary(y_val, val_proba), "test": evaluate.summary(test_split.y, test_proba),
+        "test_split": test_name}
+(RUN_DIR / "best.json").write_text(json.dumps(card, indent=1))
+reloaded = models.load_model(RUN_DIR / "best.weights.h5")
+same = np.allclose(evaluate.predict_proba(reloaded, x_val[:64]), val_proba[:64], atol=1e-5)
+print("reloaded model gives the same predictions:", same)
+
+# %% [markdown]
+# ## Summary
+#
+# - The test split never chooses anything: a stratified, seeded validation split carved from train does.
+# - A real run needs callbacks: best-on-validation weights, a CSV log, a learning-rate schedule, and
+#   `BackupAndRestore` so that an interruption costs at most one epoch.
+# - Class weights (square root of inverse frequency) and augmentation are switched on here; chapter 3 measured
+#   why, chapter 6 shows what happens without them.
+# - Accuracy is reported beside macro-F1, and the test figure is reported once, with the split named.
+#
+# ## Exercises
+#
+# 1. Why does the training accuracy in the log sit *below* the validation accuracy during the first epochs?
+#    Name two reasons.
+# 2. Rerun the training cell. What happens, and why does it not train again? What would you change to start
+#    a fresh run?
+# 3. Train with `class_weight=None` in quick mode on the full dataset (`FER_DATA` set) and compare the
+#    per-class recall of *disgust* with the weighted run.
+# 4. Replace the cosine schedule with a constant learning rate (`schedule="constant"` in `train.fit`). How do
+#    the curves differ in the last epochs?
+# 5. A classmate reports "my model reached 70% on the test set after I tried 30 settings and kept the best".
+#    What is wrong with that figure, and how would you fix the procedure?
+
+# %% [markdown]
+# ## Solutions
+#
+# 1. Training batches are augmented (harder faces) and pass through dropout (a weaker, thinned network), while
+#    validation faces are shown as they are to the full network; also, the training figure is an average over
+#    the epoch while the weights improved during it.
+# 2. `train.fit` sees that the run folder already holds a finished run with the same settings and loads its
+#    best weights instead of training again. Pass `fresh=True` (or use another `RUN_DIR`) to start over.
+# 3. Without weights, *disgust* recall usually drops towards zero: the model learns that predicting it rarely
+#    costs little loss. Run the cell below to see it in quick mode.
+# 4. With a constant rate the validation accuracy keeps oscillating at the end; the cosine schedule's small
+#    final steps let it settle, usually on a higher value.
+# 5. The test set was used for selection 30 times, so 70% is optimistically biased. Select among the 30 settings
+#    on a validation split carved from train, then measure the chosen one once on the test set.
+
+# %%
+# Solution to exercise 3, at quick-mode size so it runs in a minute: the same short training with and without
+# class weights, on the same small subset, compared by per-class recall on validation.
+x_small, y_small = data.per_class_subset(x_train, y_train, QUICK_PER_CLASS)
+recall = {}
+for name, class_weight in [("weighted", augment.class_weights(y_small)), ("unweighted", None)]:
+    small_model = models.build_seed_cnn()
+    train.fit(small_model, x_small, y_small, x_val, y_val, course.RUNS_DIR / f"05_exercise3_{name}", epochs=2,
+              batch_size=32, augmentation=augmentation, class_weight=class_weight, learning_rate=LEARNING_RATE,
+              label_smoothing=LABEL_SMOOTHING, fresh=True, verbose=0)
+    recall[name] = evaluate.per_class_table(y_val, evaluate.predict_proba(small_model, x_val))["recall"]
+pd.DataFrame(recall).T
