@@ -104,6 +104,26 @@ def _quiet_tensorflow() -> None:
         tf.get_logger().setLevel(logging.ERROR)
 
 
+DRIVE_RUNS_DIR = "/content/drive/MyDrive/fer-course/runs"
+
+
+def save_runs_to_drive(folder: str = DRIVE_RUNS_DIR) -> Path | None:
+    """Colab only: mount Google Drive and keep run folders (checkpoints, backups, logs) there, so a disconnected
+    runtime loses nothing: rerunning the chapter resumes from Drive. Returns the folder, or None if declined."""
+    global RUNS_DIR
+    try:
+        from google.colab import drive
+        drive.mount("/content/drive")
+    except Exception as err:  # declined, or not on Colab
+        print(f"runs stay on this runtime's disk ({type(err).__name__}: Drive not mounted)")
+        return None
+    RUNS_DIR = Path(folder)
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["FER_RUNS"] = str(RUNS_DIR)
+    print(f"runs are saved on Google Drive: {folder}")
+    return RUNS_DIR
+
+
 KAGGLE_DATASET = "aadityasinghal/facial-expression-dataset"
 
 
@@ -146,6 +166,29 @@ class Session:
                 f"python {platform.python_version()} | {date.today().isoformat()}")
 
 
+#: The versions the course is tested with (pyproject's `course` extra); Colab's preinstalled ones are kept.
+TESTED = {"keras": "3.15", "tensorflow": "2.21"}
+
+
+def check_versions() -> list[str]:
+    """Warnings (one line each) where the installed Keras/TensorFlow differ from the tested ones.
+
+    Keras 2 is refused outright: the course uses Keras 3's backend-agnostic API (``keras.ops``, ``.weights.h5``)."""
+    import keras
+    if int(keras.__version__.split(".")[0]) < 3:
+        raise RuntimeError(f"keras {keras.__version__} found: the course needs Keras 3 (pip install 'keras>=3.5')")
+    notes = []
+    installed = {"keras": keras.__version__}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        installed["tensorflow"] = tf.__version__
+    for name, version in installed.items():
+        if not version.startswith(TESTED[name]):
+            notes.append(f"note: {name} {version} here; the course is tested with {TESTED[name]} "
+                         f"(it should work; report differences as issues)")
+    return notes
+
+
 def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> Session:
     """Open a chapter: decide mode and data, seed everything, quieten TensorFlow, print the banner.
 
@@ -159,9 +202,13 @@ def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> S
         root, source = fetch_with_kagglehub(), "FER_DATA"
     seed_everything(seed)
     _quiet_tensorflow()
+    if host == "colab" and not quick and os.environ.get("FER_DRIVE", "1") != "0" and "FER_RUNS" not in os.environ:
+        save_runs_to_drive()  # full mode on Colab: offer Drive (FER_DRIVE=0 declines) so a disconnect loses nothing
     session = Session(quick=quick, data=root, data_source=source, host=host, seed=seed)
     if verbose:
         print(session.banner())
+        for note in check_versions():
+            print(note)
         if not quick and "GPU" not in hardware():
             print("note: no GPU found; the chapters that train (5, 6) take hours in full mode on a CPU "
                   "(on Colab: Runtime > Change runtime type > GPU)")

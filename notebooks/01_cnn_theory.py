@@ -697,18 +697,26 @@ for s in (1, 2):
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. Predict the output size of a 5x5 convolution on a 48x48 face with (a) 'valid' padding and stride 1, (b) 'same'
 #    padding and stride 1, (c) 'valid' padding and stride 2. Check your answers with Keras.
+#    - Check your answer: `check.exercise("1.1", (a, b, c))`.
 # 2. Write the 3x3 kernel that detects *diagonal* edges (bright top-left, dark bottom-right), apply it with
 #    `conv2d_valid` to the face and plot the feature map. Where does it respond?
 # 3. A VGG-style block stacks two 3x3 convolutions before each pooling. Use `receptive_fields` to compute the
 #    receptive field of four such blocks. Compare one 5x5 convolution with two stacked 3x3 ones: same receptive
 #    field? How many weights each (one input and one output channel)? Does padding change the receptive field?
+#    - Check your answers: `check.exercise("1.3", receptive_field)` and
+#      `check.exercise("1.3b", (weights_one_5x5, weights_two_3x3))`.
 # 4. Show that adding the same constant to all logits does not change the softmax, and explain why `softmax`
 #    subtracts the maximum logit. Does a temperature change the accuracy of a model? Its cross-entropy?
+#    - Check your answers: `check.exercise("1.4", (changes_accuracy, changes_cross_entropy))`, each "yes"
+#      or "no".
 # 5. Count the parameters of `models.build_vgg_bn()` with the formulas of section 1.8 (a `BatchNormalization`
 #    layer over $c$ channels holds $4c$ numbers: scale, offset, moving mean and moving variance; a convolution
 #    with `use_bias=False` has no bias) and check against `count_params()`.
+#    - Check your answer: `check.exercise("1.5", your_count)`.
 
 # %% [markdown] tags=["solution"]
 # ## Solutions

@@ -544,10 +544,14 @@ summary
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. A model that always answers *happy*: what are its accuracy and its macro-F1 on test (PublicTest)? Compute
 #    both, and say in one sentence why the two differ so much.
+#    - Check your answer: `check.exercise("2.1", (accuracy, macro_f1), y=test.y)`.
 # 2. How many test (PublicTest) faces have an exact or near copy **inside** the test split itself? Why does this
 #    matter less than copies across train and test?
+#    - Check your answer: `check.exercise("2.2", your_count, x=test.x)`.
 # 3. `NEAR_MAX_BITS` is 12 with 16x16 hashes. What do you trade when you raise it to 24? And why is an 8x8 hash
 #    with threshold 4 a poor near-duplicate detector for FER2013?
 # 4. Build a "cleaned" training set: drop images with a pixel std below `LOW_STD`, keep one image of every group

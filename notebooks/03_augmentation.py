@@ -521,12 +521,15 @@ timing.T
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. Turn the knobs up: draw the pipeline with `rotation=0.25, zoom=0.4, translation=0.3, brightness=0.5,
 #    contrast=0.5` on the four faces. Which draws would you still label with the original emotion? What does
 #    this say about choosing augmentation strengths?
 # 2. Show numerically that oversampling to the largest class and `power=1` weights put the same total weight on
 #    every class of FER2013's training split (compute `count x weight` per class, and the class sizes after
 #    oversampling). In what way do the two still differ during training?
+#    - Check your answer: `check.exercise("3.2", (count_times_weight, faces_per_class))`.
 # 3. Why are the validation and test faces never augmented, oversampled or weighted? What would an oversampled
 #    validation split report instead of accuracy?
 # 4. Move augmentation into a `tf.data` pipeline: build a dataset of the training subset that shuffles, batches

@@ -453,15 +453,22 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. Compute by hand the number of parameters and the MFLOPs per face of conv3 (input 10x10x256, 512 filters of
 #    3x3, `valid`). Check your answer against `models.layer_table`.
+#    - Check your answers: `check.exercise("4.1", parameters)` and `check.exercise("4.1b", mflops)`.
 # 2. Change every convolution to `padding="same"`. Predict the output shape of each block and the number of
 #    parameters of the first Dense layer, then build it and check. What happens to the FLOPs?
+#    - Check your answers: `check.exercise("4.2", block_output_shapes)` and
+#      `check.exercise("4.2b", first_dense_parameters)`.
 # 3. Replace `Flatten` with `GlobalAveragePooling2D`. How many parameters does that save, and why? Then also
 #    remove the two hidden Dense layers (and their dropout): how many parameters are left?
+#    - Check your answers: `check.exercise("4.3", parameters_saved)` and `check.exercise("4.3b", parameters_left)`.
 # 4. For which input sizes between 40 and 64 does the original architecture (valid padding, four blocks) see
 #    every pixel and still end with at least a 1x1 map? Would cropping faces to 46x46 lose anything compared
 #    with feeding 48x48 images?
+#    - Check your answer: `check.exercise("4.4", list_of_sizes)`.
 # 5. Using the timing table of 4.7: how many GFLOP/s does your CPU achieve at each batch size, and which batch
 #    size gives the most faces per second? Explain the result with the two effects of 4.7, and say what you
 #    would expect on a GPU.

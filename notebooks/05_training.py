@@ -110,7 +110,7 @@ print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(m
 # %% [markdown]
 # ## 5.3 Augmentation and class weights
 #
-# Chapter 3 measured both; here we use what it recommends.
+# Chapter 3 shows both and measures them on a small budget; long runs need both, so this recipe switches both on.
 #
 # - **Augmentation**: random mirror, small rotations, zooms and shifts, and brightness and contrast jitter.
 #   The layers sit *in front of* the model during training only: the saved model is exactly the architecture
@@ -275,7 +275,7 @@ print("reloaded model gives the same predictions:", same)
 # 5. A classmate reports "my model reached 70% on the test set after I tried 30 settings and kept the best".
 #    What is wrong with that figure, and how would you fix the procedure?
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Solutions
 #
 # 1. Training batches are augmented (harder faces) and pass through dropout (a weaker, thinned network), while
@@ -290,7 +290,7 @@ print("reloaded model gives the same predictions:", same)
 # 5. The test set was used for selection 30 times, so 70% is optimistically biased. Select among the 30 settings
 #    on a validation split carved from train, then measure the chosen one once on the test set.
 
-# %%
+# %% tags=["solution"]
 # Solution to exercise 3, at quick-mode size so it runs in a minute: the same short training with and without
 # class weights, on the same small subset, compared by per-class recall on validation.
 x_small, y_small = data.per_class_subset(x_train, y_train, QUICK_PER_CLASS)

@@ -534,6 +534,8 @@ for who, share in seen_share.items():
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. In your table, the logged training accuracy of variant (d) may be below its validation accuracy. Is (d)
 #    underfitting? Which column answers the question, and why?
 # 2. Plot the logged gap (training minus validation accuracy) against the epoch for all four variants on one
@@ -543,8 +545,11 @@ for who, share in seen_share.items():
 # 4. The original reported 84% on a pool that was 89.3% training images (28,709 of 32,144). Which training
 #    accuracies are compatible with that figure, and what test accuracy does each imply? What can you conclude
 #    about the original model's test accuracy from "84%" alone?
+#    - Check your answer: `check.exercise("6.4", (lowest, highest))`, the training accuracies at the two
+#      ends of the compatible range.
 # 5. The table's "best val acc" is the maximum over epochs of the validation accuracy. Is it a fair estimate of
 #    the model's accuracy on new faces? When is the difference largest?
+#    - Check your answer: `check.exercise("6.5", "yes")` or `check.exercise("6.5", "no")`.
 
 # %% [markdown] tags=["solution"]
 # ## Solutions

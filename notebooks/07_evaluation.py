@@ -349,10 +349,10 @@ for t in (0.5, 1.0, 2.0):
 temperature = evaluate.fit_temperature(y_val, val_proba)
 test_calibrated = evaluate.apply_temperature(test_proba, temperature)
 ece_after = evaluate.expected_calibration_error(y_test, test_calibrated, bins=CALIBRATION_BINS)
-direction = "softens: the model was over-confident" if temperature > 1 else "sharpens: the model was under-confident"
+direction = "softens: the model was over-confident there" if temperature > 1 else "sharpens: the model was under-confident there"
 if not 0.051 < temperature < 19.9:
     direction += "; T is at the edge of the search range: the confidences carry little information"
-print(f"temperature fitted on {val_name}: T = {temperature:.3f} ({direction} there)")
+print(f"temperature fitted on {val_name}: T = {temperature:.3f} ({direction})")
 print(f"{test_name}: ECE {ece_before:.4f} -> {ece_after:.4f} | "
       f"NLL {evaluate.negative_log_likelihood(y_test, test_proba):.4f} -> "
       f"{evaluate.negative_log_likelihood(y_test, test_calibrated):.4f} | "

@@ -609,12 +609,16 @@ shutil.rmtree(TMP)  # the temporary files have served
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. Haar missed the smallest face of the composite. Which parameter of the detector decides that, what happens
 #    when you search the composite at full size, and what does it cost in time? (code)
+#    - Check your answer: `check.exercise("8.1", "parameter_name")`.
 # 2. Predict the two portraits with crops of 1.0, 1.29 and 1.6 times the box width (`fer_crop(..., scale=s)`)
 #    and compare the probability of the predicted emotion. What do you expect, and what do you see? (code)
 # 3. A user says: "your app finds no face in my selfie, but the photo is upright in my gallery". What is the
 #    likely cause, and which line of `read_image` deals with it?
+#    - Check your answer: `check.exercise("8.3", "function_name")`.
 # 4. Make the annotation honest about doubt: predict the composite, and replace the label of every face whose
 #    confidence is below 0.5 by "uncertain". How many faces keep their label? (code)
 # 5. Why can the model not say "this is not a face"? Name two things an application could add so that a shuttle

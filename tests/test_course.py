@@ -55,3 +55,10 @@ def test_seeding_makes_draws_repeat():
     a = np.random.rand(3)
     course.seed_everything(7)
     assert (a == np.random.rand(3)).all()
+
+
+def test_version_check_is_quiet_on_the_tested_versions_and_speaks_otherwise(monkeypatch):
+    assert course.check_versions() == []
+    monkeypatch.setitem(course.TESTED, "keras", "9.9")
+    notes = course.check_versions()
+    assert len(notes) == 1 and notes[0].startswith("note: keras 3.") and "9.9" in notes[0]

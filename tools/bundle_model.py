@@ -84,7 +84,8 @@ def main() -> int:
         "parameters": int(model.count_params()), "mflops_per_face": round(models.count_flops(model) / 1e6, 1),
         "cpu_faces_per_second": {"batch_1": round(faces_per_second(model, 1), 1),
                                  "batch_256": round(faces_per_second(model, 256), 1),
-                                 "measured_on": hardware()},
+                                 "measured_on": hardware(),
+                                 "load_average_1min": round(os.getloadavg()[0], 1)},
         "check": {"sample_test_files": [sample.files[i] for i in pick],
                   "probabilities": [[round(float(p), 6) for p in row]
                                     for row in evaluate.predict_proba(model, sample.x[pick])]},
@@ -128,8 +129,8 @@ Per class on test (PublicTest):
 |---|---|---|---|---|
 {per_class}
 
-CPU speed (Keras `predict`, TensorFlow backend, {speed['measured_on']}): {speed['batch_1']:.0f} faces/s at batch 1,
-{speed['batch_256']:.0f} faces/s at batch 256.
+CPU speed (Keras `predict`, TensorFlow backend, {speed['measured_on']}, load average {speed['load_average_1min']}
+while measuring): {speed['batch_1']:.0f} faces/s at batch 1, {speed['batch_256']:.0f} faces/s at batch 256.
 
 Reproduce the test line: `python -m fer_helpers evaluate --data DIR --split test --model {name}`.
 """
