@@ -2,7 +2,8 @@
 
 Each module is taught in full in one chapter and imported by the later ones:
 ``course`` (every chapter's first cell), ``data`` (ch. 2), ``augment`` (ch. 3), ``models`` (ch. 4),
-``train`` (ch. 5), ``evaluate`` (ch. 7), ``faces`` and ``predict`` (ch. 8), ``plots`` (all of them).
+``train`` (ch. 5), ``evaluate`` (ch. 7), ``faces`` and ``predict`` (ch. 8), ``plots`` (all of them), and
+``check`` (answers to the exercises that have a checkable one).
 """
 import os as _os
 

@@ -108,6 +108,10 @@ print("first files:", ", ".join(train.files[:3]))
 # The image-folder copies keep the CSV's `Usage` in each file name (`Training_10118481.jpg`,
 # `PublicTest_10709121.jpg`). Counting the prefixes is a cheap check that a split holds what its folder name
 # claims, and it tells a PublicTest-only `test/` from a PublicTest + PrivateTest one at a glance.
+#
+# Notice one more number above: our `test/` holds 3,435 faces, not the CSV's 3,589. This copy lacks 154
+# PublicTest faces, all of them *surprise* (`data/README.md`), so every test (PublicTest) figure in this course
+# is on these 3,435 faces, and *surprise* is rarer in our test split than in train (section 2.2).
 
 # %%
 from collections import Counter
@@ -192,9 +196,11 @@ print(f"always answering '{majority}' scores {counts.loc[majority, 'test'] / cou
 # bars are flat and the ratio is 1):
 #
 # - *disgust* has 436 training faces, 1.5% of train; *happy* has 7,215 (25.1%), 16.5 times more.
-# - test (PublicTest) has the same shape, so the imbalance is also in every score: a model that always says
-#   *happy* gets 26.1% accuracy without looking at a face. That is the floor any accuracy must be compared to,
-#   and the reason the course reports **macro-F1** (each class counts equally) beside accuracy.
+# - test (PublicTest) has much the same shape (except *surprise*: 7.6% of test against 11.0% of train, because
+#   of the 154 missing faces), so the imbalance is also in every score: a model that always says *happy* gets
+#   26.1% accuracy on our copy without looking at a face (on the complete PublicTest it would be 24.9%). That
+#   is the floor any accuracy must be compared to, and the reason the course reports **macro-F1** (each class
+#   counts equally) beside accuracy.
 # - Chapter 3 measures the remedies: class weights in the loss and augmentation.
 #
 # ## 2.3 What the faces look like
@@ -369,7 +375,8 @@ show_pairs([test.x[i] for i, _ in shown], [train.x[j] for _, j in shown],
 # Exact hashes miss copies that were re-cropped by a pixel, recompressed or brightened: one changed bit, a
 # different hash. A **perceptual hash** is built to survive such changes. The *average hash* is the simplest:
 #
-# 1. shrink the image to a small grid (area averaging), which forgets detail, JPEG noise and tiny shifts;
+# 1. shrink the image to a small grid (area averaging), which forgets detail and JPEG noise, and softens small
+#    shifts;
 # 2. compare every cell with the image's own mean brightness: 1 if brighter, 0 if not, which forgets brightness.
 #
 # Two images are then compared by the **Hamming distance** of their hashes: the number of bits that differ. Here
@@ -394,10 +401,12 @@ for name, variant in variants.items():
     print(f"{name:>17}: same pixels {str(exact):>5} | average hashes differ in {distance:3d} of 256 bits")
 
 # %% [markdown]
-# Brightness and recompression cost a bit or two; a shift costs more, because edges move across the cells of the
-# grid; a different face lands far away (unrelated images differ in about half the bits). So the average hash
-# finds re-lit and recompressed copies reliably and shifted ones only when the shift is small. The classic average hash shrinks to 8x8 (64 bits); on faces that are already only 48x48 that is too
-# coarse, and different faces collide. The table below counts test faces whose nearest training face lies within
+# Brightness and recompression cost one to three bits; a shift costs much more (17 bits for a single pixel),
+# because edges move across the cells of the grid; a different face lands far away (unrelated images differ in
+# roughly half the bits). So the average hash finds re-lit and recompressed copies reliably, but a copy shifted
+# by even one pixel already lies beyond the 12-bit threshold used below (`NEAR_MAX_BITS`). The classic average
+# hash shrinks to 8x8 (64 bits); on faces that are already only 48x48 that is too coarse, and different faces
+# collide. The table below counts test faces whose nearest training face lies within
 # a given distance, for both hash sizes, and how many of those are *not* exact copies:
 
 # %%
@@ -460,7 +469,7 @@ print(f"{flat_images.sum()} training images have a pixel std below {LOW_STD:g}; 
 
 # %% [markdown]
 # In the full data, 12 training images are blank: 11 entirely black (std 0) and one flat grey. They carry labels
-# of five different emotions; the next images by contrast are real, if very dark, faces. A blank image cannot show an emotion: these labels are noise, and a model
+# of five different emotions; the next images by contrast are real faces, if very dark or flat. A blank image cannot show an emotion: these labels are noise, and a model
 # is trained to give five different answers to the same input.
 #
 # Contrast does not catch every non-face: the text image in the *surprise* row of section 2.3 has normal
@@ -549,14 +558,15 @@ summary
 # 1. A model that always answers *happy*: what are its accuracy and its macro-F1 on test (PublicTest)? Compute
 #    both, and say in one sentence why the two differ so much.
 #    - Check your answer: `check.exercise("2.1", (accuracy, macro_f1), y=test.y)`.
-# 2. How many test (PublicTest) faces have an exact or near copy **inside** the test split itself? Why does this
-#    matter less than copies across train and test?
+# 2. How many test (PublicTest) faces have an exact or near copy **inside** the test split itself? Count faces,
+#    not pairs: every test face whose nearest *other* test face is at most `NEAR_MAX_BITS` bits away (16x16
+#    average hash; exact copies included). Why does this matter less than copies across train and test?
 #    - Check your answer: `check.exercise("2.2", your_count, x=test.x)`.
 # 3. `NEAR_MAX_BITS` is 12 with 16x16 hashes. What do you trade when you raise it to 24? And why is an 8x8 hash
 #    with threshold 4 a poor near-duplicate detector for FER2013?
 # 4. Build a "cleaned" training set: drop images with a pixel std below `LOW_STD`, keep one image of every group
 #    of identical training images (and none of a group whose copies disagree on the label), and drop training
-#    images that also occur in test. How many faces of each class remain?
+#    images that also occur in test (byte-identical copies, as in 2.5). How many faces of each class remain?
 # 5. You download a copy whose `test/` folder holds 7,178 faces. What is it, how do you check, and may you
 #    compare your accuracy on it with a paper's PrivateTest figure?
 

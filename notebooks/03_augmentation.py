@@ -37,8 +37,9 @@
 # | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | ~15-25 min (estimated, see below) | a few minutes (not measured) |
 #
 # The full-mode figure is an estimate: the comparison trains 107,580 face-passes, about 4.2 epochs of FER2013's
-# training split, which chapter 5 measured at 3-5 min per epoch on a 2-core CPU; section 3.8 prints the same
-# estimate from the throughput of the machine you run on.
+# training split, which chapter 5 measured at 3-5 min per epoch on a 2-core CPU; section 3.9 prints an estimate
+# from the throughput of the machine you run on. (The run saved here printed 224 min: its CPU was shared with a
+# training job and managed 8 faces/s, more than ten times slower than chapter 5's epoch times imply.)
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 
@@ -251,9 +252,9 @@ imbalance.T
 
 # %% [markdown]
 # What does an unweighted model do with *disgust*? The usual loss, cross-entropy, is an **average over faces**:
-# disgust faces make up 1.5% of its terms, so they steer 1.5% of every gradient step. The model learns that
-# saying "disgust" rarely pays: its probability for disgust stays low, it seldom wins the arg-max, and disgust
-# recall often ends up near zero. Accuracy barely notices: a model that never says "disgust" loses at most
+# disgust faces make up 1.5% of its terms, so on average they steer only 1.5% of each gradient step. The model
+# learns that saying "disgust" rarely pays: its probability for disgust stays low, it seldom wins the arg-max,
+# and disgust recall often ends up near zero. Accuracy barely notices: a model that never says "disgust" loses at most
 # 1.5 points of accuracy. That is why every table in this course reports **macro-F1** (all seven emotions
 # count equally) beside accuracy, and why we look at disgust recall on its own.
 #
@@ -476,7 +477,9 @@ print(f"one disgust face in validation = {100 / n_disgust:.1f} points of disgust
 # And what the comparison cost. The measured seconds are this run's. The estimate for full mode uses a
 # steady-state training throughput (the seed CNN, two batches of 64 timed just below, without the start-up that
 # dominates a one-epoch quick run) and leaves out validation and augmentation, so read it as a rough guide, and
-# only on a machine that is not busy with something else.
+# only on a machine that is not busy with something else. The run saved here shared its two cores with a
+# training job: it measured 8 faces/s, hence an estimate of several hours (224 min) instead of the 15-25 minutes
+# of the table at the top.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -523,17 +526,20 @@ timing.T
 #
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
-# 1. Turn the knobs up: draw the pipeline with `rotation=0.25, zoom=0.4, translation=0.3, brightness=0.5,
-#    contrast=0.5` on the four faces. Which draws would you still label with the original emotion? What does
-#    this say about choosing augmentation strengths?
+# 1. Turn the knobs up: build the pipeline with `augment.augmentation_layers(rotation=0.25, zoom=0.4,
+#    translation=0.3, brightness=0.5, contrast=0.5)` and show seven random draws of each of the four faces, as
+#    in section 3.3. Which draws would you still label with the original emotion? What does this say about
+#    choosing augmentation strengths?
 # 2. Show numerically that oversampling to the largest class and `power=1` weights put the same total weight on
 #    every class of FER2013's training split (compute `count x weight` per class, and the class sizes after
 #    oversampling). In what way do the two still differ during training?
-#    - Check your answer: `check.exercise("3.2", (count_times_weight, faces_per_class))`.
+#    - Check your answer: `check.exercise("3.2", (count_times_weight, faces_per_class))`, two numbers (each is
+#      the same for all seven classes).
 # 3. Why are the validation and test faces never augmented, oversampled or weighted? What would an oversampled
 #    validation split report instead of accuracy?
-# 4. Move augmentation into a `tf.data` pipeline: build a dataset of the training subset that shuffles, batches
-#    and applies the augmentation with `map`, and check the shape and value range of one batch. When would you
+# 4. Move augmentation into a `tf.data` pipeline: build a dataset of the training subset (`x_sub`, `y_sub` of
+#    section 3.7) that shuffles, batches and applies the augmentation with `map`, and check the shape and value
+#    range of one batch. When would you
 #    prefer this to layers in front of the model?
 # 5. Suppose one variant has *lower* accuracy but *higher* macro-F1 than the baseline. How can both happen at
 #    once, and which would you report?

@@ -221,13 +221,14 @@ plt.show()
 # `padding="valid"` means a 3x3 window is only placed where it fits entirely inside the image. Two things
 # follow.
 #
-# 1. **The border counts less.** A corner pixel is read by one window of the first convolution, an edge pixel
-#    by three, an inner pixel by nine (left panel below). FER2013 faces are cropped tightly, so the border holds
-#    chin, forehead and cheeks, not background.
+# 1. **The border counts less.** A corner pixel is read by one window of the first convolution, most edge
+#    pixels by three, every pixel at least two rows and columns from the border by nine (left panel below).
+#    FER2013 faces are cropped tightly, so the border holds chin, forehead and cheeks, not background.
 # 2. **The last two rows and columns are never seen at all.** The second convolution outputs a 21x21 map; the
-#    2x2 pooling after it keeps 10x10 and drops row and column 21. Traced back to the input, the values that
-#    were dropped are the only ones that depend on rows and columns 46 and 47 of the face. The receptive field
-#    in 4.3 said the same thing: the last value sees 46x46 pixels, starting at the top-left corner.
+#    2x2 pooling after it keeps 10x10 and drops the 21st row and column (index 20; we count from 0, as numpy
+#    does). Traced back to the input, the values that were dropped are the only ones that depend on rows and
+#    columns 46 and 47 of the face. The receptive field in 4.3 said the same thing: the last value sees 46x46
+#    pixels, starting at the top-left corner.
 #
 # A claim like that is cheap to test: scramble those pixels and see whether the prediction moves.
 
@@ -291,7 +292,7 @@ plt.show()
 # | `padding="valid"` | no zero border | simple and no invented pixels, at the cost of the border (4.4) |
 # | ReLU | max(0, x) | cheap, and its gradient does not vanish for positive inputs, so deep stacks train |
 # | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and tolerates a shift of a pixel |
-# | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only | 4.2 million weights and 28,709 faces: without it the net memorises (chapter 6 measures it) |
+# | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only, and scales the rest up (by 1 / 0.6, 1 / 0.7) so that each value keeps its average size | 4.2 million weights and 28,709 faces: without it the net memorises (chapter 6 measures it) |
 # | Flatten + Dense 512, 256 | a fully connected classifier on the 512 features | combines features into the decision; here the map is 1x1, so Flatten just turns 1x1x512 into 512 |
 # | Dense 7 + softmax | seven scores -> seven probabilities summing to 1 | the cross-entropy loss of chapter 5 compares them with the true emotion |
 #
@@ -394,7 +395,9 @@ print(timing.to_string(index=False))
 #   must stream through main memory at every layer, which can make each face *slower* on a CPU.
 #
 # Read your own table: if batch 1 is close to the best, this CPU is limited by memory traffic more than by
-# overhead. In the run saved here two cores were shared with a training job (see the load average), so the
+# overhead. In the table saved here the middle size won (batch 32: about 88 faces/s, against 64 at batch 1 and
+# 57 at batch 256): large enough to share the overhead, without the memory traffic of batch 256. In that run
+# two cores were shared with a training job (see the load average), so the
 # absolute figures are a floor; rerun the cell on an idle machine to see the network's own speed.
 #
 # ## 4.8 The design in today's terms
@@ -409,8 +412,9 @@ print(timing.to_string(index=False))
 # - **Valid padding shrinks the map to 1x1** and drops the border (4.4). `padding="same"` keeps the map size,
 #   so one can use two convolutions per stage and stop at 6x6 instead of 1x1.
 #
-# `fer_helpers.models.build_vgg_bn` is such a design, and the 'going further' chapter starts from it: two 3x3
-# `same` convolutions per stage with BatchNorm, widths 32-64-128-256, global average pooling, one Dense layer.
+# `fer_helpers.models.build_vgg_bn` is such a design, and the 'going further' chapters (planned, chapter 9 and
+# up) start from it: two 3x3 `same` convolutions per stage with BatchNorm, widths 32-64-128-256, global average
+# pooling, one Dense layer.
 
 # %%
 vgg = models.build_vgg_bn()
@@ -423,9 +427,11 @@ compare = pd.DataFrame([
 compare
 
 # %% [markdown]
-# Twice as many convolutions, about a quarter of the parameters, about half the FLOPs. Fewer FLOPs need not mean
-# proportionally faster, though: vgg_bn keeps full 48x48 maps in its first stage (more memory traffic) and has
-# three times more layers to run. Measured on this machine at the largest batch size:
+# Twice as many convolutions, about a quarter of the parameters, about half the FLOPs. FLOPs do not predict the
+# speed ratio, though, in either direction: vgg_bn keeps full 48x48 maps in its first stage (more memory traffic)
+# and has more than twice as many layers to run (BatchNorm and ReLU are layers of their own there), but its maps
+# have far fewer channels. Measured on this machine at the largest batch size (in the run saved here, vgg_bn was
+# about 2.7 times faster, more than the 1.9 that the FLOPs suggest):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -435,7 +441,7 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 
 # %% [markdown]
 # Whether the smaller net is also the *better* one is a question for training, not for counting; the 'going
-# further' chapter takes it up.
+# further' chapters (planned) take it up.
 #
 # ## Summary
 #
@@ -465,9 +471,9 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 # 3. Replace `Flatten` with `GlobalAveragePooling2D`. How many parameters does that save, and why? Then also
 #    remove the two hidden Dense layers (and their dropout): how many parameters are left?
 #    - Check your answers: `check.exercise("4.3", parameters_saved)` and `check.exercise("4.3b", parameters_left)`.
-# 4. For which input sizes between 40 and 64 does the original architecture (valid padding, four blocks) see
-#    every pixel and still end with at least a 1x1 map? Would cropping faces to 46x46 lose anything compared
-#    with feeding 48x48 images?
+# 4. For which input sizes from 40 to 64 (both included) does the original architecture (valid padding, four
+#    blocks) see every pixel and still end with at least a 1x1 map? Would cropping faces to 46x46 lose anything
+#    compared with feeding 48x48 images?
 #    - Check your answer: `check.exercise("4.4", list_of_sizes)`.
 # 5. Using the timing table of 4.7: how many GFLOP/s does your CPU achieve at each batch size, and which batch
 #    size gives the most faces per second? Explain the result with the two effects of 4.7, and say what you

@@ -478,8 +478,11 @@ pd.DataFrame(results)
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. A "model" answers *happy* for every face. On our copy of PublicTest (3,435 faces, 895 happy), work out its
 #    accuracy and macro-F1 from the definitions, without code.
+#    - Check your answer: `check.exercise("7.1", (accuracy, macro_f1))`.
 # 2. ECE depends on how the confidences are binned. Compute the test ECE with 5, 10, 15 and 30 bins, before and
 #    after temperature scaling. What does this mean for comparing ECE figures between papers?
 # 3. Fit the temperature on the test split instead of validation and compare *T* and the test ECE with section
@@ -489,6 +492,8 @@ pd.DataFrame(results)
 #    figures of this chapter.
 # 5. Chapter 5 chose its epoch on the validation split. Count the validation faces that are byte-identical to
 #    faces the model trained on (`x_train`). What would a large count mean for chapter 5's validation figure?
+#    - Check your answer: `check.exercise("7.5", your_count, x_val=x_val, x_train=x_train)`, with the
+#      arrays you counted on.
 
 # %% [markdown] tags=["solution"]
 # ## Solutions

@@ -13,7 +13,7 @@ def separable_faces():
     rng = np.random.default_rng(0)
     n = 120
     y = np.where(np.arange(n) % 2 == 0, 0, 3)
-    base = np.where(y == 0, 60, 190)[:, None, None]
+    base = np.where(y == 0, 30, 220)[:, None, None]
     x = np.clip(base + rng.normal(0, 25, (n, 48, 48)), 0, 255).astype(np.uint8)
     return x, y
 

@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras
 import numpy as np
 import pytest
 
@@ -60,7 +61,7 @@ def test_seed_cnn_parameter_count_and_shapes(seed_cnn):
 
 def test_seed_cnn_outputs_probabilities(seed_cnn):
     x = np.random.default_rng(0).integers(0, 256, size=(3, 48, 48, 1)).astype("float32")
-    proba = np.asarray(seed_cnn(x, training=False))
+    proba = keras.ops.convert_to_numpy(seed_cnn(x, training=False))
     assert proba.shape == (3, 7)
     assert np.all(proba >= 0)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
@@ -125,7 +126,8 @@ def test_weights_round_trip_with_card(tmp_path):
     reloaded = models.load_model(weights)
     assert "Dropout" not in {type(layer).__name__ for layer in reloaded.layers}  # the card's kwargs were used
     x = np.random.default_rng(1).integers(0, 256, size=(4, 48, 48, 1)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(reloaded(x, training=False)), np.asarray(model(x, training=False)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(x, training=False)),
+                                  keras.ops.convert_to_numpy(model(x, training=False)))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Keras lists the groups it could not match before failing
