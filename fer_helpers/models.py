@@ -117,7 +117,10 @@ def model_card(name: str) -> dict:
     path = WEIGHTS_DIR / f"{name}.json"
     if not path.exists():
         raise FerError(f"no bundled model '{name}' (bundled: {', '.join(bundled_models()) or 'none'})")
-    return json.loads(path.read_text())
+    card = json.loads(path.read_text())
+    if "alias" in card:  # e.g. 'best' names whichever bundled model is currently the strongest
+        return {**model_card(card["alias"]), "alias_of": card["alias"]}
+    return card
 
 
 def load_model(name_or_path: str | Path):
@@ -128,7 +131,7 @@ def load_model(name_or_path: str | Path):
     path = Path(text)
     if not path.suffix and not path.exists():
         card = model_card(text)
-        weights = WEIGHTS_DIR / f"{text}.weights.h5"
+        weights = WEIGHTS_DIR / f"{card.get('alias_of', text)}.weights.h5"
     elif path.suffix == ".keras":
         if not path.exists():
             raise FerError(f"{path}: no such model file")

@@ -33,7 +33,12 @@ def test_card_states_selection_split_and_test_figures(name):
     for key in ("validation", "test", "test_without_train_duplicates"):
         assert 0 < card[key]["accuracy"] <= 1 and 0 < card[key]["macro_f1"] <= 1
     assert card["parameters"] == models.load_model(name).count_params()
-    assert (models.WEIGHTS_DIR / f"{name}.md").exists()
+    assert (models.WEIGHTS_DIR / f"{card.get('alias_of', name)}.md").exists()
+
+
+def test_best_names_the_strongest_bundled_model():
+    best = models.model_card("best")
+    assert best["test"]["accuracy"] == max(models.model_card(n)["test"]["accuracy"] for n in BUNDLED)
 
 
 def test_course_model_falls_back_to_bundled_seed(tmp_path, capsys):
