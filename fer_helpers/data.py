@@ -105,6 +105,12 @@ def read_gray48(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
+def _as_split(images: list, labels: list, files: list, skipped: list) -> FerSplit:
+    """Lists gathered while reading -> a FerSplit (an empty split keeps the (0, 48, 48) shape)."""
+    x = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    return FerSplit(x, np.asarray(labels, dtype=np.int64), files, skipped)
+
+
 def _read_folder(folder: Path) -> FerSplit:
     images, labels, files, skipped = [], [], [], []
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and canonical_class(p.name))
@@ -122,8 +128,7 @@ def _read_folder(folder: Path) -> FerSplit:
                 continue
             labels.append(label)
             files.append(f"{class_dir.name}/{path.name}")
-    x = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    return FerSplit(x, np.asarray(labels, dtype=np.int64), files, skipped)
+    return _as_split(images, labels, files, skipped)
 
 
 def _read_csv(csv_path: Path, split: str) -> FerSplit:
@@ -142,8 +147,7 @@ def _read_csv(csv_path: Path, split: str) -> FerSplit:
                 continue
             labels.append(label)
             files.append(f"{csv_path.name}:{row_number}")
-    x = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    return FerSplit(x, np.asarray(labels, dtype=np.int64), files, skipped)
+    return _as_split(images, labels, files, skipped)
 
 
 def _cache_path(source: Path, split: str) -> Path:
