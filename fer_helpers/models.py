@@ -108,8 +108,16 @@ def count_flops(model) -> float:
 
 
 def bundled_models() -> list[str]:
-    """Names of the models that ship with fer_helpers (each a card ``NAME.json`` + ``NAME.weights.h5``)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+    """Names of the models that ship with fer_helpers: each a card ``NAME.json`` beside ``NAME.weights.h5``, or an
+    alias card such as ``best.json``. Files like ``NAME.run.json`` (the run's settings) are not models."""
+    names = []
+    for card in WEIGHTS_DIR.glob("*.json"):
+        name = card.name[: -len(".json")]
+        if "." in name:
+            continue
+        if (WEIGHTS_DIR / f"{name}.weights.h5").exists() or "alias" in json.loads(card.read_text()):
+            names.append(name)
+    return sorted(names)
 
 
 def model_card(name: str) -> dict:

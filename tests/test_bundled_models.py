@@ -45,3 +45,9 @@ def test_course_model_falls_back_to_bundled_seed(tmp_path, capsys):
     model = models.course_model(runs_dir=tmp_path)
     assert "bundled reference 'seed'" in capsys.readouterr().out
     assert model.count_params() == models.model_card("seed")["parameters"]
+
+
+def test_run_settings_and_history_beside_the_weights_are_not_models():
+    assert (models.WEIGHTS_DIR / "seed.run.json").exists()
+    assert not [n for n in BUNDLED if "." in n]
+    assert all((models.WEIGHTS_DIR / f"{models.model_card(n).get('alias_of', n)}.weights.h5").exists() for n in BUNDLED)
