@@ -36,11 +36,13 @@ test: setup
 	cd notebooks && FER_QUICK=1 FER_FIGURES=../_build/test-figures ../$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 		--nbval-cell-timeout=900 $(notdir $(NOTEBOOKS))
 
-# The helpers are backend-agnostic Keras 3: the same unit tests under the PyTorch backend.
+# The helpers are backend-agnostic Keras 3: the same unit tests under the JAX and the PyTorch backends.
 test-backends: setup
 	$(BIN)/python -m pip install --quiet -e ".[backends]"
-	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -p no:cacheprovider tests/ \
-		--ignore=tests/test_notebooks.py --ignore=tests/test_book_tools.py
+	for backend in jax torch; do \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider tests/ \
+			--ignore=tests/test_notebooks.py --ignore=tests/test_book_tools.py || exit 1; \
+	done
 
 sync:
 	cd notebooks && ../$(BIN)/jupytext --sync [0-9][0-9]_*.ipynb
