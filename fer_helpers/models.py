@@ -18,18 +18,24 @@ INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
 def build_seed_cnn(num_classes: int = NUM_CLASSES, conv_dropout: float = 0.4,
-                   dense_dropout: tuple[float, float] = (0.4, 0.3), name: str = "seed_cnn"):
+                   dense_dropout: tuple[float, float] = (0.4, 0.3), batch_norm: bool = False, name: str = "seed_cnn"):
     """The original project's CNN, exactly: four 3x3 'valid' convolutions (128, 256, 512, 512), each followed by
     2x2 max-pooling and dropout 0.4; Flatten; Dense 512 + dropout 0.4; Dense 256 + dropout 0.3; softmax.
 
-    ``conv_dropout=0, dense_dropout=(0, 0)`` gives the unregularised variant of chapter 6.
+    ``conv_dropout=0, dense_dropout=(0, 0)`` gives the unregularised variant of chapter 6; ``batch_norm=True``
+    puts a BatchNormalization between each convolution and its ReLU (the first step of chapter 9's ladder).
     """
     import keras
     from keras import layers
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for block, filters in enumerate((128, 256, 512, 512), start=1):
-        x = layers.Conv2D(filters, 3, padding="valid", activation="relu", name=f"conv{block}")(x)
+        if batch_norm:
+            x = layers.Conv2D(filters, 3, padding="valid", use_bias=False, name=f"conv{block}")(x)
+            x = layers.BatchNormalization(name=f"bn{block}")(x)
+            x = layers.Activation("relu", name=f"relu{block}")(x)
+        else:
+            x = layers.Conv2D(filters, 3, padding="valid", activation="relu", name=f"conv{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
         if conv_dropout:
             x = layers.Dropout(conv_dropout, name=f"dropout{block}")(x)
@@ -43,9 +49,10 @@ def build_seed_cnn(num_classes: int = NUM_CLASSES, conv_dropout: float = 0.4,
 
 
 def build_vgg_bn(num_classes: int = NUM_CLASSES, widths=(32, 64, 128, 256), dropout: float = 0.4,
-                 name: str = "vgg_bn"):
+                 head: str = "gap", name: str = "vgg_bn"):
     """A VGG-style net with BatchNorm: two 3x3 'same' convolutions per stage, max-pooling between stages, global
-    average pooling instead of a large Flatten + Dense head. The 'going further' chapter starts from it."""
+    average pooling instead of a large Flatten + Dense head (``head='flatten'`` gives the original project's
+    Flatten + Dense 512 + Dense 256 head instead, for chapter 9's comparison)."""
     import keras
     from keras import layers
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
@@ -57,17 +64,59 @@ def build_vgg_bn(num_classes: int = NUM_CLASSES, widths=(32, 64, 128, 256), drop
             x = layers.Activation("relu", name=f"s{stage}_relu{conv}")(x)
         if stage < len(widths):
             x = layers.MaxPooling2D(2, name=f"s{stage}_pool")(x)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    elif head == "flatten":
+        x = layers.MaxPooling2D(2, name="head_pool")(x)
+        x = layers.Flatten(name="flatten")(x)
+        for i, units in enumerate((512, 256), start=1):
+            x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
+            x = layers.Dropout(dropout, name=f"dense_dropout{i}")(x)
+    else:
+        raise FerError(f"unknown head '{head}' (gap, flatten)")
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_resnet(num_classes: int = NUM_CLASSES, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2),
+                 dropout: float = 0.2, name: str = "resnet"):
+    """A ResNet-18-style net for 48x48 faces: a 3x3 stem (no 7x7 + max-pool: the faces are already small), then
+    stages of basic residual blocks (two 3x3 convolutions + BatchNorm, the input added back), halving the size
+    and doubling the width from one stage to the next; global average pooling; softmax. ``widths=(32, 64, 128,
+    256)`` gives a quarter of the parameters of the default (11.2M)."""
+    import keras
+    from keras import layers
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    for stage, (width, count) in enumerate(zip(widths, blocks), start=1):
+        for block in range(1, count + 1):
+            stride = 2 if stage > 1 and block == 1 else 1
+            prefix = f"s{stage}b{block}"
+            shortcut = x
+            y = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_conv1")(x)
+            y = layers.BatchNormalization(name=f"{prefix}_bn1")(y)
+            y = layers.Activation("relu", name=f"{prefix}_relu1")(y)
+            y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{prefix}_conv2")(y)
+            y = layers.BatchNormalization(name=f"{prefix}_bn2")(y)
+            if stride != 1 or shortcut.shape[-1] != width:  # match the shape of what is added back
+                shortcut = layers.Conv2D(width, 1, strides=stride, use_bias=False, name=f"{prefix}_proj")(shortcut)
+                shortcut = layers.BatchNormalization(name=f"{prefix}_proj_bn")(shortcut)
+            x = layers.Activation("relu", name=f"{prefix}_out")(layers.Add(name=f"{prefix}_add")([y, shortcut]))
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-BUILDERS = {"seed_cnn": build_seed_cnn, "vgg_bn": build_vgg_bn}
+BUILDERS = {"seed_cnn": build_seed_cnn, "vgg_bn": build_vgg_bn, "resnet": build_resnet}
 
 
 def build(architecture: str, **kwargs):
-    """Build a model by architecture name (``seed_cnn``, ``vgg_bn``)."""
+    """Build a model by architecture name (``seed_cnn``, ``vgg_bn``, ``resnet``)."""
     if architecture not in BUILDERS:
         raise FerError(f"unknown architecture '{architecture}' (choose from {', '.join(BUILDERS)})")
     return BUILDERS[architecture](**kwargs)

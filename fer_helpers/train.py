@@ -12,6 +12,7 @@ The validation split decides everything (which epoch to keep, when to stop); the
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -29,6 +30,8 @@ def learning_rate_schedule(learning_rate: float = 1e-3, epochs: int = 30, steps_
 
     'cosine': linear warm-up from lr/10 over ``warmup_epochs``, then cosine decay to 0 at the last step: big
     steps while the loss surface is rough, small ones to settle.
+    'onecycle': a long warm-up from lr/25 over the first 30% of training (``warmup_epochs`` is ignored), then the
+    same cosine decay: the "one-cycle" policy, which lets a high peak rate act as a regulariser.
     """
     import keras
     total = max(1, int(epochs * steps_per_epoch))
@@ -37,23 +40,31 @@ def learning_rate_schedule(learning_rate: float = 1e-3, epochs: int = 30, steps_
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=learning_rate / 10 if warmup else learning_rate, decay_steps=total - warmup,
             alpha=0.0, warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
+    if schedule == "onecycle":
+        warmup = min(int(0.3 * total), total - 1)
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=learning_rate / 25, decay_steps=total - warmup, alpha=0.0,
+            warmup_target=learning_rate, warmup_steps=warmup)
     if schedule == "constant":
         return learning_rate
-    raise FerError(f"unknown schedule '{schedule}' (cosine, constant)")
+    raise FerError(f"unknown schedule '{schedule}' (cosine, onecycle, constant)")
 
 
 def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, epochs: int = 30, steps_per_epoch: int = 100,
-                   warmup_epochs: float = 1.0, schedule: str = "cosine", weight_decay: float = 0.0):
+                   warmup_epochs: float = 1.0, schedule: str = "cosine", weight_decay: float = 0.0,
+                   ema: float | None = None):
     """An optimizer following :func:`learning_rate_schedule`. ``name``: 'adam', 'adamw' or 'sgd' (Nesterov
-    momentum 0.9)."""
+    momentum 0.9). ``ema`` (e.g. 0.999) also keeps an exponential moving average of the weights (Polyak
+    averaging), which :func:`fit` evaluates and keeps."""
     import keras
     lr = learning_rate_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs, schedule)
+    averaging = {"use_ema": True, "ema_momentum": ema} if ema else {}
     if name == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **averaging)
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=weight_decay or 1e-4)
+        return keras.optimizers.AdamW(lr, weight_decay=weight_decay or 1e-4, **averaging)
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=weight_decay or None)
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=weight_decay or None, **averaging)
     raise FerError(f"unknown optimizer '{name}' (adam, adamw, sgd)")
 
 
@@ -114,6 +125,50 @@ class _EpochClock:
         return EpochClock()
 
 
+@functools.lru_cache(maxsize=None)
+def _mixup_batches_class():
+    import keras
+
+    class MixupBatches(keras.utils.PyDataset):
+        """Batches of mixup (Zhang et al., 2018): each face is blended with another face of the same batch,
+        ``lam * a + (1 - lam) * b``, and so are their label vectors and class weights; ``lam`` is drawn from
+        Beta(alpha, alpha) per batch (alpha 0.2: most blends stay close to one of the two faces). The order is
+        reshuffled every epoch."""
+
+        def __init__(self, x, targets, batch_size: int, alpha: float = 0.2, class_weight: dict | None = None,
+                     seed: int = 0):
+            super().__init__()
+            self.x = as_model_input(x)
+            self.targets = np.asarray(targets, dtype="float32")
+            self.batch_size, self.alpha = batch_size, alpha
+            weights = np.ones(NUM_CLASSES, "float32")
+            for k, w in (class_weight or {}).items():
+                weights[int(k)] = w
+            self.sample_weight = self.targets @ weights  # a soft label gets the blend of its classes' weights
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(self.x))
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, i):
+            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+            partner = self.rng.permutation(len(idx))
+            lam = np.float32(self.rng.beta(self.alpha, self.alpha))
+            x, t, w = self.x[idx], self.targets[idx], self.sample_weight[idx]
+            return (lam * x + (1 - lam) * x[partner], lam * t + (1 - lam) * t[partner],
+                    lam * w + (1 - lam) * w[partner])
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(self.x))
+
+    return MixupBatches
+
+
+def MixupBatches(*args, **kwargs):  # noqa: N802 - a class to its callers, defined on first use (Keras loads late)
+    return _mixup_batches_class()(*args, **kwargs)
+
+
 def read_history(run_dir: str | Path):
     """The run's per-epoch log as a DataFrame (one row per epoch, the last record wins after a resume)."""
     import pandas as pd
@@ -130,12 +185,16 @@ def read_history(run_dir: str | Path):
 def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: int = 30, batch_size: int = 64,
         augmentation=None, class_weight: dict | None = None, optimizer: str = "adam", learning_rate: float = 1e-3,
         schedule: str = "cosine", warmup_epochs: float = 1.0, weight_decay: float = 0.0,
-        label_smoothing: float = 0.0, patience: int | None = None, time_budget_min: float | None = None,
-        fresh: bool = False, verbose: int = 2):
+        label_smoothing: float = 0.0, mixup: float = 0.0, ema: float | None = None, soft_targets=None,
+        patience: int | None = None, time_budget_min: float | None = None, fresh: bool = False,
+        verbose: int = 2, seed: int = 0):
     """Train ``model`` on (x_train, y_train), select on (x_val, y_val), and return the history DataFrame.
 
     On return ``model`` holds the best-on-validation weights. ``augmentation`` (a Keras layer, e.g. from
     :func:`fer_helpers.augment.augmentation_layers`) is applied in front of the model during training only.
+    ``mixup`` (alpha, e.g. 0.2) blends random pairs of training faces and their labels (:class:`MixupBatches`);
+    ``ema`` (e.g. 0.999) validates and keeps the moving average of the weights instead of the raw weights;
+    ``soft_targets`` (n x 7 probabilities, e.g. an ensemble's) replaces the one-hot labels: distillation.
     A run folder that already finished is not retrained: its best weights are loaded (``fresh=True`` restarts).
     """
     import shutil
@@ -148,6 +207,8 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing,
                 "class_weight": None if class_weight is None else {str(k): round(v, 4) for k, v in class_weight.items()},
                 "augmentation": None if augmentation is None else [l.name for l in getattr(augmentation, "layers", [augmentation])]}
+    # Settings added later are recorded only when used, so runs made before them still resume.
+    settings.update({k: v for k, v in {"mixup": mixup, "ema": ema, "distilled": soft_targets is not None}.items() if v})
     settings_path = run_dir / "run.json"
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -175,7 +236,7 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
         trainer = keras.Sequential([keras.Input(model.input_shape[1:]), augmentation, model], name=f"{model.name}_training")
     steps = math.ceil(len(y_train) / batch_size)
     trainer.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, epochs, steps, warmup_epochs, schedule, weight_decay),
+        optimizer=make_optimizer(optimizer, learning_rate, epochs, steps, warmup_epochs, schedule, weight_decay, ema),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy"])
 
@@ -184,6 +245,8 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         _EpochClock(),
+        # with EMA: validate with the averaged weights, and hand them to the callbacks after this one
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         best,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
@@ -193,11 +256,16 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
     if budget is not None:
         callbacks.append(budget)
 
-    y_train_1hot = keras.utils.to_categorical(y_train, NUM_CLASSES)
+    targets = (keras.utils.to_categorical(y_train, NUM_CLASSES) if soft_targets is None
+               else np.asarray(soft_targets, dtype="float32"))
     y_val_1hot = keras.utils.to_categorical(y_val, NUM_CLASSES)
-    trainer.fit(as_model_input(x_train), y_train_1hot, validation_data=(as_model_input(x_val), y_val_1hot),
-                epochs=epochs, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
-                verbose=verbose)
+    validation = (as_model_input(x_val), y_val_1hot)
+    if mixup:
+        batches = MixupBatches(x_train, targets, batch_size, alpha=mixup, class_weight=class_weight, seed=seed)
+        trainer.fit(batches, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    else:
+        trainer.fit(as_model_input(x_train), targets, validation_data=validation, epochs=epochs,
+                    batch_size=batch_size, class_weight=class_weight, callbacks=callbacks, verbose=verbose)
     if not (budget is not None and budget.stopped_early):
         (run_dir / "finished").write_text("")
     history = read_history(run_dir)

