@@ -11,6 +11,22 @@ measured afterwards, once, on the CPU (``tools/bundle_model.py``).
     # a rehearsal on the CPU: tiny models, a few hundred faces, 1 epoch each
     KERAS_BACKEND=jax python tools/train_on_device.py --pack .device/fer_train.pack --out /tmp/rehearsal --rehearse
 
+On the device (``run`` with ``carry: [".device", ".whl"]``; ``.whl`` holds the keras 3.15.1, namex and optree
+wheels for Python 3.12, ``.device`` the pack; both are listed in ``.git/info/exclude``). The working tree travels
+too and the limit is 64 MiB: move ``fer_helpers/weights/*.weights.h5`` out of the tree for that call (the
+device does not need them) and back afterwards. One call, ~9 minutes:
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .whl/*.whl && export PYTHONPATH=/tmp/site || exit
+    export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+    python3 tools/train_on_device.py --pack .device/fer_train.pack --out /tmp/runs --budget-min 8 \
+        2>&1 | tee $OUT/train.log
+    cd /tmp/runs && find . -name backup -type d -prune -exec rm -rf {} + && rm -f ladder_*/best.weights.h5 \
+        && tar -cf - . | xz -1 -T0 | split -b 15M - $OUT/runs.tar.xz.
+
+Back here: ``cat FILES_AT/runs.tar.xz.* | xz -d | tar -x -C runs/device``, then ``tools/bundle_model.py --run
+runs/device/seed --name seed ...`` and ``--run runs/device/best --name best ...`` measure the cards on the CPU.
+
 The jobs run in priority order, each with its share of the time budget, so a budget that runs out still leaves
 the most important runs finished; a run cut short keeps its best epoch so far and says so in ``summary.json``.
 """
