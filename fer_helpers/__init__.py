@@ -2,8 +2,9 @@
 
 Each module is taught in full in one chapter and imported by the later ones:
 ``course`` (every chapter's first cell), ``data`` (ch. 2), ``augment`` (ch. 3), ``models`` (ch. 4),
-``train`` (ch. 5), ``evaluate`` (ch. 7), ``faces`` and ``predict`` (ch. 8), ``plots`` (all of them), and
-``check`` (answers to the exercises that have a checkable one).
+``train`` (ch. 5), ``evaluate`` (ch. 7), ``faces``, ``predict``, ``demo`` and ``video`` (ch. 8), ``recipes``
+(ch. 9), ``export`` (ch. 10), ``scale`` (ch. 11), ``plots`` (all of them), and ``check`` (answers to the
+exercises that have a checkable one).
 """
 import os as _os
 
