@@ -1,0 +1,112 @@
+"""fer_helpers.scale (chapter 11): measurements in fresh processes that report JSON, a 'not installed' row for a
+missing backend, data parallelism that equals one device, and input pipelines that count every face."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+
+from fer_helpers import data, scale
+
+
+def _faces(n, seed=0):
+    """n random 48x48 'faces' with labels cycling through the seven classes."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), np.arange(n) % data.NUM_CLASSES
+
+
+def test_imports_without_jax_and_torch():
+    blocked = "import sys; sys.modules['jax'] = None; sys.modules['torch'] = None; import fer_helpers.scale"
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, cwd=scale._REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+def test_missing_backend_is_a_row_not_an_error():
+    assert not scale.backend_installed("no_such_backend")
+    assert scale.run_worker("backend", "no_such_backend", weights="x") == {"backend": "no_such_backend",
+                                                                          "status": "not installed"}
+    # the worker itself, started as the chapter starts it, answers in JSON too
+    done = subprocess.run([sys.executable, "-m", "fer_helpers.scale", "backend", "--backend", "no_such_backend",
+                           "--weights", "x"], capture_output=True, text=True, cwd=scale._REPO_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"backend": "no_such_backend", "status": "not installed"}
+
+
+def test_backend_benchmark_reports_each_backend():
+    x, y = _faces(32)
+    table = scale.backend_benchmark(x, y, backends=("tensorflow", "no_such_backend"), widths=(4, 8), batch_size=16,
+                                    epochs=1, gpu=False, timeout=300)
+    assert list(table.index) == ["tensorflow", "no_such_backend"]
+    row = table.loc["tensorflow"]
+    assert row["status"] == "ok", row["status"]
+    assert row["version"].startswith("tensorflow ")
+    assert 0 < row["cpu_images_per_s"] < 1e6 and row["first_epoch_s"] > 0
+    assert row["weights_max_diff"] < 1e-5          # the weights saved here predict the same in the worker
+    assert math.isfinite(row["first_step_loss"]) and math.isfinite(row["final_loss"])
+    assert row["gpu_images_per_s"].startswith("not measured")
+    assert table.loc["no_such_backend", "status"] == "not installed"
+
+
+def test_two_devices_train_exactly_like_one():
+    x, y = _faces(64)
+    result = scale.data_parallel_check("tensorflow", devices=2, steps=3, per_replica_batch=8, x=x, y=y,
+                                       learning_rate=0.1, contrast=True, timeout=300)
+    assert result["status"] == "ok", result
+    assert result["global_batch"] == 16 and result["steps"] == 3 and len(result["devices"]) == 2
+    assert result["max_weight_change"] > 1e-3                      # training moved the weights ...
+    assert result["equal"] and result["max_weight_diff"] <= 1e-5   # ... in the same way on two devices
+    assert result["max_loss_diff"] <= 1e-5
+    # and the per-replica batch on one device is a different training: the check can tell them apart
+    assert result["max_weight_diff_per_replica_batch_on_one_device"] > 100 * result["max_weight_diff"] + 1e-5
+
+
+def test_data_parallel_unsupported_backend_says_so():
+    assert scale.data_parallel_check("no_such_backend")["status"] == "not installed"
+
+
+def test_pipeline_benchmark_counts_every_face(tmp_path):
+    import keras
+    x, y = _faces(48)
+    augmentation = keras.Sequential([keras.layers.RandomFlip("horizontal")])
+    table = scale.pipeline_benchmark(x, y, batch_size=16, read_passes=1, epochs=1, augmentation=augmentation,
+                                     widths=(4, 8))
+    assert len(table) >= 4
+    assert (table["images"] == 48).all()
+    for column in ("read_images_per_s", "train_images_per_s"):
+        assert np.isfinite(table[column]).all() and (table[column] > 0).all()
+    # the class folders it writes follow the Kaggle layout, one PNG per face, and read back as they were
+    folder = scale.write_image_folder(x, y, tmp_path / "train")
+    assert sorted(p.name for p in folder.iterdir()) == list(data.CLASS_NAMES)
+    back = data.load_split(tmp_path, "train", cache=False)
+    assert len(back) == 48 and sorted(back.y.tolist()) == sorted(y.tolist())
+    assert {img.tobytes() for img in back.x} == {img.tobytes() for img in x}
+
+
+def test_cache_before_shuffle_reshuffles_every_epoch():
+    x, y = _faces(40)
+    dataset = scale.array_dataset(x, y, batch_size=16, seed=1)
+    epochs = [np.concatenate([np.asarray(images)[:, :2, 0, 0] for images, _ in dataset]) for _ in range(2)]
+    assert len(epochs[0]) == 40
+    assert sorted(map(tuple, epochs[0])) == sorted(map(tuple, epochs[1]))   # the same faces ...
+    assert not np.array_equal(epochs[0], epochs[1])                          # ... in a new order
+
+
+def test_float32_output_under_mixed_precision():
+    import keras
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = scale.with_float32_output(scale.benchmark_model(widths=(4, 8)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("s1_conv1").compute_dtype == "float16"
+    assert model.get_layer("s1_conv1").variable_dtype == "float32"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert model.output_shape == (None, data.NUM_CLASSES)
+
+
+def test_repeat_to_fills_a_fixed_count():
+    x, y = _faces(5)
+    x10, y10 = scale.repeat_to(x, y, 12)
+    assert len(x10) == len(y10) == 12
+    assert (x10[5] == x[0]).all() and list(y10[:7]) == [0, 1, 2, 3, 4, 0, 1]
