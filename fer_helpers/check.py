@@ -341,6 +341,14 @@ _EXERCISES = {
         _orientation_call, _contains,
         "give the function's name as a string; read faces.read_image: phones store a rotation tag in the photo's "
         "metadata"),
+    "10.2": _Exercise(
+        "about how many times smaller a TFLite file with 8-bit weights is than one with 32-bit weights",
+        lambda: 32 / 8, _within(0.5),
+        "compare the bits per weight; the file is almost all weights"),
+    "10.2b": _Exercise(
+        "GFLOP/s needed for 2,000 faces/s with chapter 4's network (models.count_flops)",
+        lambda: 2000 * models.count_flops(_seed_cnn()) / 1e9, _within(10),
+        "faces per second x FLOPs per face, in billions; models.count_flops(models.build_seed_cnn()) gives FLOPs"),
 }
 
 
