@@ -125,7 +125,7 @@ def _quiet_native_stderr():
 
 def _called(model) -> None:
     """Call the model once: Keras exports only models that have run (their input shapes are then known)."""
-    model.predict_on_batch(np.zeros((1, *model.input_shape[1:]), "float32"))
+    model(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)  # __call__: predict() does not count under JAX
 
 
 # --------------------------------------------------------------------------------------------------- export
@@ -169,7 +169,8 @@ def export_tflite(saved_model, path, quantize: str | None = None) -> Path:
 def export_onnx(model, path) -> Path:
     """An ONNX file: the forward pass as a graph of standard operators, for ONNX Runtime and many other engines.
 
-    Works from every backend (TensorFlow through tf2onnx, JAX through jax2tf and tf2onnx, PyTorch through torch.onnx).
+    TensorFlow goes through tf2onnx and PyTorch through torch.onnx (both installed here); JAX needs jax2onnx, which
+    the course does not pin (it brings some thirty packages): there this raises one line saying so.
     """
     if _backend() in ("tensorflow", "jax"):
         _require("tf2onnx", "ONNX export")

@@ -112,7 +112,8 @@ print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(m
 #
 # This goes through TensorFlow, so it needs the TensorFlow backend: under JAX, Keras can still make one (through
 # `jax2tf`), under PyTorch it cannot. `fer_helpers.export` refuses both SavedModel and TFLite on any backend but
-# TensorFlow with one line; ONNX (section 10.4) works from all three.
+# TensorFlow with one line; ONNX (section 10.4) works from TensorFlow and PyTorch (and from JAX with the `jax2onnx`
+# package, which the course does not install).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

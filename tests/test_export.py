@@ -4,6 +4,7 @@ timings that are medians, and one-line errors for bad paths, missing runtimes an
 SavedModel and TFLite need the TensorFlow backend; under another backend (``make test-backends`` runs these tests
 under PyTorch) the same tests check that those formats are refused with one clear line and that ONNX still works.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,8 +19,11 @@ from fer_helpers import FerError, export
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "data" / "photos" / "astronaut.jpg"
 TF_BACKEND = keras.backend.backend() == "tensorflow"
-FLOAT_FORMATS = ("tflite", "onnx") if TF_BACKEND else ("onnx",)
-EXPECTED = tuple(export.FORMATS) if TF_BACKEND else ("onnx",)
+# Keras exports ONNX through tf2onnx (TensorFlow), torch.onnx (PyTorch) or jax2onnx (JAX); jax2onnx is not pinned
+# (it brings some thirty packages), so under JAX the ONNX rows are skipped with one line, and so are these tests.
+ONNX_EXPORTABLE = keras.backend.backend() != "jax" or importlib.util.find_spec("jax2onnx") is not None
+FLOAT_FORMATS = ("tflite", "onnx") if TF_BACKEND else ("onnx",) if ONNX_EXPORTABLE else ()
+EXPECTED = tuple(export.FORMATS) if TF_BACKEND else ("onnx",) if ONNX_EXPORTABLE else ()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +44,13 @@ def model():
 def exported(model, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     return out, export.export_all(model, out, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(exported):
+    if "onnx" not in exported[1]:
+        pytest.skip("ONNX export from the JAX backend needs jax2onnx (not pinned); the TensorFlow and PyTorch runs test it")
+    return exported[1]["onnx"]
 
 
 @pytest.fixture(scope="module")
@@ -104,18 +115,18 @@ def test_predictors_share_one_interface(model, exported, faces):
             predictor.predict(np.zeros((2, 32, 32), np.uint8))
 
 
-def test_a_predictor_works_as_the_model_of_predict_faces(exported):
+def test_a_predictor_works_as_the_model_of_predict_faces(onnx_file):
     from fer_helpers import faces, predict
-    predictor = export.OnnxPredictor(exported[1]["onnx"], threads=1)
+    predictor = export.OnnxPredictor(onnx_file, threads=1)
     [found] = predict.predict_faces(predictor, faces.read_image(PHOTO), "haar")
     assert sum(found.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     # ONNX Runtime's own default (threads that spin between calls) gives the same answers
-    spinning = export.OnnxPredictor(exported[1]["onnx"], threads=2, spin=True)
+    spinning = export.OnnxPredictor(onnx_file, threads=2, spin=True)
     np.testing.assert_array_equal(spinning.predict(found.face[None]), predictor.predict(found.face[None]))
 
 
-def test_timings_are_positive_medians(exported, faces):
-    predictor = export.OnnxPredictor(exported[1]["onnx"], threads=1)
+def test_timings_are_positive_medians(onnx_file, faces):
+    predictor = export.OnnxPredictor(onnx_file, threads=1)
     one = export.time_throughput(predictor, faces, batch_size=1, repeats=3, warmup=1)
     many = export.time_throughput(predictor, faces[:5], batch_size=16, repeats=2, warmup=1)  # 5 faces, repeated
     assert one["batch"] == 1 and many["batch"] == 16
@@ -128,7 +139,7 @@ def test_timings_are_positive_medians(exported, faces):
     assert min(steps) >= 0 and e2e["total ms"] > 0
 
 
-def test_deploy_table_marks_the_fer_package_figures_as_not_measured(exported, model, faces):
+def test_deploy_table_marks_the_fer_package_figures_as_not_measured(exported, onnx_file, model, faces):
     _, paths = exported
     predictors = export.make_predictors(model, {"onnx": paths["onnx"]}, keras_modes=("predict",), verbose=False)
     comparison = export.compare_predictions(predictors, faces[:8])
@@ -165,9 +176,9 @@ def test_export_all_skips_what_it_cannot_make_with_one_line(model, tmp_path, mon
                                                       "skipped tflite_float16", "skipped onnx"]
 
 
-def test_a_missing_runtime_skips_its_row_with_one_line(model, exported, monkeypatch, capsys):
+def test_a_missing_runtime_skips_its_row_with_one_line(model, onnx_file, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
-    predictors = export.make_predictors(model, {"onnx": exported[1]["onnx"]}, keras_modes=("predict",))
+    predictors = export.make_predictors(model, {"onnx": onnx_file}, keras_modes=("predict",))
     assert list(predictors) == ["keras predict"]
     assert capsys.readouterr().out.strip() == ("skipped onnx: running an ONNX model needs the onnxruntime package "
                                                "(pip install onnxruntime==1.32.0)")
@@ -218,7 +229,7 @@ def test_benchmark_script_runs_end_to_end_quick(model, tmp_path):
     assert (table.loc[measured, "top-1 agreement"] >= 0.9).all()
     markdown = (out / "deploy.md").read_text()
     assert "not measured here" in markdown and "35 training faces of the committed sample" in markdown
-    assert (out / "models" / "model.onnx").exists()
+    assert (out / "models" / "model.onnx").exists() == ("onnx" in EXPECTED)
 
 
 @pytest.mark.parametrize("args,message", [
