@@ -34,7 +34,7 @@
 # | mode | comparison (section 3.8) | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample, 71 faces in FER2013's proportions, 6 variants x 1 epoch | 1.8-2.5 min (measured on a busy, shared 2-core CPU: about 85 s of CPU time) | < 1 min |
-# | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | ~15-25 min (estimated, see below) | a few minutes (not measured) |
+# | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | more than 23 min: a run on an otherwise idle 2-core CPU was stopped unfinished after 23 min (2026-11-29); see the estimate below | a few minutes (not measured) |
 #
 # The full-mode figure is an estimate: the comparison trains 107,580 face-passes, about 4.2 epochs of FER2013's
 # training split, which chapter 5 measured at 3-5 min per epoch on a 2-core CPU; section 3.9 prints an estimate
@@ -478,8 +478,8 @@ print(f"one disgust face in validation = {100 / n_disgust:.1f} points of disgust
 # steady-state training throughput (the seed CNN, two batches of 64 timed just below, without the start-up that
 # dominates a one-epoch quick run) and leaves out validation and augmentation, so read it as a rough guide, and
 # only on a machine that is not busy with something else. The run saved here shared its two cores with a
-# training job: it measured 8 faces/s, hence an estimate of several hours (224 min) instead of the 15-25 minutes
-# of the table at the top.
+# training job: it measured 8 faces/s, hence an estimate of several hours (224 min). An earlier guess of 15-25
+# minutes proved low: a full-mode run on an idle machine had not finished after 23 minutes.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
