@@ -2,13 +2,13 @@
 #   make course   set up, then execute every chapter in quick mode (copies with outputs in _build/quick/)
 #   make test     set up, then run the unit tests, the notebook checks and every chapter under nbval
 # Other targets: make setup, make lab (JupyterLab on the notebooks), make sync (pair .ipynb <-> .py),
-#   make book (the course book, _build/html; then python tools/check_book.py)
+#   make book (the course book, _build/html; then python tools/check_book.py), make slides (_build/slides)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup course lab test test-backends sync clean book
+.PHONY: setup course lab test test-backends sync clean book slides
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ sync:
 
 clean:
 	rm -rf _build .cache runs
+
+# Slides for the classroom: _build/slides/NN_*.slides.html, reveal.js, from the committed outputs (tools/make_slides.py).
+slides: setup
+	$(BIN)/python tools/make_slides.py
+	@echo "slides: _build/slides/ (reveal.js is loaded from its CDN: open them with internet access)"
 
 # The book: a static site of the chapters with their committed outputs (nothing is executed), _build/html/index.html.
 # `python tools/check_book.py` then checks it in headless Chromium (titles, launch links, links, images).

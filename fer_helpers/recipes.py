@@ -96,14 +96,19 @@ LADDER = [
 
 
 def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: int | None = None,
-                 soft_targets=None, time_budget_min: float | None = None, verbose: int = 2, seed: int = 0):
-    """Build ``recipe``'s model and train it with :func:`fer_helpers.train.fit` into ``run_dir`` (resumable);
-    writes ``recipe.json`` there. Returns (model with its best-on-validation weights, history)."""
+                 soft_targets=None, time_budget_min: float | None = None, verbose: int = 2, seed: int = 0,
+                 fresh: bool = False):
+    """Build ``recipe``'s model and train it with :func:`fer_helpers.train.fit` into ``run_dir`` (resumable;
+    ``fresh=True`` deletes an earlier run there first); writes ``recipe.json`` there. Returns (model with its
+    best-on-validation weights, history)."""
+    import shutil
     import keras
     from . import augment, train
     keras.utils.set_random_seed(seed)
     model = recipe.build_model()
     run_dir = Path(run_dir)
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.json").write_text(json.dumps(recipe.as_dict(), indent=1, default=list))
     weights = augment.class_weights(y_train, power=recipe.class_weight_power) if recipe.class_weight_power else None

@@ -33,13 +33,13 @@
 #
 # | mode | comparison (section 3.8) | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample, 71 faces in FER2013's proportions, 6 variants x 1 epoch | 1.8-2.5 min (measured on a busy, shared 2-core CPU: about 85 s of CPU time) | < 1 min |
-# | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | more than 23 min: a run on an otherwise idle 2-core CPU was stopped unfinished after 23 min (2026-11-29); see the estimate below | a few minutes (not measured) |
+# | quick (`FER_QUICK=1`, the default) | the committed sample, 71 faces in FER2013's proportions, 6 variants x 1 epoch | 50 s (measured) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | ~45 min (computed: 107,580 face-passes at the ~46 faces/s of chapter 5's full run, plus validation; a run stopped unfinished at 23 min) | a few minutes (estimated) |
 #
-# The full-mode figure is an estimate: the comparison trains 107,580 face-passes, about 4.2 epochs of FER2013's
-# training split, which chapter 5 measured at 3-5 min per epoch on a 2-core CPU; section 3.9 prints an estimate
-# from the throughput of the machine you run on. (The run saved here printed 224 min: its CPU was shared with a
-# training job and managed 8 faces/s, more than ten times slower than chapter 5's epoch times imply.)
+# The full-mode figure is computed, not timed end to end: the comparison trains 107,580 face-passes, about 4.2
+# epochs of FER2013's training split, and chapter 5's full run trained at about 46 faces/s on an idle 2-core CPU
+# (9.5-10 min an epoch), hence about 40 min of training plus validation. Section 3.9 prints an estimate from the
+# throughput of the machine you run on.
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 
@@ -412,7 +412,8 @@ for name, (use_augmentation, power, use_oversampling) in VARIANTS.items():
         epochs=EPOCHS, batch_size=BATCH_SIZE,
         augmentation=augment.augmentation_layers(**AUGMENTATION, seed=session.seed) if use_augmentation else None,
         class_weight=augment.class_weights(y_fit, power) if power is not None else None,
-        learning_rate=LEARNING_RATE, label_smoothing=LABEL_SMOOTHING, verbose=0)
+        learning_rate=LEARNING_RATE, label_smoothing=LABEL_SMOOTHING, verbose=0,
+        fresh=session.quick)  # quick runs take seconds: start over rather than resume one made with other data
     proba = evaluate.predict_proba(net, x_val)
     per_class = evaluate.per_class_table(y_val, proba)
     results[name] = {"faces per epoch": len(y_fit), **evaluate.summary(y_val, proba),
@@ -477,9 +478,9 @@ print(f"one disgust face in validation = {100 / n_disgust:.1f} points of disgust
 # And what the comparison cost. The measured seconds are this run's. The estimate for full mode uses a
 # steady-state training throughput (the seed CNN, two batches of 64 timed just below, without the start-up that
 # dominates a one-epoch quick run) and leaves out validation and augmentation, so read it as a rough guide, and
-# only on a machine that is not busy with something else. The run saved here shared its two cores with a
-# training job: it measured 8 faces/s, hence an estimate of several hours (224 min). An earlier guess of 15-25
-# minutes proved low: a full-mode run on an idle machine had not finished after 23 minutes.
+# only on a machine that is not busy with something else: on a CPU shared with a training job the same cell
+# measured 8 faces/s and printed 224 min. An earlier guess of 15-25 minutes proved low: a full-mode run on an
+# idle machine had not finished after 23 minutes.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -32,8 +32,8 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | one face, and 256 faces of the sample for timing | 1-1.5 min | < 1 min |
-# | full (`FER_QUICK=0`) | the same; only the timing runs longer (10 s per measurement) | ~2 min | ~1 min |
+# | quick (`FER_QUICK=1`, the default) | one face, and 256 faces of the sample for timing | 20 s (measured) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | the same; only the timing runs longer (10 s per measurement) | 57 s (measured) | ~1 min (estimated) |
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 

@@ -32,14 +32,14 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample: 126 training and 14 validation faces (or 50 and 20 per class of the full data); 6 runs of 2 epochs | ~2 min | < 1 min |
-# | full (`FER_QUICK=0`) | at most 1,000 training faces per class (6,392), the whole validation split (2,871); 6 runs of 12 epochs | 1-2 h (estimated), resumable | 5-10 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | the committed sample: 126 training and 14 validation faces (or 50 and 20 per class of the full data); 6 runs of 2 epochs | 75 s (measured) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | at most 1,000 training faces per class (6,392), the whole validation split (2,871); 6 runs of 12 epochs | ~3 h (computed: 72 epochs of 6,392 faces at the ~46 faces/s of chapter 5's full run, plus validation), resumable | 5-10 min (estimated) |
 #
-# Quick mode was measured under `pytest --nbval-lax`: 2.0 min of CPU time, 4.3 min of wall time on a 2-core
-# machine busy with other jobs. The full-mode figures are estimates: chapter 5's full epoch
-# (25,838 training and 2,871 validation faces) takes 3-5 min on 2 CPU cores and 10-20 s on a GPU; one epoch here
-# trains on a quarter as many faces (6,392) and validates on the same 2,871, about 0.27 of that cost, and the
-# chapter runs 72 such epochs (6 runs x 12) plus a few minutes of scoring.
+# Quick mode was measured under `pytest --nbval-lax` on an idle 2-core CPU (75 s, 2026-11-29). The full-mode
+# figures are computed: chapter 5's full epoch (25,838 training and 2,871 validation faces) took 9.5-10 min on the
+# same idle CPU (a GPU needs an estimated 10-20 s); one epoch here trains on a quarter as many faces (6,392) and
+# validates on the same 2,871, about 0.27 of that cost, and the chapter runs 72 such epochs (6 runs x 12) plus a
+# few minutes of scoring.
 #
 # The outputs saved in this notebook come from the run named in the first output line below. **In quick mode
 # the numbers are noise**: with 14 validation faces every validation accuracy moves in steps of 7 points, and two
@@ -224,7 +224,8 @@ def run(name: str, dropout: bool, augmented: bool, x, y):
     augmentation = augment.augmentation_layers(**AUGMENTATION) if augmented else None
     history = train.fit(model, x, y, x_val, y_val, course.RUNS_DIR / f"06_{name}{SUFFIX}", epochs=EPOCHS,
                         batch_size=BATCH_SIZE, augmentation=augmentation, class_weight=CLASS_WEIGHTS,
-                        learning_rate=LEARNING_RATE, label_smoothing=0.0, verbose=0)
+                        learning_rate=LEARNING_RATE, label_smoothing=0.0, verbose=0,
+                        fresh=session.quick)  # quick runs take seconds: start over, full runs resume
     print(f"  {name}: {len(history)} epochs of {len(y)} examples in {history['seconds'].sum() / 60:.1f} min")
     return model, history
 

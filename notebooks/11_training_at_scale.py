@@ -33,8 +33,8 @@
 #
 # | mode | what runs | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | ~2-3 min on an idle CPU (estimated; 4-5.5 min measured on a busy, shared one: about 160 s of CPU time) | ~1-2 min (not measured) |
-# | full (`FER_QUICK=0`) | a VGG twice as wide (4x the arithmetic), 1,024-2,048 faces, 3 timed epochs per measurement | ~20-40 min (estimated from the quick run's speeds, not measured) | a few minutes (not measured) |
+# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 2.1 min (measured) | ~1-2 min (estimated) |
+# | full (`FER_QUICK=0`) | a VGG twice as wide (4x the arithmetic), 1,024-2,048 faces, 3 timed epochs per measurement | ~40 min (computed from the quick run's speeds: 4x the arithmetic on 8x the faces; the PyTorch rows take most of it) | a few minutes (estimated) |
 #
 # Every speed in this notebook was measured while the machine's two cores were shared with a long training job
 # (the load average is printed beside the figures): read them as a method and an order of magnitude, not as this
@@ -170,10 +170,14 @@ for backend, row in measured.iterrows():
 #   bit-for-bit across them; none of the three is "the right one".
 # - **Speed** differs by a factor of several on the same CPU and the same arithmetic. PyTorch, which runs the
 #   network op by op (eagerly: Keras' default for it) and transposes Keras' channels-last images around every
-#   convolution, was an order of magnitude slower than the other two in this run. TensorFlow (a traced graph) and JAX
-#   (one XLA-compiled step, hence its longest first epoch) ran at similar speeds; in other runs of this cell on
-#   the same shared machine either was ahead, by up to about 2x, which is the size of the noise here. Another
-#   machine, another model size or a GPU can reorder the backends: measure before you choose.
+#   convolution, was an order of magnitude slower than the other two in this run. Where its time goes is easy to
+#   look at with `torch.profiler` around one epoch: in ours, copies and elementwise sums, products and divisions (the
+#   batch statistics of BatchNormalization and the Adam update, computed op by op on transposed tensors) took
+#   about two thirds of the time and the convolutions about a sixth. The original CNN of chapter 5, which has no
+#   BatchNormalization, trains at about the same speed under PyTorch as under TensorFlow on this CPU. TensorFlow
+#   (a traced graph) and JAX (one XLA-compiled step, hence its longest first epoch) ran at similar speeds; in other
+#   runs of this cell on the same shared machine either was ahead, by up to about 2x, which is the size of the
+#   noise here. Another machine, another model size or a GPU can reorder the backends: measure before you choose.
 # - The `gpu_images_per_s` column says *not measured*: this run had no GPU. On a machine with one, the same cell
 #   runs each backend a second time with the GPU visible and fills it in.
 #

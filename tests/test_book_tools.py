@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import check_book  # noqa: E402
 import course_repo  # noqa: E402
 import make_book  # noqa: E402
+import make_slides  # noqa: E402
 import make_student_copies  # noqa: E402
 import stamp_headers  # noqa: E402
 
@@ -237,3 +238,21 @@ def test_title_comparison_ignores_markup_and_smart_quotes():
     page = check_book.parse('<h1>3. A fair say for <em>disgust</em> \u2019n <a class="headerlink" href="#t">#</a></h1>')
     assert check_book._normal(page.h1[0]) == check_book._normal("3. A fair say for *disgust* 'n")
     assert check_book.toc_pages(ROOT / "book" / "_toc.yml")[0] == "book/intro"
+
+
+def test_slides_give_sections_to_headings_and_skip_setup_and_solutions():
+    nb = _chapter()
+    with_meta = make_slides.with_slide_metadata(nb)
+    kinds = [c.metadata["slideshow"]["slide_type"] for c in with_meta.cells]
+    # title, setup, parameters, work, exercises, solution (markdown), solution (code)
+    assert kinds == ["slide", "skip", "subslide", "subslide", "slide", "skip", "skip"]
+    assert "slideshow" not in nb.cells[0].metadata  # the chapter itself is not changed
+
+
+def test_slides_are_written_with_the_outputs_and_without_the_solutions(chapter_dir, tmp_path):
+    target = make_slides.write_slides(chapter_dir / "09_synthetic.ipynb", tmp_path / "slides", reveal_prefix="reveal.js")
+    html = target.read_text()
+    assert target.name == "09_synthetic.slides.html"
+    assert "reveal.js/dist/reveal.js" in html and "A synthetic chapter" in html
+    assert "42" in html and "print(6 * 7 + 1)" not in html and "Add one." not in html
+    assert make_slides.main(["no_such_chapter.ipynb", "--out", str(tmp_path)]) == 2

@@ -117,3 +117,16 @@ def test_runs_made_before_the_new_options_still_resume(tmp_path):
     assert set(json.loads((tmp_path / "plain" / "run.json").read_text())).isdisjoint({"mixup", "ema", "distilled"})
     _, again = recipes.train_recipe(TINY, x, y, x[:32], y[:32], tmp_path / "plain", verbose=0)
     assert len(again) == len(first)
+
+
+def test_fresh_starts_over_where_another_run_with_other_data_was_kept(tmp_path):
+    # quick mode with the sample, then quick mode with FER_DATA: same folder, other data
+    x, y = tiny_data(96)
+    recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "run", verbose=0)
+    with pytest.raises(FerError, match="other settings .*train"):
+        recipes.train_recipe(TINY.but("tiny", epochs=1), x[:64], y[:64], x[:32], y[:32], tmp_path / "run", verbose=0)
+    _, history = recipes.train_recipe(TINY.but("tiny", epochs=1), x[:64], y[:64], x[:32], y[:32], tmp_path / "run",
+                                      verbose=0, fresh=True)
+    assert len(history) == 1
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["train"] == 64
+    assert (tmp_path / "run" / "recipe.json").exists()  # written after the old run was deleted, not with it
