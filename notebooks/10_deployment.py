@@ -449,9 +449,11 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, DETECTOR, repeats=E2E_REPEATS
 # NBVAL_IGNORE_OUTPUT
 table = export.deploy_table(paths, comparison, throughput, end_to_end_512)
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+# The load average counts this notebook's own threads too (up to one per core while it times): only a load
+# well above the number of cores means that other work shared the CPU.
 print(f"{settings['hardware']}; load average {load:.1f} on {os.cpu_count()} cores while this ran"
-      + (" (the cores were shared with other work: timings are slower than on an idle machine)"
-         if load > 0.5 * os.cpu_count() else ""))
+      + (" (more than this notebook's own threads: the cores were shared with other work, and timings are slower"
+         " than on an idle machine)" if load > 1.25 * os.cpu_count() else " (this notebook's own work)"))
 shown_table = table.copy()
 shown_table["max abs diff"] = table["max abs diff"].map(lambda v: "-" if pd.isna(v) else f"{v:.1e}")
 shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "faces/s, batch 1": 1,
@@ -481,8 +483,8 @@ print(f"end to end, 512x512 photo: at best {best_e2e:.0f} ms ({fastest}), of whi
 # says how much on this one), and section 10.9 shows that this is the network's arithmetic, not the runtime. End to
 # end the figures are much closer, because there the detector's time counts too and the classifier's shrinks to a few
 # milliseconds per face with any runtime but `keras predict`. Whether ours lands below or above their 57 ms depends on
-# the machine and its load: the run saved here shared its two cores with other work (the line above the table), which
-# slows the detector most, and their figure comes from hardware and a timing method we do not know. For a user waiting
+# the machine and its load (the line above the table says whether the run saved here shared its cores with other
+# work, which slows the detector most), and their figure comes from hardware and a timing method we do not know. For a user waiting
 # on one photo, the detector and the way the model is called matter more than the classifier's raw speed.
 #
 # ## 10.9 Why it is slower, and what would make it faster
