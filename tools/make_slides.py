@@ -24,9 +24,11 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_student_copies import SOLUTION_TAG  # noqa: E402  (the tag the student copies remove, too)
+from stamp_headers import CHAPTER_GLOB  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
-SOLUTION_TAG = "solution"
 
 
 def slide_type(cell, index: int) -> str:
