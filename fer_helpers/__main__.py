@@ -76,7 +76,7 @@ def _cmd_predict(args) -> int:
     from . import models, predict
     model = models.load_model(args.model)
     results, errors = predict.predict_files(args.images, model, detector=args.detector)
-    records = []
+    records, written = [], set()
     for path, faces in results:
         if not faces:
             print(f"{path}: no face found")
@@ -86,15 +86,21 @@ def _cmd_predict(args) -> int:
             records.append({"file": str(path), "box": [x, y, w, h], "emotion": face.emotion,
                             "confidence": round(float(face.confidence), 4),
                             "probabilities": {k: round(float(v), 4) for k, v in face.probabilities.items()}})
-        if args.annotate and faces is not None:
+        if args.annotate:
             from .faces import read_image
             import cv2
             out = Path(args.annotate)
             out.mkdir(parents=True, exist_ok=True)
-            annotated = predict.annotate(read_image(path), faces)
-            cv2.imwrite(str(out / (Path(path).stem + "_emotions.jpg")), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+            name, n = f"{Path(path).stem}_emotions.jpg", 1
+            while name in written:  # a/x.jpg and b/x.png: x_emotions.jpg, x_emotions_2.jpg
+                n += 1
+                name = f"{Path(path).stem}_emotions_{n}.jpg"
+            written.add(name)
+            annotated = cv2.cvtColor(predict.annotate(read_image(path), faces), cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(out / name), annotated):
+                errors.append(f"{out / name}: could not be written")
     for line in errors:
-        print(line)
+        print(line, file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps({"faces": records, "errors": errors}, indent=1))
     return 0 if results else 1
@@ -132,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="detect faces in photos and name their emotions")
     p.add_argument("images", nargs="+")
     p.add_argument("--model", default="seed")
-    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar", "none"])
+    p.add_argument("--detector", default="auto", choices=["auto", "yunet", "haar"])
     p.add_argument("--json", default=None)
     p.add_argument("--annotate", default=None, help="write annotated copies into this folder")
     p.set_defaults(func=_cmd_predict)

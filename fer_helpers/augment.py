@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import CLASS_NAMES, NUM_CLASSES
+from .errors import FerError
 
 #: Faces per class in FER2013's Training split (28,709 in all), in CLASS_NAMES order: the imbalance the course
 #: balances. Happy has 16.5 times as many faces as disgust.
@@ -55,7 +56,9 @@ def class_weights(y: np.ndarray, power: float = 0.5) -> dict[int, float]:
     ``power=1`` is scikit-learn's 'balanced' (a disgust face counts ~16x a happy one: noisy gradients);
     ``power=0.5`` (square root) is the gentler compromise that chapter 3 measures; ``power=0`` is no weighting.
     """
-    counts = np.bincount(np.asarray(y), minlength=NUM_CLASSES).astype(float)
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=NUM_CLASSES).astype(float)
+    if counts.sum() == 0:
+        raise FerError("class weights need at least one training label (got none)")
     weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** power, 0.0)
     weights /= (weights * counts).sum() / counts.sum()
     return {i: float(w) for i, w in enumerate(weights)}
@@ -89,6 +92,8 @@ def subset_with_proportions(x: np.ndarray, y: np.ndarray, proportions, largest: 
     if isinstance(proportions, dict):
         proportions = [proportions[name] for name in CLASS_NAMES]
     share = np.asarray(proportions, dtype=float)
+    if share.shape != (NUM_CLASSES,) or share.max() <= 0 or share.min() < 0:
+        raise FerError(f"proportions must be {NUM_CLASSES} non-negative numbers, not all zero (got {list(proportions)})")
     share = share / share.max()
     rng = np.random.default_rng(seed)
     keep = []

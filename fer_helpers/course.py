@@ -65,6 +65,26 @@ def seed_everything(seed: int = 42) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as the chapters print it, never a machine path: relative to the repository
+    (``data/photos/astronaut.jpg``, ``runs/10_deployment/...``), else to the runs folder where ``FER_RUNS`` puts it
+    elsewhere (``FER_RUNS/...``), else to the current folder, else the file's name alone."""
+    path = Path(path).resolve()
+    for base, label in ((REPO_ROOT, None), (RUNS_DIR, "FER_RUNS"), (Path.cwd(), None)):
+        try:
+            relative = path.relative_to(Path(base).resolve())
+        except ValueError:
+            continue
+        return str(relative) if label is None else f"{label}/{relative}"
+    return path.name
+
+
+def load_average() -> float | None:
+    """The machine's load average over the last minute (runnable processes; above the core count = shared cores),
+    or None where the system does not tell (Windows)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
 def hardware() -> str:
     """One phrase for the compute at hand: GPUs the Keras backend sees, else the CPU and its core count."""
     import keras
@@ -210,6 +230,6 @@ def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> S
         for note in check_versions():
             print(note)
         if not quick and "GPU" not in hardware():
-            print("note: no GPU found; the chapters that train (5, 6) take hours in full mode on a CPU "
-                  "(on Colab: Runtime > Change runtime type > GPU)")
+            print("note: no GPU found; in full mode the chapters that train take from ~40 minutes (3, 11) to hours "
+                  "(5, 6) and days (9) on a CPU (on Colab: Runtime > Change runtime type > GPU)")
     return session

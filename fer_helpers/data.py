@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FerError
+from .errors import FerError, reason
 
 #: The seven classes, in the (alphabetical) order of the Kaggle folders: index i of a model's output is CLASS_NAMES[i].
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -92,17 +92,25 @@ def _find_csv(root: Path) -> Path | None:
     return None
 
 
-def read_gray48(path: str | os.PathLike) -> np.ndarray:
-    """One dataset image as a 48x48 uint8 array; a FerError naming the file if it cannot be decoded."""
+def decode_gray48(encoded: np.ndarray, name: str) -> np.ndarray:
+    """An encoded image (the bytes of a JPEG/PNG file, as uint8) as a 48x48 uint8 array; a FerError naming
+    ``name`` if it cannot be decoded."""
     import cv2
-    data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode copes with non-ASCII paths
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    image = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE) if encoded.size else None
     if image is None:
-        reason = "empty file" if data.size == 0 else "not a decodable image"
-        raise FerError(f"{path}: {reason}")
+        raise FerError(f"{name}: {'empty file' if encoded.size == 0 else 'not a decodable image'}")
     if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
         image = cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
     return image
+
+
+def read_gray48(path: str | os.PathLike) -> np.ndarray:
+    """One dataset image as a 48x48 uint8 array; a FerError naming the file if it cannot be read or decoded."""
+    try:
+        encoded = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode copes with non-ASCII paths
+    except OSError as err:  # no permission, a folder named like an image, a vanished file
+        raise FerError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
+    return decode_gray48(encoded, str(path))
 
 
 def _as_split(images: list, labels: list, files: list, skipped: list) -> FerSplit:
@@ -119,7 +127,7 @@ def _read_folder(folder: Path) -> FerSplit:
     for class_dir in class_dirs:
         label = CLASS_NAMES.index(canonical_class(class_dir.name))
         for path in sorted(class_dir.iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
                 continue
             try:
                 images.append(read_gray48(path))
@@ -142,7 +150,7 @@ def _read_csv(csv_path: Path, split: str) -> FerSplit:
                 pixels = np.asarray(row["pixels"].split(), dtype=np.uint8)
                 label = CLASS_NAMES.index(CSV_CODES[int(row["emotion"])])
                 images.append(pixels.reshape(IMAGE_SIZE, IMAGE_SIZE))
-            except (KeyError, ValueError) as err:
+            except (KeyError, ValueError, OverflowError) as err:  # OverflowError: a pixel value outside 0..255
                 skipped.append(f"{csv_path.name} line {row_number}: {type(err).__name__}: {err}")
                 continue
             labels.append(label)
@@ -154,10 +162,15 @@ def _cache_path(source: Path, split: str) -> Path:
     from .course import REPO_ROOT
     cache_root = Path(os.environ.get("FER_CACHE", REPO_ROOT / ".cache"))
     stat = source.stat()
-    # a folder's mtime changes when its own entries change, not when a file is added to a class folder inside it
-    stamps = [stat.st_mtime_ns] + ([p.stat().st_mtime_ns for p in sorted(source.iterdir()) if p.is_dir()]
-                                   if source.is_dir() else [])
-    key = hashlib.sha1(f"{source.resolve()}|{split}|{stamps}|v1".encode()).hexdigest()[:16]
+    stamps = [stat.st_size, stat.st_mtime_ns]
+    if source.is_dir():
+        # a folder's mtime changes when its entries change, not when a file in it is rewritten: count, size and
+        # newest mtime of the files of each class folder (a stat per file: well under a second for FER2013)
+        for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
+            files = [entry.stat() for entry in os.scandir(class_dir) if entry.is_file()]
+            stamps.append((class_dir.name, len(files), sum(f.st_size for f in files),
+                           max((f.st_mtime_ns for f in files), default=0)))
+    key = hashlib.sha1(f"{source.resolve()}|{split}|{stamps}|v2".encode()).hexdigest()[:16]
     return cache_root / f"fer_{split}_{key}.npz"
 
 
@@ -177,15 +190,17 @@ def load_split(root: str | os.PathLike, split: str = "train", cache: bool = True
     cached = _cache_path(source, split) if cache else None
     if cached is not None and cached.exists():
         with np.load(cached, allow_pickle=False) as npz:
-            return FerSplit(npz["x"], npz["y"], [str(f) for f in npz["files"]])
-    result = _read_folder(source) if source.is_dir() else _read_csv(source, split)
-    if verbose and result.skipped:
+            result = FerSplit(npz["x"], npz["y"], [str(f) for f in npz["files"]], [str(s) for s in npz["skipped"]])
+    else:
+        result = _read_folder(source) if source.is_dir() else _read_csv(source, split)
+        if cached is not None and len(result) > 1000:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cached, x=result.x, y=result.y, files=np.asarray(result.files),
+                     skipped=np.asarray(result.skipped, dtype=str))
+    if verbose and result.skipped:  # every read reports them, the cached ones too
         print(f"skipped {len(result.skipped)} unreadable file(s) in {split}:", file=sys.stderr)
         for line in result.skipped[:5]:
             print(f"  {line}", file=sys.stderr)
-    if cached is not None and len(result) > 1000:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cached, x=result.x, y=result.y, files=np.asarray(result.files))
     return result
 
 
@@ -201,7 +216,16 @@ def train_val_split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, see
     Stratified so the 1.5% of disgust is 1.5% of both parts; seeded so every chapter gets the same split.
     """
     from sklearn.model_selection import train_test_split
-    return train_test_split(x, y, test_size=val_fraction, stratify=y, random_state=seed)
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=NUM_CLASSES)
+    lonely = [CLASS_NAMES[i] for i, n in enumerate(counts) if n == 1]
+    if len(y) < 2 or lonely:
+        raise FerError(f"cannot carve a stratified validation split from {len(y)} examples"
+                       + (f": class {', '.join(lonely)} has 1 example (a class needs 2, or none)" if lonely else ""))
+    try:
+        return train_test_split(x, y, test_size=val_fraction, stratify=y, random_state=seed)
+    except ValueError as err:  # e.g. fewer validation places than classes
+        raise FerError(f"cannot carve a stratified validation split of {val_fraction:g} from {len(y)} examples "
+                       f"({reason(err)})") from None
 
 
 def per_class_subset(x: np.ndarray, y: np.ndarray, per_class: int, seed: int = 0):

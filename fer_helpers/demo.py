@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .course import REPO_ROOT
-from .errors import FerError
+from .course import REPO_ROOT, shown_path  # noqa: F401  (demo.shown_path: chapter 8 prints with it)
+from .errors import FerError, reason
 from .faces import read_image
 
 PHOTOS_DIR = REPO_ROOT / "data" / "photos"
@@ -33,18 +33,6 @@ UPLOAD_FALLBACK = PHOTOS_DIR / "grace_hopper.jpg"
 SNAPSHOT_FALLBACK = PHOTOS_DIR / "astronaut.jpg"
 
 
-def shown_path(path: str | os.PathLike) -> str:
-    """A path as the notebooks print it: relative to the repository (``data/photos/astronaut.jpg``,
-    ``runs/08_video/...``), or to the runs folder when ``FER_RUNS`` puts that elsewhere; never a machine path."""
-    from . import course
-    path = Path(path).resolve()
-    for base, label in ((REPO_ROOT, None), (course.RUNS_DIR, "FER_RUNS")):
-        try:
-            relative = path.relative_to(Path(base).resolve())
-        except ValueError:
-            continue
-        return str(relative) if label is None else f"{label}/{relative}"
-    return path.name
 
 
 def on_colab() -> bool:
@@ -177,6 +165,5 @@ def snapshot_or_fallback(fallback: str | os.PathLike = SNAPSHOT_FALLBACK, qualit
     try:
         url = eval_js(f"takePhoto({float(quality)})")
     except Exception as err:  # the browser's error (no camera, permission refused) comes back as an exception
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return _fallback(fallback, f"no webcam snapshot ({reason})", verbose)
+        return _fallback(fallback, f"no webcam snapshot ({reason(err, limit=1000)})", verbose)
     return read_image_bytes(decode_data_url(url), "webcam.jpg"), "webcam snapshot"

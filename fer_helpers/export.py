@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import as_model_input
-from .errors import FerError
+from .evaluate import summary
+from .errors import FerError, reason
 
 #: What :func:`export_all` writes, in order: format name -> file or folder name.
 FORMATS = {
@@ -74,15 +75,9 @@ def _require_tensorflow_backend(what: str) -> None:
 
 
 def shown(path) -> str:
-    """A path as the chapters print it: relative to the repository (or the current folder), never a machine path."""
-    from .course import REPO_ROOT
-    path = Path(path)
-    for base in (REPO_ROOT, Path.cwd()):
-        try:
-            return str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return path.name
+    """A path as the chapters print it, never a machine path (:func:`fer_helpers.course.shown_path`)."""
+    from .course import shown_path
+    return shown_path(path)
 
 
 def size_mb(path) -> float:
@@ -172,8 +167,9 @@ def export_onnx(model, path) -> Path:
     TensorFlow goes through tf2onnx and PyTorch through torch.onnx (both installed here); JAX needs jax2onnx, which
     the course does not pin (it brings some thirty packages): there this raises one line saying so.
     """
-    if _backend() in ("tensorflow", "jax"):
-        _require("tf2onnx", "ONNX export")
+    converter = {"tensorflow": "tf2onnx", "jax": "jax2onnx"}.get(_backend())   # what Keras' own export calls
+    if converter:
+        _require(converter, "ONNX export")
     _called(model)
     path = Path(path)
     try:
@@ -340,9 +336,8 @@ class OnnxPredictor(Predictor):
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types for broken files
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            reason = reason.replace(str(path), shown(path))[:100]
-            raise FerError(f"{shown(path)}: not a loadable ONNX model ({reason})") from None
+            why = reason(err, limit=1000).replace(str(path), shown(path))[:100]
+            raise FerError(f"{shown(path)}: not a loadable ONNX model ({why})") from None
         self._input = self.session.get_inputs()[0].name
 
     def _predict(self, x):
@@ -380,7 +375,8 @@ def compare_predictions(predictors: dict, x, y=None, reference: str | None = Non
 
     - ``max abs diff``: the largest difference of any of the seven probabilities, over all faces;
     - ``top-1 agreement``: the share of faces whose most probable emotion is the reference's;
-    - ``accuracy`` (when labels ``y`` are given), so a quantised model's cost shows in the figure that matters.
+    - ``accuracy`` and ``macro-F1`` (when labels ``y`` are given), so a quantised model's cost shows in the figures
+      that matter, the rare classes included.
 
     Faces go through in batches of ``batch_size`` (thousands of faces at once would need gigabytes of activations).
     """
@@ -392,6 +388,8 @@ def compare_predictions(predictors: dict, x, y=None, reference: str | None = Non
     if reference not in predictors:
         raise FerError(f"unknown reference '{reference}' (choose from {', '.join(names)})")
     x = as_model_input(x)
+    if len(x) == 0:
+        raise FerError("compare_predictions needs at least one face")
     proba = {name: np.concatenate([p.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
              for name, p in predictors.items()}
     ref = proba[reference]
@@ -400,7 +398,8 @@ def compare_predictions(predictors: dict, x, y=None, reference: str | None = Non
         row = {"runtime": name, "max abs diff": float(np.abs(p - ref).max()),
                "top-1 agreement": float((p.argmax(1) == ref.argmax(1)).mean())}
         if y is not None:
-            row["accuracy"] = float((p.argmax(1) == np.asarray(y)).mean())
+            scores = summary(y, p)
+            row["accuracy"], row["macro-F1"] = scores["accuracy"], scores["macro_f1"]
         rows.append(row)
     return pd.DataFrame(rows).set_index("runtime")
 
@@ -442,6 +441,8 @@ def time_side_by_side(predictors: dict, x, batch_sizes=(1, 64), repeats: int = 3
     at bigger batches (after at most one warm-up call). Returns one dict per (predictor, batch size), as
     :func:`time_throughput` does."""
     x = as_model_input(x)
+    if len(x) == 0:
+        raise FerError("time_side_by_side needs at least one face")
     results = []
     for batch_size in batch_sizes:
         batch = np.ascontiguousarray(np.resize(x, (batch_size, *x.shape[1:])))
@@ -521,7 +522,8 @@ def thread_settings(threads: int | None = None) -> dict:
 
 
 def deploy_table(paths: dict, comparison, throughput: list[dict], end_to_end: list[dict], include_stated: bool = True):
-    """One row per runtime: file size, agreement with Keras, accuracy, faces/s per batch size, end-to-end ms.
+    """One row per runtime: file size, agreement with Keras, accuracy and macro-F1, faces/s per batch size,
+    end-to-end ms.
 
     ``paths`` from :func:`export_all`, ``comparison`` from :func:`compare_predictions`, ``throughput`` a list of
     :func:`time_throughput` results, ``end_to_end`` a list of :func:`time_end_to_end` results (one photo).
@@ -556,17 +558,17 @@ def comparison_faces(root, max_faces: int | None = None, min_faces: int = 100, s
     whole training split is used instead: enough to show agreement, but its accuracy is no estimate (the model
     trained on most of those faces).
     """
-    from .data import load_split, per_class_subset, train_val_split
+    from sklearn.model_selection import train_test_split
+
+    from .data import load_split, train_val_split
     train = load_split(root, "train", verbose=False)
     _, x_val, _, y_val = train_val_split(train.x, train.y, 0.1, seed=seed)
     if len(y_val) >= min_faces:
         x, y, what = x_val, y_val, "validation faces (10% of train, seed 42)"
     else:
         x, y, what = train.x, train.y, "training faces of the committed sample (accuracy: not an estimate)"
-    if max_faces and len(y) > max_faces:
-        per_class = int(np.ceil(max_faces / 7))
-        x, y = per_class_subset(x, y, per_class, seed=0)
-        x, y = x[:max_faces], y[:max_faces]
+    if max_faces and len(y) > max_faces:  # a stratified draw: every class keeps its share
+        x, _, y, _ = train_test_split(x, y, train_size=max_faces, stratify=y, random_state=0)
     return x, y, f"{len(y)} {what}"
 
 
@@ -610,6 +612,8 @@ def table_markdown(table) -> str:
             return str(value)
         if column in ("top-1 agreement", "accuracy"):
             return f"{value:.2%}"
+        if column == "macro-F1":
+            return f"{value:.3f}"
         if column.startswith("max abs"):
             return f"{value:.1e}"
         if column == "MB":

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .data import IMAGE_SIZE, NUM_CLASSES
-from .errors import FerError
+from .errors import FerError, reason
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -180,9 +180,21 @@ def model_card(name: str) -> dict:
     return card
 
 
+def _read_card(path: Path) -> dict:
+    """A model card beside a weights file, checked: valid JSON that names an architecture."""
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FerError(f"{path}: not a readable model card ({reason(err)})") from None
+    if not isinstance(card, dict) or "architecture" not in card:
+        raise FerError(f"{path}: a model card must name its \"architecture\" (e.g. \"seed_cnn\")")
+    return card
+
+
 def load_model(name_or_path: str | Path):
     """A ready-to-predict model from a bundled name ('seed', 'best'), a ``.keras`` file, or a ``.weights.h5``
-    file with a card ``.json`` of the same stem beside it (``{"architecture": ..., "kwargs": {...}}``)."""
+    file with a card ``.json`` of the same stem beside it (``{"architecture": ..., "kwargs": {...}}``; chapter 5
+    writes one). A ``.weights.h5`` file without a card is taken to hold the original CNN (``seed_cnn``)."""
     import keras
     text = str(name_or_path)
     path = Path(text)
@@ -195,13 +207,13 @@ def load_model(name_or_path: str | Path):
         try:
             return keras.saving.load_model(path, compile=False)
         except Exception as err:  # a truncated or foreign file
-            raise FerError(f"{path}: not a loadable Keras model ({type(err).__name__})") from None
+            raise FerError(f"{path}: not a loadable Keras model ({reason(err)})") from None
     elif text.endswith(".weights.h5"):
         weights = path
         card_path = Path(text[: -len(".weights.h5")] + ".json")
         if not weights.exists():
             raise FerError(f"{weights}: no such weights file")
-        card = json.loads(card_path.read_text()) if card_path.exists() else {"architecture": "seed_cnn"}
+        card = _read_card(card_path) if card_path.exists() else {"architecture": "seed_cnn"}
     else:
         raise FerError(f"{text}: not a bundled model name, a .keras file or a .weights.h5 file")
     model = build(card["architecture"], **card.get("kwargs", {}))
@@ -209,7 +221,7 @@ def load_model(name_or_path: str | Path):
         model.load_weights(weights)
     except Exception as err:
         raise FerError(f"{weights}: weights do not fit architecture '{card['architecture']}' "
-                       f"({type(err).__name__})") from None
+                       f"({reason(err)})") from None
     return model
 
 

@@ -45,7 +45,8 @@ def class_grid(x: np.ndarray, y: np.ndarray, per_class: int = 8, seed: int = 0):
     """``per_class`` random faces of each emotion, one row per class."""
     import matplotlib.pyplot as plt
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 1.1, len(CLASS_NAMES) * 1.15))
+    fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 1.1, len(CLASS_NAMES) * 1.15),
+                             squeeze=False)   # a 2-D grid of axes even for per_class=1
     for row, name in enumerate(CLASS_NAMES):
         idx = np.flatnonzero(y == row)
         chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []

@@ -38,7 +38,11 @@ def _probabilities(model, faces: np.ndarray) -> np.ndarray:
     set-up cost, which matters for a handful of faces)."""
     inputs = as_model_input(faces)
     predict = getattr(model, "predict_on_batch", None)
-    proba = predict(inputs) if predict is not None else model(inputs)
+    if predict is not None:
+        proba = predict(inputs)
+    else:
+        import keras
+        proba = keras.ops.convert_to_numpy(model(inputs))   # a tensor of the backend, possibly on a GPU
     return np.asarray(proba, dtype=np.float64).reshape(len(faces), -1)
 
 

@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .course import load_average  # noqa: F401  (scale.load_average: chapter 11 prints it)
 from .data import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, as_model_input
+from .train import _EpochClock
 
 #: The three Keras 3 backends, and the package each one needs.
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -66,12 +68,6 @@ def gpu_count() -> int:
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(line.startswith("GPU ") for line in listing.splitlines())
-
-
-def load_average() -> float | None:
-    """The machine's load average over the last minute (runnable processes; above the core count = shared cores),
-    or None where the system does not tell (Windows)."""
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def _worker_env(backend: str, devices: int, device: str) -> dict:
@@ -187,25 +183,6 @@ def with_float32_output(model):
 
 # --- 1. backends ------------------------------------------------------------------------------------------------
 
-def _epoch_clock():
-    """A callback that keeps the duration of every epoch in ``.seconds``."""
-    import keras
-
-    class EpochClock(keras.callbacks.Callback):
-        seconds: list
-
-        def on_train_begin(self, logs=None):
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.started)
-
-    return EpochClock()
-
-
 def _rate(images: int, seconds: list[float]) -> float:
     """Images/s of the median epoch: one epoch slowed down by another job on a shared machine does not count."""
     return round(images / float(np.median(seconds)), 1)
@@ -222,7 +199,7 @@ def _timed_fit(model, x, y, batch_size: int, epochs: int) -> dict:
     started = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[record])
     first = time.perf_counter() - started
-    clock = _epoch_clock()
+    clock = _EpochClock()
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
     return {"first_epoch_s": round(first, 2), "timed_s": round(sum(clock.seconds), 2),
             "images_per_s": _rate(len(x), clock.seconds), "first_step_loss": running[0],
@@ -567,7 +544,7 @@ def pipeline_benchmark(x: np.ndarray, y: np.ndarray, folder: str | Path | None =
                    "read_images_per_s": _rate(images, passes)}
             if train:
                 model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # the pipelines shuffle themselves
-                clock = _epoch_clock()
+                clock = _EpochClock()
                 model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
                 row["train_images_per_s"] = _rate(images, clock.seconds)
             rows.append(row)

@@ -363,7 +363,7 @@ pd.DataFrame({name: pd.Series(brightness_share(f)).describe()[["mean", "25%", "5
               for name, f in [("untrained", random_filters), ("trained", learned_filters)]}).round(2).T
 
 # %% [markdown]
-# And the feature maps the two layers produce on our face, after their ReLU. Some maps are black on this face (see
+# And the feature maps the two layers produce on our face, after their ReLU. Many maps are black on this face (see
 # the count below); of the others we show 8 per layer, spread evenly from the most varied to the least, so that the
 # picture is a fair sample rather than the 8 most striking:
 
@@ -402,8 +402,11 @@ for name, maps in [("untrained", maps_random), ("trained", maps_learned)]:
 #   (Krizhevsky et al. 2012, Zeiler and Fergus 2014: their figures, for 11x11 and 7x7 filters). A 3x3 filter on a
 #   grayscale face has far less room, so the difference from random is subtler: compare the two rows of filters
 #   and the two rows of the brightness table.
-# - After ReLU some maps are zero everywhere (the count above): their filter responds negatively to everything on
-#   this face. On another face they may fire; a filter that never fires on any face is "dead" and wastes capacity.
+# - After ReLU many maps are zero everywhere (the count above), and far more of the trained layer's than of the
+#   untrained one's: their filter responds negatively to everything on this face. Training pushed many conv1
+#   filters towards silence on a plain, evenly lit face; some fire on other faces (a shadow, an open mouth), and a
+#   filter that never fires on any face is "dead" and wastes capacity. One face cannot tell the two apart: count
+#   the silent maps over a few hundred faces to find out.
 #
 # ## 1.6 Receptive field: how much of the face one unit sees
 #

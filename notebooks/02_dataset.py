@@ -34,7 +34,7 @@
 # | quick (`FER_QUICK=1`, the default) | the committed sample (20 faces per class per split) | 10 s (measured) | about the same: no model here |
 # | full (`FER_QUICK=0`) | all of FER2013 (train + test, 32,144 faces) | 30 s (measured; the very first read of the JPEGs takes longer) | about the same |
 #
-# (CPU times measured on 2 cores shared with a training run; an idle machine is faster.)
+# (CPU times measured on an idle 2-core CPU.)
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 

@@ -41,7 +41,8 @@
 # (9.5-10 min an epoch), hence about 40 min of training plus validation. Section 3.9 prints an estimate from the
 # throughput of the machine you run on.
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# The outputs saved in this notebook come from the run named in the first output line below: a quick-mode run on
+# the committed sample, so the comparison's figures in them are noise (section 3.8 says why), not a result.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
@@ -385,8 +386,8 @@ plt.show()
 # about 4,000 faces, where a real run uses 25,838 faces and tens of epochs. It shows what each remedy does early
 # in training. In quick mode (the sample, 71 faces, 1 epoch, 14 validation faces) the figures are **noise**:
 # after one epoch on 71 faces a network usually answers the same class for every face, so the rows often come
-# out identical and at the level of the reference row. The point there is that the code runs; read the table
-# of a full-mode run.
+# out identical and at the level of the reference row. The point there is that the code runs: run the chapter
+# in full mode (about 45 minutes on a 2-core CPU) to read a real table. The committed outputs are quick mode.
 
 # %%
 VARIANTS = {  # name: (augmentation?, class-weight power or None, oversample?)

@@ -395,10 +395,10 @@ print(timing.to_string(index=False))
 #   must stream through main memory at every layer, which can make each face *slower* on a CPU.
 #
 # Read your own table: if batch 1 is close to the best, this CPU is limited by memory traffic more than by
-# overhead. In the table saved here the middle size won (batch 32: about 88 faces/s, against 64 at batch 1 and
-# 57 at batch 256): large enough to share the overhead, without the memory traffic of batch 256. In that run
-# two cores were shared with a training job (see the load average), so the
-# absolute figures are a floor; rerun the cell on an idle machine to see the network's own speed.
+# overhead. In the table saved here (an otherwise idle machine: the load average is this notebook's own work)
+# the middle size won: batch 32 at about 308 faces/s, twice batch 1's 151 (the shared overhead), and ahead of
+# batch 256's 240 (the memory traffic). On a machine whose cores are shared with other work every figure drops,
+# and the order can change: rerun the cell and read your own.
 #
 # ## 4.8 The design in today's terms
 #
@@ -412,9 +412,10 @@ print(timing.to_string(index=False))
 # - **Valid padding shrinks the map to 1x1** and drops the border (4.4). `padding="same"` keeps the map size,
 #   so one can use two convolutions per stage and stop at 6x6 instead of 1x1.
 #
-# `fer_helpers.models.build_vgg_bn` is such a design, and the 'going further' chapters (planned, chapter 9 and
-# up) start from it: two 3x3 `same` convolutions per stage with BatchNorm, widths 32-64-128-256, global average
-# pooling, one Dense layer.
+# `fer_helpers.models.build_vgg_bn` is such a design: two 3x3 `same` convolutions per stage with BatchNorm,
+# global average pooling, one Dense layer; here at its default widths 32-64-128-256. Chapter 9 reaches it from
+# the original CNN one change at a time (BatchNorm, then VGG-style depth at widths 64-128-256-512, then global
+# average pooling), measuring each change on validation.
 
 # %%
 vgg = models.build_vgg_bn()
@@ -431,7 +432,7 @@ compare
 # speed ratio, though, in either direction: vgg_bn keeps full 48x48 maps in its first stage (more memory traffic)
 # and has more than twice as many layers to run (BatchNorm and ReLU are layers of their own there), but its maps
 # have far fewer channels. Measured on this machine at the largest batch size (in the run saved here, vgg_bn was
-# about 2.7 times faster, more than the 1.9 that the FLOPs suggest):
+# about 1.5 times faster, less than the 1.9 that the FLOPs suggest; other runs on the same CPU have seen more):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -440,8 +441,8 @@ big = max(TIMING_BATCH_SIZES)
 print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0f} faces/s")
 
 # %% [markdown]
-# Whether the smaller net is also the *better* one is a question for training, not for counting; the 'going
-# further' chapters (planned) take it up.
+# Whether the smaller net is also the *better* one is a question for training, not for counting: chapter 9's
+# ladder takes it up.
 #
 # ## Summary
 #

@@ -43,8 +43,9 @@
 #
 # The outputs saved in this notebook come from the run named in the first output line below. **In quick mode
 # the numbers are noise**: with 14 validation faces every validation accuracy moves in steps of 7 points, and two
-# epochs on 126 faces barely move a network away from chance. The prose says what to look for; the committed outputs show full
-# mode where it was run.
+# epochs on 126 faces barely move a network away from chance. The prose says what to look for. The committed
+# outputs are a quick-mode run (its first line names the data): full mode takes about three hours of this CPU,
+# and has not been committed.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
@@ -235,7 +236,7 @@ def run(name: str, dropout: bool, augmented: bool, x, y):
 #
 # Each run lives in its own folder (`runs/06_none`, `runs/06_dropout`, ...; `_quick` appended in quick mode)
 # with chapter 5's callbacks: the best-on-validation weights, a CSV log, and `BackupAndRestore`. A finished run
-# is not trained again, and an interrupted one resumes: in full mode on a CPU (one to two hours for the six runs
+# is not trained again, and an interrupted one resumes: in full mode on a CPU (about three hours for the six runs
 # of this chapter, see the timing table) you can stop the kernel and rerun the cell later.
 
 # %%

@@ -251,10 +251,12 @@ runtimes.join(shown_comparison).round(4)
 #
 # - The three ways of calling Keras agree exactly here, and the float32 exports (`tflite`, `onnx`) to about 1e-7: the
 #   same arithmetic, done in another order. That is the figure a correct export must reach.
-# - The quantised files move probabilities by up to a few thousandths: float16 by about 1e-4, dynamic range more.
+# - The quantised files move probabilities further: float16 by a few thousandths at most, dynamic range by a few
+#   hundredths.
 #   Whether that changes an answer depends on faces whose two best emotions are nearly tied; the top-1 agreement
-#   counts them, and the accuracy column shows what they cost. On a few hundred faces a difference of one face
-#   is 0.3-0.7 points, so run full mode (2,871 validation faces) before you trust a cost below a point.
+#   counts them, and the accuracy and macro-F1 columns show what they cost. On a few hundred faces a difference
+#   of one face is 0.3-0.7 points, so run full mode (2,871 validation faces) before you trust a cost below a
+#   point.
 #
 # ## 10.6 How fast: one face at a time, or many at once
 #
@@ -422,11 +424,11 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, DETECTOR, repeats=E2E_REPEATS
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
-# Whether it matters depends on the load (compare the two rows with the load printed in section 10.6). In our runs
-# on this 2-core machine while its cores were shared with other work, spinning threads slowed the steps after the
-# call by up to a half and more (detection took about 68 ms instead of 38) and gained nothing in the classify
-# step; on a quiet machine the two rows are within noise. Turning spinning off is the safe choice on a small
-# machine that does several things in turn; on a server with cores to spare, spinning can save a little latency.
+# How much it matters varies from run to run (compare the two rows with the load printed in section 10.6). On this
+# 2-core machine we have seen it range from a few percent to slowing detection by half and more (36 -> 55 ms on a
+# quiet machine, 38 -> 68 ms while other work shared the cores), and it never gained anything in the classify
+# step: two cores leave no spare core to spin on. Turning spinning off is the safe choice on a small machine that
+# does several things in turn; on a server with cores to spare, spinning can save a little latency.
 # Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
 # ## 10.8 The table, and the figures of others
@@ -456,7 +458,7 @@ print(f"{settings['hardware']}; load average {load:.1f} on {os.cpu_count()} core
          " than on an idle machine)" if load > 1.25 * os.cpu_count() else " (this notebook's own work)"))
 shown_table = table.copy()
 shown_table["max abs diff"] = table["max abs diff"].map(lambda v: "-" if pd.isna(v) else f"{v:.1e}")
-shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "faces/s, batch 1": 1,
+shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "macro-F1": 4, "faces/s, batch 1": 1,
                                  f"faces/s, batch {BATCH}": 1, "ms end to end (512 x 512 photo)": 1})
 shown_table.astype(object).where(shown_table.notna(), "-")
 
@@ -662,7 +664,7 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
 # 1. Time the ONNX predictor at batch 1 and at batch 64 with `threads=1` and with `threads=2`. Which batch size
-#    gains from the second core, and why does the other gain little? (code)
+#    gains more from the second core, and why does the other gain less? (code)
 # 2. The dynamic-range TFLite file stores each weight in 8 bits instead of 32. About how many times smaller than
 #    the float32 file should it be, and why is the measured ratio a little below that? And at 436 MFLOPs per
 #    face, how many GFLOP/s would 2,000 faces/s take?
@@ -679,9 +681,10 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # %% [markdown] tags=["solution"]
 # ## Solutions
 #
-# 1. On an idle machine batch 64 gains most: 64 faces of work split evenly over two cores. At batch 1 the work
-#    per call is small and partly sequential (one layer after the other, each too small to split well), and the
-#    fixed costs (dispatch, waking the second thread) do not shrink with more threads. On a busy machine (check
+# 1. On an idle machine both gain, batch 64 most (close to twice the faces/s): 64 faces of work split evenly over
+#    two cores. At batch 1 the work per call is small and partly sequential (one layer after the other, each too
+#    small to split well), and the fixed costs (dispatch, waking the second thread) do not shrink with more
+#    threads, so it gains less. On a busy machine (check
 #    the load line of section 10.8) a second thread can make *both* slower: the other core is already taken, and
 #    the two threads wait for each other at every layer.
 
@@ -737,8 +740,8 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 #    detector (one photo at a time) still has to run per photo.
 #
 # 5. YuNet: detection is still the largest step, but the photo is shrunk to 640 pixels first, so it stays close
-#    to the 512x512 time; with four faces the classifier's one call holds four faces. Haar is several times slower
-#    than YuNet here, and at full size (`max_side=None`) it searches four times the pixels and takes several
+#    to the 512x512 time; with four faces the classifier's one call holds four faces. Haar is two to three times
+#    slower than YuNet here, and at full size (`max_side=None`) it searches four times the pixels and takes several
 #    times longer again: the detector is the step to choose with care.
 
 # %% tags=["solution"]

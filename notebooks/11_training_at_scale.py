@@ -83,7 +83,10 @@ PER_REPLICA_BATCH = 16
 # A Python process chooses its backend **once**, at the first `import keras`, from the environment variable
 # `KERAS_BACKEND` (or `~/.keras/keras.json`). This notebook's kernel already imported Keras, so each backend below
 # runs in a **fresh Python process** (`python -m fer_helpers.scale ...`, with `KERAS_BACKEND` set) that prints
-# its result as JSON. A backend whose package is not installed gets a row saying so, not an error.
+# its result as JSON. A backend whose package is not installed gets a row saying so, not an error. The course
+# install (`make course`, Binder, `environment.yml`) brings TensorFlow and JAX; PyTorch is the `backends` extra,
+# about a gigabyte: `pip install -e ".[backends]"` (or `make test-backends`) adds its CPU build, and then the
+# PyTorch row below is measured instead of "not installed". The committed run had it installed.
 
 # %%
 import keras
@@ -172,7 +175,7 @@ for backend, row in measured.iterrows():
 #   network op by op (eagerly: Keras' default for it) and transposes Keras' channels-last images around every
 #   convolution, was an order of magnitude slower than the other two in this run. Where its time goes is easy to
 #   look at with `torch.profiler` around one epoch: in ours, copies and elementwise sums, products and divisions (the
-#   batch statistics of BatchNormalization and the Adam update, computed op by op on transposed tensors) took
+#   batch statistics of BatchNormalization and the momentum update, computed op by op on transposed tensors) took
 #   about two thirds of the time and the convolutions about a sixth. The original CNN of chapter 5, which has no
 #   BatchNormalization, trains at about the same speed under PyTorch as under TensorFlow on this CPU. TensorFlow
 #   (a traced graph) and JAX (one XLA-compiled step, hence its longest first epoch) ran at similar speeds; in other
@@ -570,7 +573,7 @@ plt.show()
 #   (linear rule, with warm-up); BatchNormalization and dropout are per replica unless synchronised; one worker
 #   writes the checkpoints.
 # - An **input pipeline** that decodes once (`.cache()`), shuffles, batches, maps in parallel and prefetches
-#   serves tens of thousands of 48x48 faces per second; on a CPU the network is the bottleneck either way, on a
+#   serves about ten thousand 48x48 faces per second here; on a CPU the network is the bottleneck either way, on a
 #   GPU the pipeline decides whether the GPU waits. `ImageDataGenerator` is gone from Keras 3.
 # - **Mixed precision** (`mixed_float16`, `mixed_bfloat16`) speeds up GPUs and TPUs and slows down most CPUs;
 #   keep the output layer in float32, and let `mixed_float16` scale the loss.

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from fer_helpers import augment
+from fer_helpers.errors import FerError
 from fer_helpers.data import CLASS_NAMES, NUM_CLASSES
 
 
@@ -159,3 +160,13 @@ def test_seeded_pipelines_repeat_and_seeds_differ(faces):
 def test_zero_switches_a_transform_off():
     aug = augment.augmentation_layers(flip=False, rotation=0.03, zoom=0, translation=0.1, brightness=0, contrast=0)
     assert [layer.name for layer in aug.layers] == ["rotate", "translate"]
+
+
+def test_class_weights_and_proportions_refuse_what_they_cannot_weigh():
+    with pytest.raises(FerError, match="at least one training label"):
+        augment.class_weights(np.array([], dtype=np.int64))
+    y = np.arange(70) % 7
+    with pytest.raises(FerError, match="not all zero"):
+        augment.subset_with_proportions(np.arange(70), y, [0] * 7, largest=5)
+    with pytest.raises(FerError, match="7 non-negative numbers"):
+        augment.subset_with_proportions(np.arange(70), y, [1, 2, 3], largest=5)

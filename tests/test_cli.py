@@ -14,8 +14,6 @@ SAMPLE = ROOT / "data" / "sample"
 
 def test_evaluate_prints_accuracy_and_macro_f1_and_writes_json(tmp_path, capsys, tiny_model):
     model = tiny_model()
-    weights = tmp_path / "tiny.weights.h5"
-    model.save_weights(weights)
     model.save(tmp_path / "tiny.keras")
     out_json = tmp_path / "report.json"
     assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", str(tmp_path / "tiny.keras"),
@@ -26,9 +24,34 @@ def test_evaluate_prints_accuracy_and_macro_f1_and_writes_json(tmp_path, capsys,
     assert report["faces"] == 140 and 0 <= report["accuracy"] <= 1 and set(report["per_class"]) >= {"happy", "disgust"}
 
 
-def test_evaluate_bundled_seed_model_runs(capsys):
-    assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", "seed"]) == 0
-    assert "macro-F1" in capsys.readouterr().out
+def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path):
+    report = tmp_path / "seed.json"
+    assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", "seed", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(report.read_text())
+    assert f"accuracy {figures['accuracy']:.4f}" in out and "macro-F1" in out
+    assert figures["accuracy"] > 2 / 7          # 140 sample faces: chance is 1/7, the trained model does better
+
+
+def test_predict_names_faces_writes_json_and_annotations_and_reports_bad_files(tmp_path, capsys):
+    photos = ROOT / "data" / "photos"
+    twin = tmp_path / "other"                   # same stem in another folder: both annotations are kept
+    twin.mkdir()
+    (twin / "astronaut.jpg").write_bytes((photos / "astronaut.jpg").read_bytes())
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    out_json, annotated = tmp_path / "faces.json", tmp_path / "annotated"
+    code = main(["predict", str(photos / "astronaut.jpg"), str(twin / "astronaut.jpg"),
+                 str(photos / "no_face_shuttle.jpg"), str(tmp_path / "notes.jpg"),
+                 "--detector", "haar", "--json", str(out_json), "--annotate", str(annotated)])
+    assert code == 0                            # a bad file is reported, the batch goes on
+    captured = capsys.readouterr()
+    assert "no_face_shuttle.jpg: no face found" in captured.out
+    assert "notes.jpg" in captured.err and "notes.jpg" not in captured.out
+    report = json.loads(out_json.read_text())
+    assert len(report["faces"]) == 2 and len(report["errors"]) == 1
+    assert all(face["emotion"] in face["probabilities"] for face in report["faces"])
+    assert sorted(p.name for p in annotated.iterdir()) == ["astronaut_emotions.jpg", "astronaut_emotions_2.jpg",
+                                                            "no_face_shuttle_emotions.jpg"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -152,14 +152,16 @@ def test_csv_found_in_folder_and_subfolder(tmp_path):
 
 
 def test_csv_bad_rows_skipped_and_reported(tmp_path, capsys):
-    rows = [(3, face(1), "Training"), (9, face(2), "Training"), (0, "1 2 3", "Training"), (0, face(3), "Training")]
+    out_of_range = " ".join(["300"] + ["0"] * 2303)                     # a pixel value no uint8 holds
+    rows = [(3, face(1), "Training"), (9, face(2), "Training"), (0, "1 2 3", "Training"), (0, face(3), "Training"),
+            (2, out_of_range, "Training")]
     write_csv(tmp_path / "fer2013.csv", rows)
     split = data.load_split(tmp_path / "fer2013.csv", "train")
     assert [NAMES[i] for i in split.y] == ["happy", "angry"]
-    assert len(split.skipped) == 2
-    assert "line 3" in split.skipped[0] and "line 4" in split.skipped[1]
+    assert len(split.skipped) == 3
+    assert "line 3" in split.skipped[0] and "line 4" in split.skipped[1] and "line 6" in split.skipped[2]
     err = capsys.readouterr().err
-    assert "skipped 2" in err and "line 3" in err
+    assert "skipped 3" in err and "line 3" in err
 
 
 # ------------------------------------------------------------------------------------------ bad files, errors
@@ -170,12 +172,13 @@ def test_bad_files_skipped_and_reported(tmp_path, capsys):
     (root / "train" / "happy" / "empty.jpg").write_bytes(b"")
     (root / "train" / "happy" / "notes.png").write_text("this is not an image")
     (root / "train" / "happy" / "readme.txt").write_text("ignored: not an image suffix")
+    (root / "train" / "happy" / "album.jpg").mkdir()   # a folder named like an image: not a file, ignored
     split = data.load_split(root, "train")
     assert len(split) == 2
     assert len(split.skipped) == 2
     reasons = " | ".join(split.skipped)
     assert "empty.jpg: empty file" in reasons and "notes.png: not a decodable image" in reasons
-    assert "readme" not in reasons
+    assert "readme" not in reasons and "album" not in reasons
     err = capsys.readouterr().err
     assert "skipped 2 unreadable file(s) in train" in err and "empty.jpg" in err
 
@@ -253,10 +256,40 @@ def test_cache_key_changes_when_a_class_folder_changes(tmp_path):
     assert data._cache_path(source, "test") != data._cache_path(source, "train")
 
 
+def test_cache_key_changes_when_a_file_is_rewritten_in_place(tmp_path):
+    make_folders(tmp_path / "fer", split_dirs=("train",), class_dirs=("happy",), per_class=2)
+    source = tmp_path / "fer" / "train"
+    folder_mtime = (source / "happy").stat().st_mtime_ns
+    before = data._cache_path(source, "train")
+    write_image(source / "happy" / "000.png", face(99, size=60))   # same name, other pixels and size
+    os.utime(source / "happy", ns=(folder_mtime, folder_mtime))     # the folder itself looks unchanged
+    assert data._cache_path(source, "train") != before
+
+
+def test_cached_read_still_reports_the_skipped_rows(tmp_path, capsys):
+    rows = [(i % 7, face(i), "Training") for i in range(1001)] + [(0, "1 2 3", "Training")]
+    write_csv(tmp_path / "fer2013.csv", rows)
+    first = data.load_split(tmp_path / "fer2013.csv", "train")
+    assert len(first) == 1001 and len(first.skipped) == 1
+    capsys.readouterr()
+    second = data.load_split(tmp_path / "fer2013.csv", "train")   # from the cache
+    assert second.skipped == first.skipped
+    assert "skipped 1" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------------- splits and subsets
 
 def labels_with(counts):
     return np.concatenate([np.full(n, label) for label, n in enumerate(counts)])
+
+
+@pytest.mark.parametrize("counts,message", [([5, 1, 5, 5, 5, 5, 5], "class disgust has 1 example"),
+                                            ([2, 0, 2, 0, 0, 0, 0], "from 4 examples")])
+def test_train_val_split_too_small_to_stratify_is_one_line(counts, message):
+    y = labels_with(counts)
+    with pytest.raises(FerError, match=message) as err:
+        data.train_val_split(np.arange(len(y)), y, 0.1)
+    assert "\n" not in str(err.value)
 
 
 def test_train_val_split_is_stratified_and_seeded():

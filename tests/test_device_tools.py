@@ -1,6 +1,5 @@
 """tools/pack_dataset.py and tools/train_on_device.py: the data travels byte for byte, the jobs are well formed."""
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -77,15 +77,35 @@ def test_exports_agree_with_keras(model, exported, faces):
     assert set(predictors) == {"keras predict", "keras predict_on_batch", "keras call",
                                *(f for f in paths if f != "saved_model")}
     table = export.compare_predictions(predictors, faces, y=np.arange(len(faces)) % 7)
-    assert table.index[0] == "keras predict" and table.loc["keras predict", "max abs diff"] == 0
+    assert table.index[0] == "keras predict"   # the reference row: the others are measured against it
     for name in ("keras predict_on_batch", "keras call", *FLOAT_FORMATS):
         assert table.loc[name, "max abs diff"] < 1e-5, name
         assert table.loc[name, "top-1 agreement"] == 1.0, name
     for name in ("tflite_dynamic", "tflite_float16") if TF_BACKEND else ():
         assert table.loc[name, "max abs diff"] < 0.05, name
         assert table.loc[name, "top-1 agreement"] >= 0.9, name
-    assert set(table.columns) == {"max abs diff", "top-1 agreement", "accuracy"}
+    assert set(table.columns) == {"max abs diff", "top-1 agreement", "accuracy", "macro-F1"}
     assert table["accuracy"].between(0, 1).all()
+
+
+def test_compare_predictions_scores_accuracy_and_macro_f1_against_the_labels(faces):
+    class Says(export.Predictor):
+        """Answers a fixed emotion per face, whatever the face."""
+        def __init__(self, name, answers):
+            self.name, self.answers = name, np.asarray(answers)
+
+        def _predict(self, x):
+            return np.eye(7, dtype="float32")[self.answers[:len(x)]]
+
+    labels = np.array([0, 0, 1, 1, 2, 2, 3])
+    faces7 = faces[:7]
+    table = export.compare_predictions({"right": Says("right", labels),
+                                        "never disgust": Says("never disgust", [0, 0, 0, 0, 2, 2, 3])}, faces7, labels)
+    assert table.loc["right", "accuracy"] == 1.0 and table.loc["right", "macro-F1"] == pytest.approx(4 / 7)
+    # by hand: 5 of 7 right; F1 angry 2/3 (P 1/2, R 1), disgust 0, fear 1, happy 1; absent classes count as 0
+    assert table.loc["never disgust", "accuracy"] == pytest.approx(5 / 7)
+    assert table.loc["never disgust", "macro-F1"] == pytest.approx((2 / 3 + 0 + 1 + 1) / 7)
+    assert table.loc["never disgust", "top-1 agreement"] == pytest.approx(5 / 7)
 
 
 def test_compare_predictions_sees_a_runtime_that_disagrees(model, faces):
@@ -162,6 +182,23 @@ def test_saved_model_and_tflite_need_the_tensorflow_backend(model, tmp_path, mon
     with pytest.raises(FerError, match="needs the TensorFlow backend") as err:
         export.export_saved_model(model, tmp_path / "sm")
     assert "\n" not in str(err.value) and "ONNX export works from every backend" in str(err.value)
+
+
+def test_onnx_export_names_the_converter_of_the_backend_when_it_is_missing(model, tmp_path, monkeypatch):
+    # Keras converts through tf2onnx under TensorFlow and jax2onnx under JAX: the one line names the right one
+    real_import = __import__("importlib").import_module
+
+    def without(name, *args):
+        if name in ("tf2onnx", "jax2onnx"):
+            raise ImportError(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr("importlib.import_module", without)
+    for backend, converter in (("tensorflow", "tf2onnx"), ("jax", "jax2onnx")):
+        monkeypatch.setattr(export, "_backend", lambda backend=backend: backend)
+        with pytest.raises(FerError, match=f"ONNX export needs the {converter} package") as err:
+            export.export_onnx(model, tmp_path / "model.onnx")
+        assert "\n" not in str(err.value)
 
 
 def test_export_all_skips_what_it_cannot_make_with_one_line(model, tmp_path, monkeypatch, capsys):

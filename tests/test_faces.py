@@ -185,6 +185,9 @@ def test_detectors_take_gray_and_rgba_arrays(astronaut):
     haar = faces.make_detector("haar")
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
     assert haar.detect(faces.to_gray(astronaut)) == haar.detect(astronaut) == haar.detect(rgba)
+    one_channel = faces.to_gray(astronaut)[:, :, None]   # (H, W, 1), as some loaders return gray images
+    assert np.array_equal(faces.to_gray(one_channel), faces.to_gray(astronaut))
+    assert haar.detect(one_channel) == haar.detect(astronaut)
 
 
 @pytest.mark.parametrize("kind", DETECTORS)
@@ -204,7 +207,8 @@ def test_big_photos_are_searched_small_and_boxes_mapped_back(kind, astronaut):
 def test_make_detector_choices(monkeypatch):
     haar = faces.make_detector("haar")
     assert faces.make_detector(haar) is haar
-    assert isinstance(faces.make_detector("auto"), faces.Detector)
+    wanted = faces.YuNetDetector if faces.yunet_available() else faces.HaarDetector
+    assert type(faces.make_detector("auto")) is wanted
     with pytest.raises(FerError, match="unknown face detector"):
         faces.make_detector("mtcnn")
     with pytest.raises(FerError, match="<5"):
@@ -259,3 +263,5 @@ def test_fer_crop_replicates_the_edge_outside_the_photo():
 def test_fer_crop_takes_colour_and_float_boxes(astronaut):
     crop = faces.fer_crop(astronaut, faces.Box(178.0, 63.0, 89.0, 112.0, 0.9))
     assert crop.shape == (48, 48) and crop.dtype == np.uint8
+    # the colour photo is made gray first, and a float box cuts what the same integer box cuts
+    assert np.array_equal(crop, faces.fer_crop(faces.to_gray(astronaut), (178, 63, 89, 112)))

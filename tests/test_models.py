@@ -138,3 +138,16 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     with pytest.raises(FerError, match="do not fit architecture 'seed_cnn'") as info:
         models.load_model(weights)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("card_text, reason", [
+    ("{not json", "not a readable model card"),
+    ('{"kwargs": {}}', 'must name its "architecture"'),
+])
+def test_a_broken_card_beside_the_weights_is_one_line_naming_the_card(tmp_path, card_text, reason):
+    weights = tmp_path / "mine.weights.h5"
+    models.build_seed_cnn().save_weights(weights)
+    (tmp_path / "mine.json").write_text(card_text)
+    with pytest.raises(FerError, match=reason) as info:
+        models.load_model(weights)
+    assert "mine.json" in str(info.value) and "\n" not in str(info.value)

@@ -57,3 +57,16 @@ def test_map_grid_row_labels_name_each_row():
     first_column = [fig.axes[0], fig.axes[3]]
     assert [ax.get_ylabel() for ax in first_column] == ["random", "trained"]
     assert fig.axes[1].get_ylabel() == ""
+
+
+@pytest.mark.parametrize("per_class", [1, 3])
+def test_class_grid_one_row_per_emotion_even_with_one_face_each(per_class):
+    y = np.repeat(np.arange(7), 2)
+    y[y == 1] = 0                  # no disgust face (its row stays empty, not an error); angry gets four
+    x = np.random.default_rng(0).integers(0, 256, (len(y), 48, 48), dtype=np.uint8)
+    fig = plots.class_grid(x, y, per_class=per_class)
+    assert len(fig.axes) == 7 * per_class
+    shown = [len(ax.images) for ax in fig.axes]
+    assert sum(shown[per_class:2 * per_class]) == 0
+    assert sum(shown) == min(per_class, 4) + 5 * min(per_class, 2)
+    plt.close(fig)

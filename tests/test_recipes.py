@@ -115,8 +115,10 @@ def test_runs_made_before_the_new_options_still_resume(tmp_path):
     x, y = tiny_data()
     _, first = recipes.train_recipe(TINY, x, y, x[:32], y[:32], tmp_path / "plain", verbose=0)
     assert set(json.loads((tmp_path / "plain" / "run.json").read_text())).isdisjoint({"mixup", "ema", "distilled"})
+    logged = (tmp_path / "plain" / "history.csv").read_text()
     _, again = recipes.train_recipe(TINY, x, y, x[:32], y[:32], tmp_path / "plain", verbose=0)
     assert len(again) == len(first)
+    assert (tmp_path / "plain" / "history.csv").read_text() == logged   # loaded, not trained again
 
 
 def test_fresh_starts_over_where_another_run_with_other_data_was_kept(tmp_path):

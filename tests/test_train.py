@@ -26,7 +26,13 @@ def test_fit_learns_and_keeps_best_weights(tmp_path, separable_faces, tiny_model
     assert (tmp_path / "run" / "finished").exists()
 
 
-def test_interrupted_run_resumes_where_it_stopped(tmp_path, separable_faces, tiny_model):
+def _raw_log_epochs(run):
+    """The epochs as history.csv holds them, before read_history's de-duplication (Keras counts from 0)."""
+    import pandas as pd
+    return list(pd.read_csv(run / "history.csv")["epoch"])
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, separable_faces, tiny_model, capsys):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
     # a time budget of ~0 minutes stops after the first epoch, like a closed laptop would
@@ -34,12 +40,43 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, separable_faces, tin
                       verbose=0)
     assert len(first) == 1
     assert not (run / "finished").exists()
+    capsys.readouterr()
     resumed = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=4, batch_size=16,
                         verbose=0)
+    assert "resuming after epoch 1 of 4" in capsys.readouterr().out
     assert list(resumed["epoch"]) == [1, 2, 3, 4]
-    # a finished run is not trained again: its history stays four epochs long
+    assert _raw_log_epochs(run) == [0, 1, 2, 3]   # epoch 1 was not trained (and logged) a second time
+    # a finished run is not trained again: nothing is appended to its log
     again = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=4, batch_size=16, verbose=0)
-    assert len(again) == 4
+    assert "finished earlier (4 epochs)" in capsys.readouterr().out
+    assert len(again) == 4 and _raw_log_epochs(run) == [0, 1, 2, 3]
+
+
+def _seed_counters(layer):
+    import keras
+    return [int(keras.ops.convert_to_numpy(v)[1]) for v in layer.variables if v.name.endswith("seed_generator_state")]
+
+
+def test_a_resumed_run_draws_new_augmentations_not_the_first_sessions_again(tmp_path, separable_faces, tiny_model):
+    from fer_helpers import augment
+    x_tr, y_tr, x_va, y_va = _split(*separable_faces)
+    run = tmp_path / "run"
+
+    def session():  # a fresh kernel: tiny_model seeds everything at start-up, as course.start() does
+        return tiny_model(), augment.augmentation_layers(flip=True, translation=0.1, rotation=0, zoom=0,
+                                                         brightness=0, contrast=0)
+
+    model, augmentation = session()
+    train.fit(model, x_tr, y_tr, x_va, y_va, run, epochs=3, batch_size=16, augmentation=augmentation,
+              time_budget_min=1e-9, verbose=0)
+    first = _seed_counters(augmentation)
+    assert first and all(0 < c < train.RESUME_STREAM_STEP for c in first)   # draws 1, 2, ... were used
+    model, augmentation = session()
+    assert _seed_counters(augmentation) == [0] * len(first)   # Keras restores weights, not these counters
+    train.fit(model, x_tr, y_tr, x_va, y_va, run, epochs=3, batch_size=16, augmentation=augmentation,
+              time_budget_min=1e-9, verbose=0)
+    # the resumed epoch drew from counter RESUME_STREAM_STEP on: none of the first session's draws again
+    assert all(c > train.RESUME_STREAM_STEP for c in _seed_counters(augmentation))
 
 
 def test_run_folder_with_other_settings_is_refused(tmp_path, separable_faces, tiny_model):

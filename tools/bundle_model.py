@@ -17,26 +17,33 @@ import os
 import platform
 import shutil
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fer_helpers import data, evaluate, models  # noqa: E402
-from fer_helpers.course import SAMPLE_DIR, hardware  # noqa: E402
+import keras  # noqa: E402
+
+from fer_helpers import augment, data, evaluate, export, models  # noqa: E402
+from fer_helpers.course import SAMPLE_DIR, hardware, load_average  # noqa: E402
 from fer_helpers.train import read_history  # noqa: E402
 
 
-def faces_per_second(model, batch: int, seconds: float = 4.0) -> float:
-    x = data.as_model_input(__import__("numpy").zeros((batch, 48, 48), "uint8"))
-    model.predict(x, batch_size=batch, verbose=0)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.predict(x, batch_size=batch, verbose=0)
-        n += batch
-    return n / (time.perf_counter() - start)
+def faces_per_second(model, faces, batch: int) -> float:
+    """Keras ``predict`` on batches of ``batch`` faces, as chapter 10 times it (median of 10 calls)."""
+    return export.time_throughput(export.KerasPredictor(model, "predict"), faces, batch)["faces/s"]
+
+
+def class_weighting(recorded: dict | None, y_train) -> str:
+    """How the run weighted its classes, in words, from the weights run.json recorded."""
+    if not recorded:
+        return ": none"
+    for power, words in ((0.5, "square root of inverse frequency"), (1.0, "inverse frequency, 'balanced'")):
+        expected = augment.class_weights(y_train, power=power)
+        if all(abs(recorded[str(k)] - round(v, 4)) < 1e-3 for k, v in expected.items()):
+            return f" ({words})"
+    return " (as recorded in the run's run.json)"
 
 
 def main() -> int:
@@ -46,6 +53,7 @@ def main() -> int:
     parser.add_argument("--data", required=True, help="the full FER2013 folder")
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--hardware", required=True, help="what it was trained on")
+    parser.add_argument("--note", default=None, help="a line the card must carry (e.g. how the run was interrupted)")
     parser.add_argument("--architecture", default=None,
                         help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
     args = parser.parse_args()
@@ -60,7 +68,7 @@ def main() -> int:
     model.load_weights(run / "best.weights.h5")
 
     train_split = data.load_split(args.data, "train")
-    _, x_val, _, y_val = data.train_val_split(train_split.x, train_split.y, 0.1, seed=42)
+    _, x_val, y_train, y_val = data.train_val_split(train_split.x, train_split.y, 0.1, seed=42)
     test = data.load_split(args.data, "test")
     val_proba = evaluate.predict_proba(model, x_val)
     test_proba = evaluate.predict_proba(model, test.x)
@@ -72,24 +80,26 @@ def main() -> int:
 
     card = {
         "architecture": args.architecture, "kwargs": kwargs, **({"training_recipe": recipe} if recipe else {}),
-        "summary": f"{args.architecture}, test (PublicTest) accuracy "
-                   f"{evaluate.summary(test.y, test_proba)['accuracy']:.3f}",
-        "recipe": args.recipe, "settings": settings,
+        "summary": "{}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
+            args.architecture, **evaluate.summary(test.y, test_proba)),
+        "recipe": args.recipe, "settings": settings, **({"note": args.note} if args.note else {}),
         "epochs_run": int(len(history)), "best_epoch": int(best["epoch"]),
         "training_minutes": round(float(history["seconds"].sum()) / 60, 1), "trained_on": args.hardware,
         "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
         "validation": evaluate.summary(y_val, val_proba),
-        "test_split": "test = FER2013 PublicTest (3,435 faces in this copy)",
+        "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
+        "faces": {"train_split": len(train_split.y), "test": len(test.y)},
+        "class_weighting": class_weighting(settings.get("class_weight"), y_train),
         "test": evaluate.summary(test.y, test_proba),
         "test_flip_tta": evaluate.summary(test.y, test_flip),
         "test_without_train_duplicates": {"faces": int((~leaked).sum()),
                                           **evaluate.summary(test.y[~leaked], test_proba[~leaked])},
         "test_per_class": evaluate.per_class_table(test.y, test_proba).to_dict(orient="index"),
         "parameters": int(model.count_params()), "mflops_per_face": round(models.count_flops(model) / 1e6, 1),
-        "cpu_faces_per_second": {"batch_1": round(faces_per_second(model, 1), 1),
-                                 "batch_256": round(faces_per_second(model, 256), 1),
-                                 "measured_on": hardware(),
-                                 "load_average_1min": round(os.getloadavg()[0], 1)},
+        "cpu_faces_per_second": {"batch_1": round(faces_per_second(model, x_val, 1), 1),
+                                 "batch_256": round(faces_per_second(model, x_val, 256), 1),
+                                 "measured_on": hardware(), "backend": keras.backend.backend(),
+                                 "load_average_1min": load_average()},
         "check": {"sample_test_files": [sample.files[i] for i in pick],
                   "probabilities": [[round(float(p), 6) for p in row]
                                     for row in evaluate.predict_proba(model, sample.x[pick])]},
@@ -98,6 +108,8 @@ def main() -> int:
     weights_dir = models.WEIGHTS_DIR
     weights_dir.mkdir(exist_ok=True)
     shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
+    shutil.copy(run / "history.csv", weights_dir / f"{args.name}.history.csv")   # the curves, epoch by epoch
+    shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
     (weights_dir / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")
     (weights_dir / f"{args.name}.md").write_text(render_card(args.name, card))
     print(json.dumps({k: card[k] for k in ("validation", "test", "test_flip_tta", "test_without_train_duplicates",
@@ -113,21 +125,22 @@ def render_card(name: str, card: dict) -> str:
     extras = "".join(f", {label} {s[key]}" for key, label in
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
+    note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
     return f"""# Model card: `{name}`
 
 - **Architecture**: `{card['architecture']}` ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
-- **Data**: FER2013 training split (28,709 faces) minus a 10% validation split ({s['train']:,} faces trained on)
+- **Data**: FER2013 training split ({card['faces']['train_split']:,} faces) minus a 10% validation split ({s['train']:,} faces trained on)
 - **Recipe**: {card['recipe']}: {s['optimizer']}, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} epoch),
-  batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{' (square root of inverse frequency)' if s.get('class_weight') else ': none'},
+  batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{card['class_weighting']},
   augmentation {', '.join(s['augmentation'] or ['none'])}{extras}; {card['epochs_run']} of {s['epochs']} planned epochs run
 - **Selected on**: {card['selected_on']}; best epoch {card['best_epoch']}
-- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training
+- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training{note}
 
 | split | faces | accuracy | macro-F1 |
 |---|---|---|---|
 | validation (selected the weights) | {s['val']:,} | {card['validation']['accuracy']:.4f} | {card['validation']['macro_f1']:.4f} |
-| test (PublicTest) | 3,435 | {card['test']['accuracy']:.4f} | {card['test']['macro_f1']:.4f} |
-| test, flip TTA (beside, not instead) | 3,435 | {card['test_flip_tta']['accuracy']:.4f} | {card['test_flip_tta']['macro_f1']:.4f} |
+| test (PublicTest) | {card['faces']['test']:,} | {card['test']['accuracy']:.4f} | {card['test']['macro_f1']:.4f} |
+| test, flip TTA (beside, not instead) | {card['faces']['test']:,} | {card['test_flip_tta']['accuracy']:.4f} | {card['test_flip_tta']['macro_f1']:.4f} |
 | test without the faces byte-identical to training faces | {card['test_without_train_duplicates']['faces']:,} | {card['test_without_train_duplicates']['accuracy']:.4f} | {card['test_without_train_duplicates']['macro_f1']:.4f} |
 
 Per class on test (PublicTest):
@@ -136,7 +149,7 @@ Per class on test (PublicTest):
 |---|---|---|---|---|
 {per_class}
 
-CPU speed (Keras `predict`, TensorFlow backend, {speed['measured_on']}, load average {speed['load_average_1min']}
+CPU speed (Keras `predict`, {speed['backend']} backend, {speed['measured_on']}, load average {speed['load_average_1min']}
 while measuring): {speed['batch_1']:.0f} faces/s at batch 1, {speed['batch_256']:.0f} faces/s at batch 256.
 
 Reproduce the test line: `python -m fer_helpers evaluate --data DIR --split test --model {name}`.

@@ -48,12 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def read_pack(path: Path):
     """(faces uint8 (n, 48, 48), labels, files) from a pack written by tools/pack_dataset.py, hash-checked."""
-    import cv2
+    from fer_helpers.data import decode_gray48
     with np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes()))) as pack:
         jpeg, offsets = pack["jpeg"], pack["offsets"]
-        faces = np.stack([cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_GRAYSCALE)
-                          for i in range(len(offsets) - 1)])
         labels, files, expected = pack["labels"], [str(f) for f in pack["files"]], str(pack["sha256"])
+        faces = np.stack([decode_gray48(jpeg[offsets[i]:offsets[i + 1]], f"{path}: {files[i]}")
+                          for i in range(len(offsets) - 1)])
     if hashlib.sha256(faces.tobytes()).hexdigest() != expected:
         print("warning: the faces decode to other pixels than where they were packed (another JPEG decoder)")
     return faces, labels, files
