@@ -2,6 +2,7 @@
 functions the notebooks use:
 
     python -m fer_helpers train    --data DIR [--epochs 60] [--run-dir runs/cli_train]
+    python -m fer_helpers train    --data DIR --recipe cpu_best --run-dir runs/cpu_best
     python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
     python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
 
@@ -21,23 +22,36 @@ from .errors import FerError  # noqa: E402
 
 
 def _cmd_train(args) -> int:
-    from . import augment, course, data, evaluate, models, train
+    from . import course, data, evaluate, recipes
     course.seed_everything(args.seed)
     split = data.load_split(args.data, "train")
     x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, args.val_fraction, seed=42)
-    model = models.build(args.architecture)
-    augmentation = augment.augmentation_layers(rotation=0.03) if args.augment else None
-    weights = augment.class_weights(y_train, power=args.class_weight_power) if args.class_weight_power else None
-    print(f"train {len(y_train)} | validation {len(y_val)} | {model.name}: {model.count_params():,} parameters")
-    train.fit(model, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs, batch_size=args.batch_size,
-              augmentation=augmentation, class_weight=weights, optimizer=args.optimizer,
-              learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-              time_budget_min=args.time_budget_min, patience=args.patience)
+    if args.recipe:  # a whole named recipe (architecture, optimiser, schedule, augmentation...): the flags step back
+        recipe = recipes.NAMED[args.recipe]
+        print(f"train {len(y_train)} | validation {len(y_val)} | recipe {recipe.name}: "
+              f"{recipe.build_model().count_params():,} parameters")
+        model, _ = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs,
+                                        time_budget_min=args.time_budget_min, seed=args.seed)
+    else:
+        model = _train_from_flags(args, x_train, y_train, x_val, y_val)
     s = evaluate.summary(y_val, evaluate.predict_proba(model, x_val))
     print(f"validation accuracy {s['accuracy']:.4f}")
     print(f"validation macro-F1 {s['macro_f1']:.4f}")
     print(f"best weights: {Path(args.run_dir) / 'best.weights.h5'}")
     return 0
+
+
+def _train_from_flags(args, x_train, y_train, x_val, y_val):
+    from . import augment, models, train
+    model = models.build(args.architecture)
+    augmentation = augment.augmentation_layers(rotation=0.03) if args.augment else None
+    weights = augment.class_weights(y_train, power=args.class_weight_power) if args.class_weight_power else None
+    print(f"train {len(y_train)} | validation {len(y_val)} | {model.name}: {model.count_params():,} parameters")
+    train.fit(model, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs or 60, batch_size=args.batch_size,
+              augmentation=augmentation, class_weight=weights, optimizer=args.optimizer,
+              learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
+              time_budget_min=args.time_budget_min, patience=args.patience)
+    return model
 
 
 def _cmd_evaluate(args) -> int:
@@ -113,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (chapter 5's recipe) with a validation split carved from train")
     t.add_argument("--data", required=True, help="FER2013 folder (DIR/train/<class>/*) or fer2013.csv")
     t.add_argument("--architecture", default="seed_cnn", help="seed_cnn (the original) or vgg_bn")
-    t.add_argument("--epochs", type=int, default=60)
+    from .recipes import NAMED
+    t.add_argument("--recipe", choices=sorted(NAMED), default=None,
+                   help="a named recipe of fer_helpers.recipes (its own architecture, optimiser, schedule, "
+                        "augmentation; --epochs and --time-budget-min still apply)")
+    t.add_argument("--epochs", type=int, default=None, help="default 60, or the recipe's")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
     t.add_argument("--learning-rate", type=float, default=1e-3)

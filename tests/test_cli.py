@@ -54,6 +54,27 @@ def test_predict_names_faces_writes_json_and_annotations_and_reports_bad_files(t
                                                             "no_face_shuttle_emotions.jpg"]
 
 
+def test_train_with_flags_writes_a_run_that_evaluate_reads(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(SAMPLE), "--epochs", "1", "--batch-size", "32", "--run-dir", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "train 126 | validation 14 | seed_cnn" in out and "validation macro-F1" in out
+    assert len((run / "history.csv").read_text().splitlines()) == 2       # header + one epoch
+    assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", str(run / "best.weights.h5")]) == 0
+    assert "| 140 faces" in capsys.readouterr().out
+
+
+def test_train_with_a_named_recipe_uses_its_architecture_and_settings(tmp_path, capsys):
+    from fer_helpers import recipes
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(SAMPLE), "--recipe", "cpu_best", "--epochs", "1", "--run-dir", str(run)]) == 0
+    assert f"recipe cpu_best: {recipes.CPU_BEST.build_model().count_params():,} parameters" in capsys.readouterr().out
+    written = json.loads((run / "recipe.json").read_text())
+    assert written["architecture"] == "vgg_bn" and written["model_kwargs"]["widths"] == [32, 64, 128, 256]
+    settings = json.loads((run / "run.json").read_text())
+    assert settings["epochs"] == 1 and settings["learning_rate"] == recipes.CPU_BEST.learning_rate
+
+
 @pytest.mark.parametrize("args,message", [
     (["evaluate", "--data", "no/such/folder", "--model", "seed"], "no/such/folder: no such folder"),
     (["evaluate", "--data", str(SAMPLE), "--model", "nonexistent"], "no bundled model 'nonexistent'"),

@@ -1,10 +1,14 @@
-"""tools/pack_dataset.py and tools/train_on_device.py: the data travels byte for byte, the jobs are well formed."""
+"""tools/pack_dataset.py and tools/train_on_device.py: the data travels byte for byte, the jobs are well formed;
+tools/bundle_model.py: a run comes back as a bundled model whose card holds figures measured on it."""
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from fer_helpers import data, recipes
+from fer_helpers import data, evaluate, models, recipes
 from fer_helpers.course import SAMPLE_DIR
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
@@ -35,3 +39,32 @@ def test_the_jobs_put_seed_and_best_first_and_every_recipe_builds():
     assert abs(sum(share for _, _, share, _ in jobs) - 1) < 0.05
     for name, recipe, _, _ in device.jobs(rehearse=True):
         assert recipe.epochs == 1 and recipe.build_model().count_params() > 0, name
+
+
+def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measured_on_it(tmp_path):
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+    split = data.load_split(SAMPLE_DIR, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    run, out = tmp_path / "run", tmp_path / "weights"
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, run, verbose=0)
+    assert load_tool("bundle_model").main([
+        "--run", str(run), "--name", "tiny", "--data", str(SAMPLE_DIR), "--recipe", "a two-epoch test run",
+        "--hardware", "the test machine", "--weights-dir", str(out)]) == 0
+    card = json.loads((out / "tiny.json").read_text())
+    assert card["architecture"] == "vgg_bn" and card["kwargs"]["widths"] == [4, 8]   # from the run's recipe.json
+    assert card["faces"] == {"train_split": 140, "test": 140} and card["epochs_run"] == 2
+    log = pd.read_csv(run / "history.csv")
+    assert card["best_epoch"] == int(log["val_accuracy"].idxmax()) + 1
+    assert card["validation"]["accuracy"] == pytest.approx(log["val_accuracy"].max(), abs=1e-4)  # re-measured
+    model = models.load_model(out / "tiny.weights.h5")       # the card beside the weights says how to build it
+    assert model.count_params() == card["parameters"] > 0
+    sample = data.load_split(SAMPLE_DIR, "test")
+    index = [sample.files.index(f) for f in card["check"]["sample_test_files"]]
+    np.testing.assert_allclose(evaluate.predict_proba(model, sample.x[index]), card["check"]["probabilities"],
+                               atol=1e-5)
+    test = evaluate.summary(sample.y, evaluate.predict_proba(model, sample.x))
+    assert card["test"]["accuracy"] == pytest.approx(test["accuracy"])
+    text = (out / "tiny.md").read_text()
+    assert f"| test (PublicTest) | 140 | {test['accuracy']:.4f} |" in text and "a two-epoch test run" in text
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.history.csv", "tiny.json", "tiny.md", "tiny.run.json",
+                                                     "tiny.weights.h5"]

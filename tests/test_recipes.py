@@ -132,3 +132,15 @@ def test_fresh_starts_over_where_another_run_with_other_data_was_kept(tmp_path):
     assert len(history) == 1
     assert json.loads((tmp_path / "run" / "run.json").read_text())["train"] == 64
     assert (tmp_path / "run" / "recipe.json").exists()  # written after the old run was deleted, not with it
+
+
+def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_offers_every_named_recipe():
+    from fer_helpers.__main__ import build_parser
+    small, original = recipes.CPU_BEST.build_model(), recipes.SEED.build_model()
+    assert small.count_params() < original.count_params() / 3
+    assert models.count_flops(small) < models.count_flops(original) / 1.5
+    assert recipes.NAMED["seed"] is recipes.SEED and recipes.NAMED["cpu_best"] is recipes.CPU_BEST
+    for name in recipes.NAMED:
+        assert build_parser().parse_args(["train", "--data", "DIR", "--recipe", name]).recipe == name
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--data", "DIR", "--recipe", "no_such_recipe"])

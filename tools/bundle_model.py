@@ -46,7 +46,7 @@ def class_weighting(recorded: dict | None, y_train) -> str:
     return " (as recorded in the run's run.json)"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True)
     parser.add_argument("--name", required=True)
@@ -56,7 +56,9 @@ def main() -> int:
     parser.add_argument("--note", default=None, help="a line the card must carry (e.g. how the run was interrupted)")
     parser.add_argument("--architecture", default=None,
                         help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
-    args = parser.parse_args()
+    parser.add_argument("--weights-dir", default=str(models.WEIGHTS_DIR),
+                        help="where NAME.weights.h5 and its cards go (default: the package's bundled models)")
+    args = parser.parse_args(argv)
 
     run = Path(args.run)
     history = read_history(run)
@@ -105,8 +107,8 @@ def main() -> int:
                                     for row in evaluate.predict_proba(model, sample.x[pick])]},
         "made_with": {"keras": __import__("keras").__version__, "python": platform.python_version()},
     }
-    weights_dir = models.WEIGHTS_DIR
-    weights_dir.mkdir(exist_ok=True)
+    weights_dir = Path(args.weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
     shutil.copy(run / "history.csv", weights_dir / f"{args.name}.history.csv")   # the curves, epoch by epoch
     shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
