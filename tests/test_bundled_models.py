@@ -1,5 +1,4 @@
 """The bundled models load by name and predict what they predicted when they were bundled."""
-import json
 
 import numpy as np
 import pandas as pd
