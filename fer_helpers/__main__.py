@@ -3,6 +3,8 @@ functions the notebooks use:
 
     python -m fer_helpers train    --data DIR [--epochs 60] [--run-dir runs/cli_train]
     python -m fer_helpers train    --data DIR --recipe cpu_best --run-dir runs/cpu_best
+    python -m fer_helpers train    --data DIR --recipe cpu_best_restart --init-weights runs/cpu_best/best.weights.h5
+                                   --seed 43 --run-dir runs/cpu_best_restart
     python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
     python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
 
@@ -31,7 +33,10 @@ def _cmd_train(args) -> int:
         print(f"train {len(y_train)} | validation {len(y_val)} | recipe {recipe.name}: "
               f"{recipe.build_model().count_params():,} parameters")
         model, _ = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs,
-                                        time_budget_min=args.time_budget_min, seed=args.seed)
+                                        time_budget_min=args.time_budget_min, seed=args.seed,
+                                        init_weights=args.init_weights)
+    elif args.init_weights:
+        raise FerError("--init-weights needs --recipe (the weights must fit the recipe's network)")
     else:
         model = _train_from_flags(args, x_train, y_train, x_val, y_val)
     s = evaluate.summary(y_val, evaluate.predict_proba(model, x_val))
@@ -131,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--recipe", choices=sorted(NAMED), default=None,
                    help="a named recipe of fer_helpers.recipes (its own architecture, optimiser, schedule, "
                         "augmentation; --epochs and --time-budget-min still apply)")
+    t.add_argument("--init-weights", default=None,
+                   help="with --recipe: start from this .weights.h5 (a warm restart) instead of random weights")
     t.add_argument("--epochs", type=int, default=None, help="default 60, or the recipe's")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])

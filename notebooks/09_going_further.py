@@ -73,8 +73,9 @@ RUN_ROOT = course.RUNS_DIR / ("09_quick" if session.quick else "09_going_further
 # Our starting point is chapter 5's recipe for the original CNN, bundled as `seed` with a card that records how it
 # was trained and what it scored. Beside it the course bundles `best`, the bundled model strongest on validation: a
 # VGG-style net with BatchNorm and global average pooling (rungs 1-3 of the ladder below) at a quarter of the
-# original's parameters, which `recipes.CPU_BEST` trains on two CPU cores in about 100 minutes (`python -m
-# fer_helpers train --data DIR --recipe cpu_best`); its card says what it scored. The published figures below are
+# original's parameters, which `recipes.CPU_BEST` and a warm restart (section 9.3) train on two CPU cores in
+# three hours (`python -m fer_helpers train --data DIR --recipe cpu_best`, then `--recipe cpu_best_restart`); its
+# card says what it scored. The published figures below are
 # **theirs**, copied from their papers and READMEs, not measured here; two of them chose their checkpoint on the
 # test data itself, which flatters them (chapter 5 explains why). Human agreement on FER2013's labels is itself
 # only around 65%: the labels are noisy, so no model will approach 100%.
@@ -220,6 +221,46 @@ ax.set(xlabel="epoch", ylabel="learning rate", title="two schedules with the sam
 ax.legend()
 plots.save_fig("09_schedules")
 plt.show()
+
+# %% [markdown]
+# ### Warm restarts
+#
+# A cosine schedule ends at a learning rate of zero: its last epochs only let the weights settle. If validation
+# accuracy is still creeping up when the rate reaches zero, the network wanted more epochs. There are two ways
+# to give it them: train again from scratch on a longer schedule, or **restart** from the weights you have with a
+# second, shorter cycle (a *warm restart*, Loshchilov & Hutter's SGDR, 2017). The restart pays with a dip, since
+# the rate jumps back up and shakes the weights out of the minimum they settled in, but it keeps everything
+# learnt so far, and a run can be extended after the fact.
+#
+# The bundled `best` was made that way, because 36 epochs of it do not fit one sitting of two CPU cores:
+# `recipes.CPU_BEST` for 20 epochs, then `recipes.CPU_BEST_RESTART` (half the peak rate, 16 epochs) started from
+# the first run's best weights (`python -m fer_helpers train ... --recipe cpu_best_restart --init-weights
+# RUN/best.weights.h5 --seed 43`; another seed, so that it does not replay the first run's augmentations).
+# Its per-epoch log travels with it; here are both stages:
+
+# %%
+best_card = models.model_card("best")
+best_log = pd.read_csv(models.WEIGHTS_DIR / "best.history.csv")
+best_log["epoch"] += 1                                     # Keras counts epochs from 0, people from 1
+if "stage" not in best_log:                                # a model trained in one go
+    best_log["stage"], best_log["recipe"] = 1, best_card["training_recipe"]["name"]
+fig, (ax_acc, ax_lr) = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+for stage, log in best_log.groupby("stage"):
+    label = f"stage {stage}: {log['recipe'].iloc[0]}"
+    ax_acc.plot(log["epoch"], log["val_accuracy"], marker=".", label=label)
+    ax_lr.plot(log["epoch"], log["learning_rate"], marker=".", label=label)
+ax_acc.axhline(best_log["val_accuracy"].max(), color="grey", lw=0.8, ls=":")
+ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title="the bundled best, trained in stages")
+ax_lr.set(xlabel="epoch", ylabel="learning rate", title="its schedule (the rate at each epoch's end)")
+ax_acc.legend()
+plots.save_fig("09_best_warm_restart")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for stage in best_card.get("stages", []):
+    print(f"{stage['recipe']:>16}: epochs {stage['epochs']:>5}, {stage['training_minutes']:5.1f} min, best validation "
+          f"accuracy {stage['best_val_accuracy']:.4f} (epoch {stage['best_epoch']})")
 
 # %% [markdown]
 # ### Mixup
@@ -427,6 +468,9 @@ print("card written beside the weights: RUNS_DIR /", card_path.relative_to(cours
 #    the original CNN stop running in real time (25 faces/s) on a 2-core CPU?
 # 5. A paper reports 74% on FER2013's test split with "the best checkpoint". What do you need to know before
 #    comparing it with this chapter's figure?
+# 6. In the warm-restart figure of section 9.3, validation accuracy drops in the first epoch of the second stage.
+#    Why, and why is that no reason to stop the restart there? What would you expect from restarting at the
+#    first stage's full peak rate, or at a tenth of it?
 
 # %% [markdown] tags=["solution"]
 # ## Solutions
@@ -447,6 +491,13 @@ print("card written beside the weights: RUNS_DIR /", card_path.relative_to(cours
 # 5. Which split the figure is on (PublicTest, PrivateTest or both), whether the checkpoint was chosen on that
 #    same test split (then it is optimistic), whether test-time augmentation or an ensemble was used, and
 #    whether the leaked duplicates were counted.
+# 6. The rate jumps from zero back up (warming up to half the first peak within an epoch): steps that large push
+#    the weights out of the narrow minimum the first schedule settled them in, so the network is briefly worse.
+#    The second cosine then lets them settle again, after more epochs of augmented faces. Nothing is lost by
+#    trying: the first stage's best weights stay in its run folder, and validation decides which stage's are kept.
+#    At the full peak the dip is deeper and the restart is closer to training anew (more exploration, more
+#    epochs needed to recover); at a tenth it hardly leaves the old minimum and behaves like fine-tuning, with a
+#    small gain at best. Half the peak is a compromise, not a measured optimum: measuring it is a ladder rung.
 
 # %% tags=["solution"]
 # Solution to exercise 3 (quick-mode size): one extra rung on top of the kept recipe, stronger geometric

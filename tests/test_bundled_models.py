@@ -49,13 +49,19 @@ def test_course_model_falls_back_to_bundled_seed(tmp_path, capsys):
     assert model.count_params() == models.model_card("seed")["parameters"]
 
 
-def test_run_settings_and_history_beside_the_weights_are_not_models():
-    assert (models.WEIGHTS_DIR / "seed.run.json").exists()
-    log = pd.read_csv(models.WEIGHTS_DIR / "seed.history.csv").drop_duplicates("epoch", keep="last")
-    card = models.model_card("seed")
-    assert len(log) == card["epochs_run"]      # the log of the run that made the weights ...
+@pytest.mark.parametrize("name", [n for n in BUNDLED if "alias_of" not in models.model_card(n)])
+def test_run_settings_and_history_beside_the_weights_are_not_models(name):
+    assert (models.WEIGHTS_DIR / f"{name}.run.json").exists()
+    log = pd.read_csv(models.WEIGHTS_DIR / f"{name}.history.csv").drop_duplicates("epoch", keep="last")
+    card = models.model_card(name)
+    assert len(log) == card["epochs_run"]      # the log of the run(s) that made the weights ...
     best = log.loc[log["val_accuracy"].idxmax()]
     assert int(best["epoch"]) + 1 == card["best_epoch"]   # ... whose best epoch they are (Keras counts from 0),
     assert best["val_accuracy"] == pytest.approx(card["validation"]["accuracy"], abs=1e-4)   # re-measured alike
+    assert card["training_minutes"] == pytest.approx(log["seconds"].sum() / 60, abs=0.1)
+    if "stages" in card:                       # a warm restart: the stages add up to the whole
+        assert sum(stage["training_minutes"] for stage in card["stages"]) == pytest.approx(card["training_minutes"],
+                                                                                         abs=0.1)
+        assert list(log["stage"].drop_duplicates()) == list(range(1, len(card["stages"]) + 1))
     assert not [n for n in BUNDLED if "." in n]
     assert all((models.WEIGHTS_DIR / f"{models.model_card(n).get('alias_of', n)}.weights.h5").exists() for n in BUNDLED)

@@ -79,6 +79,9 @@ def test_train_with_a_named_recipe_uses_its_architecture_and_settings(tmp_path, 
     (["evaluate", "--data", "no/such/folder", "--model", "seed"], "no/such/folder: no such folder"),
     (["evaluate", "--data", str(SAMPLE), "--model", "nonexistent"], "no bundled model 'nonexistent'"),
     (["evaluate", "--data", str(SAMPLE), "--model", "missing.keras"], "missing.keras: no such model file"),
+    (["train", "--data", str(SAMPLE), "--init-weights", "w.weights.h5"], "--init-weights needs --recipe"),
+    (["train", "--data", str(SAMPLE), "--recipe", "cpu_best", "--init-weights", "no/such.weights.h5"],
+     "no/such.weights.h5: cannot start 'cpu_best'"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, args, message):
     assert main(args) == 2

@@ -68,3 +68,33 @@ def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measure
     assert f"| test (PublicTest) | 140 | {test['accuracy']:.4f} |" in text and "a two-epoch test run" in text
     assert sorted(p.name for p in out.iterdir()) == ["tiny.history.csv", "tiny.json", "tiny.md", "tiny.run.json",
                                                      "tiny.weights.h5"]
+
+
+def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts_both(tmp_path):
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+    split = data.load_split(SAMPLE_DIR, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    first, restart, other, out = (tmp_path / name for name in ("first", "restart", "other", "weights"))
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, other, verbose=0, seed=5)
+    recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, restart, verbose=0,
+                         seed=1, init_weights=first / "best.weights.h5")
+    bundle = load_tool("bundle_model").main
+    common = ["--name", "tiny", "--data", str(SAMPLE_DIR), "--recipe", "two stages", "--hardware", "the test machine",
+              "--weights-dir", str(out)]
+    with pytest.raises(SystemExit, match="pass --continues"):      # the first stage may not be left out ...
+        bundle(["--run", str(restart), *common])
+    with pytest.raises(SystemExit, match="was not started from"):  # ... nor replaced by another run
+        bundle(["--run", str(restart), "--continues", str(other), *common])
+    assert bundle(["--run", str(restart), "--continues", str(first), *common]) == 0
+    card = json.loads((out / "tiny.json").read_text())
+    logs = [pd.read_csv(run / "history.csv") for run in (first, restart)]
+    assert card["epochs_run"] == card["planned_epochs"] == 3
+    assert [stage["recipe"] for stage in card["stages"]] == ["tiny", "tiny_restart"]
+    assert card["stages"][1]["epochs"] == "3-3"
+    assert card["training_minutes"] == pytest.approx(sum(log["seconds"].sum() for log in logs) / 60, abs=0.1)
+    stacked = pd.read_csv(out / "tiny.history.csv")
+    assert list(stacked["epoch"]) == [0, 1, 2] and list(stacked["stage"]) == [1, 1, 2]
+    assert list(stacked["val_accuracy"]) == pytest.approx([*logs[0]["val_accuracy"], *logs[1]["val_accuracy"]])
+    assert card["best_epoch"] == int(stacked["val_accuracy"].idxmax()) + 1
+    assert "1. `tiny`: epochs 1-2" in (out / "tiny.md").read_text()

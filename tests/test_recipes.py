@@ -1,4 +1,5 @@
 """Chapter 9's recipes and ladder, and the training options they use (mixup, EMA, one-cycle, distillation)."""
+import hashlib
 import json
 
 import keras
@@ -140,7 +141,35 @@ def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_of
     assert small.count_params() < original.count_params() / 3
     assert models.count_flops(small) < models.count_flops(original) / 1.5
     assert recipes.NAMED["seed"] is recipes.SEED and recipes.NAMED["cpu_best"] is recipes.CPU_BEST
+    # the warm restart trains the same network, from half the peak rate, for a shorter cycle
+    restart = recipes.NAMED["cpu_best_restart"]
+    assert restart.but("cpu_best", epochs=recipes.CPU_BEST.epochs, learning_rate=recipes.CPU_BEST.learning_rate) \
+        == recipes.CPU_BEST
+    assert restart.learning_rate == recipes.CPU_BEST.learning_rate / 2 and restart.epochs < recipes.CPU_BEST.epochs
     for name in recipes.NAMED:
         assert build_parser().parse_args(["train", "--data", "DIR", "--recipe", name]).recipe == name
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--data", "DIR", "--recipe", "no_such_recipe"])
+
+
+def test_init_weights_starts_a_run_from_those_weights_and_records_which(tmp_path):
+    x, y = tiny_data(96)
+    first, _ = recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "first", verbose=0)
+    start = tmp_path / "first" / "best.weights.h5"
+    # at a learning rate of 0 no trainable weight moves, so the run must end where it started
+    still = TINY.but("still", epochs=1, learning_rate=0.0, schedule="constant")
+    restarted, _ = recipes.train_recipe(still, x, y, x[:32], y[:32], tmp_path / "restart", verbose=0, seed=1,
+                                        init_weights=start)
+    for kept, loaded in zip(first.trainable_weights, restarted.trainable_weights):
+        assert np.array_equal(keras.ops.convert_to_numpy(kept), keras.ops.convert_to_numpy(loaded))
+    record = json.loads((tmp_path / "restart" / "recipe.json").read_text())
+    assert record["init_weights"] == str(start)
+    assert record["init_weights_sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
+    # without init_weights the same run starts from random weights (so the check above can fail)
+    scratch, _ = recipes.train_recipe(still, x, y, x[:32], y[:32], tmp_path / "scratch", verbose=0, seed=1)
+    assert not np.array_equal(keras.ops.convert_to_numpy(first.trainable_weights[0]),
+                              keras.ops.convert_to_numpy(scratch.trainable_weights[0]))
+    assert "init_weights" not in json.loads((tmp_path / "scratch" / "recipe.json").read_text())
+    with pytest.raises(FerError, match="best.weights.h5: cannot start 'other'"):
+        recipes.train_recipe(TINY.but("other", model_kwargs={"widths": (8, 16)}), x, y, x[:32], y[:32],
+                             tmp_path / "other", verbose=0, init_weights=start)

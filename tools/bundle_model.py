@@ -8,10 +8,15 @@ needs, plus the measured figures) and NAME.md (the human-readable card). Every f
 validation (the split that selected the weights), test once (named, with and without the test images that are
 byte-identical to training images), per-class precision/recall/F1, parameters, FLOPs, CPU faces/s, and the
 probabilities of a few sample faces that tests/test_bundled_models.py checks after loading.
+
+A run that started from another run's best weights (``train --init-weights``: a warm restart) is bundled with
+``--continues EARLIER_RUN``: the tool checks that the earlier run's best weights are the very file the run
+started from (by SHA-256), and the card and NAME.history.csv then cover both stages, epochs and minutes added up.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -46,6 +51,40 @@ def class_weighting(recorded: dict | None, y_train) -> str:
     return " (as recorded in the run's run.json)"
 
 
+def earlier_stages(run: Path, recipe: dict | None, continues: str | None) -> list[Path]:
+    """The runs before ``run``: ``continues`` must hold the best weights ``run`` was started from (same SHA-256),
+    and a run started from other weights must be bundled with the run that made them."""
+    started_from = (recipe or {}).get("init_weights_sha256")
+    if continues is None:
+        if started_from:
+            sys.exit(f"{run}: started from {recipe['init_weights']}: pass --continues with the run that made them")
+        return []
+    earlier = Path(continues)
+    weights = earlier / "best.weights.h5"
+    if not weights.exists():
+        sys.exit(f"{earlier}: no best.weights.h5 (not a training run)")
+    if hashlib.sha256(weights.read_bytes()).hexdigest() != started_from:
+        sys.exit(f"{run}: was not started from {weights} (its recipe.json records "
+                 f"{(recipe or {}).get('init_weights', 'no starting weights')})")
+    return [earlier]
+
+
+def stacked_history(runs: list[Path]):
+    """The runs' per-epoch logs one after the other (epochs numbered on; ``stage`` counts the runs from 1 and
+    ``recipe`` names each run's), in history.csv's own layout: Keras counts epochs from 0."""
+    import pandas as pd
+    logs, done = [], 0
+    for stage, run in enumerate(runs, start=1):
+        log = read_history(run)
+        recipe_file = run / "recipe.json"
+        log["stage"] = stage
+        log["recipe"] = json.loads(recipe_file.read_text())["name"] if recipe_file.exists() else run.name
+        log["epoch"] = log["epoch"] + done - 1
+        done += len(log)
+        logs.append(log)
+    return pd.concat(logs, ignore_index=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True)
@@ -54,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--hardware", required=True, help="what it was trained on")
     parser.add_argument("--note", default=None, help="a line the card must carry (e.g. how the run was interrupted)")
+    parser.add_argument("--continues", default=None,
+                        help="the run whose best weights --run started from (train --init-weights)")
     parser.add_argument("--architecture", default=None,
                         help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
     parser.add_argument("--weights-dir", default=str(models.WEIGHTS_DIR),
@@ -61,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     run = Path(args.run)
-    history = read_history(run)
     settings = json.loads((run / "run.json").read_text())
     recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else None
+    runs = [*earlier_stages(run, recipe, args.continues), run]
+    history = stacked_history(runs)
+    history["epoch"] += 1  # back to counting from 1, as read_history does
     args.architecture = args.architecture or (recipe["architecture"] if recipe else "seed_cnn")
     kwargs = recipe["model_kwargs"] if recipe and recipe["architecture"] == args.architecture else {}
     model = models.build(args.architecture, **kwargs)
@@ -87,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": args.recipe, "settings": settings, **({"note": args.note} if args.note else {}),
         "epochs_run": int(len(history)), "best_epoch": int(best["epoch"]),
         "training_minutes": round(float(history["seconds"].sum()) / 60, 1), "trained_on": args.hardware,
+        "planned_epochs": sum(json.loads((r / "run.json").read_text())["epochs"] for r in runs),
+        **({"stages": [stage_summary(log) for _, log in history.groupby("stage")]} if len(runs) > 1 else {}),
         "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
         "validation": evaluate.summary(y_val, val_proba),
         "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
@@ -110,13 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     weights_dir = Path(args.weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
-    shutil.copy(run / "history.csv", weights_dir / f"{args.name}.history.csv")   # the curves, epoch by epoch
+    stacked_history(runs).to_csv(weights_dir / f"{args.name}.history.csv", index=False)  # the curves, epoch by epoch
     shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
     (weights_dir / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")
     (weights_dir / f"{args.name}.md").write_text(render_card(args.name, card))
     print(json.dumps({k: card[k] for k in ("validation", "test", "test_flip_tta", "test_without_train_duplicates",
                                            "epochs_run", "best_epoch", "training_minutes")}, indent=1))
     return 0
+
+
+def stage_summary(log) -> dict:
+    best = log.loc[log["val_accuracy"].idxmax()]
+    return {"recipe": str(log["recipe"].iloc[0]), "epochs": f"{int(log['epoch'].min())}-{int(log['epoch'].max())}",
+            "best_epoch": int(best["epoch"]), "best_val_accuracy": round(float(best["val_accuracy"]), 4),
+            "training_minutes": round(float(log["seconds"].sum()) / 60, 1)}
 
 
 def render_card(name: str, card: dict) -> str:
@@ -128,15 +180,20 @@ def render_card(name: str, card: dict) -> str:
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
+    stages = "".join(f"\n  {i}. `{st['recipe']}`: epochs {st['epochs']}, {st['training_minutes']} min, best validation "
+                     f"accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
+                     + (" (started from the best weights of the stage before)" if i > 1 else "")
+                     for i, st in enumerate(card.get("stages", []), start=1))
+    stages = f"\n- **Stages** (epochs counted on across them; the recipe line is the last stage's):{stages}" if stages else ""
     return f"""# Model card: `{name}`
 
 - **Architecture**: `{card['architecture']}` ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
 - **Data**: FER2013 training split ({card['faces']['train_split']:,} faces) minus a 10% validation split ({s['train']:,} faces trained on)
 - **Recipe**: {card['recipe']}: {s['optimizer']}, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} epoch),
   batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{card['class_weighting']},
-  augmentation {', '.join(s['augmentation'] or ['none'])}{extras}; {card['epochs_run']} of {s['epochs']} planned epochs run
+  augmentation {', '.join(s['augmentation'] or ['none'])}{extras}; {card['epochs_run']} of {card['planned_epochs']} planned epochs run
 - **Selected on**: {card['selected_on']}; best epoch {card['best_epoch']}
-- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training{note}
+- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training{stages}{note}
 
 | split | faces | accuracy | macro-F1 |
 |---|---|---|---|
