@@ -70,8 +70,8 @@ def earlier_stages(run: Path, recipe: dict | None, continues: str | None) -> lis
 
 
 def stacked_history(runs: list[Path]):
-    """The runs' per-epoch logs one after the other (epochs numbered on; ``stage`` counts the runs from 1 and
-    ``recipe`` names each run's), in history.csv's own layout: Keras counts epochs from 0."""
+    """The runs' per-epoch logs one after the other, as :func:`read_history` gives them (epochs from 1, numbered
+    on across the runs; ``stage`` counts the runs from 1 and ``recipe`` names each run's)."""
     import pandas as pd
     logs, done = [], 0
     for stage, run in enumerate(runs, start=1):
@@ -79,7 +79,7 @@ def stacked_history(runs: list[Path]):
         recipe_file = run / "recipe.json"
         log["stage"] = stage
         log["recipe"] = json.loads(recipe_file.read_text())["name"] if recipe_file.exists() else run.name
-        log["epoch"] = log["epoch"] + done - 1
+        log["epoch"] = log["epoch"] + done
         done += len(log)
         logs.append(log)
     return pd.concat(logs, ignore_index=True)
@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else None
     runs = [*earlier_stages(run, recipe, args.continues), run]
     history = stacked_history(runs)
-    history["epoch"] += 1  # back to counting from 1, as read_history does
     args.architecture = args.architecture or (recipe["architecture"] if recipe else "seed_cnn")
     kwargs = recipe["model_kwargs"] if recipe and recipe["architecture"] == args.architecture else {}
     model = models.build(args.architecture, **kwargs)
@@ -155,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     weights_dir = Path(args.weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
-    stacked_history(runs).to_csv(weights_dir / f"{args.name}.history.csv", index=False)  # the curves, epoch by epoch
+    # the curves, epoch by epoch, in history.csv's own layout (Keras counts epochs from 0)
+    history.assign(epoch=history["epoch"] - 1).to_csv(weights_dir / f"{args.name}.history.csv", index=False)
     shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
     (weights_dir / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")
     (weights_dir / f"{args.name}.md").write_text(render_card(args.name, card))
