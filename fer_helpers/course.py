@@ -7,6 +7,8 @@ Every chapter starts with the same three questions, answered here once:
   otherwise the notebook's parameters cell decides.
 - **Data.** ``FER_DATA=DIR`` if set, else ``data/fer2013/`` in the repository if present, else the committed
   sample in ``data/sample/`` (20 images per class per split, enough to run every cell, far too few to learn).
+  Full mode with nothing but the sample (outside Colab/Kaggle, which download the data) still runs, so that
+  its code paths can be tried, but :func:`start` says so in a warning line under the banner.
 - **Host.** Colab, Kaggle, Binder or a local machine, told apart through ``sys.modules`` and the environment,
   never by testing for a folder.
 """
@@ -209,10 +211,23 @@ def check_versions() -> list[str]:
     return notes
 
 
+def full_mode_on_sample_warning(quick: bool, data_source: str) -> str | None:
+    """The warning line for full mode run on the committed sample (no full dataset found), else None.
+
+    Such a run is not an error (it tries full mode's code paths in minutes), but its figures are not a full
+    run's: 20 faces per class per split, trained for full mode's epochs."""
+    if quick or data_source != "sample":
+        return None
+    return ("warning: full mode (FER_QUICK=0) but no full dataset was found, so this run uses the committed sample "
+            "(20 faces per class per split) and its figures are not a full run's: set FER_DATA=DIR or put FER2013 "
+            "in data/fer2013/ (data/README.md)")
+
+
 def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> Session:
     """Open a chapter: decide mode and data, seed everything, quieten TensorFlow, print the banner.
 
-    ``quick_default`` is the notebook's parameters-cell choice; ``FER_QUICK`` overrides it.
+    ``quick_default`` is the notebook's parameters-cell choice; ``FER_QUICK`` overrides it. Full mode with only
+    the committed sample to read runs, with a warning line under the banner (a warning if ``verbose`` is False).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quick = quick_mode(quick_default)
@@ -225,8 +240,14 @@ def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> S
     if host == "colab" and not quick and os.environ.get("FER_DRIVE", "1") != "0" and "FER_RUNS" not in os.environ:
         save_runs_to_drive()  # full mode on Colab: offer Drive (FER_DRIVE=0 declines) so a disconnect loses nothing
     session = Session(quick=quick, data=root, data_source=source, host=host, seed=seed)
+    sample_warning = full_mode_on_sample_warning(quick, source)
+    if sample_warning and not verbose:
+        import warnings
+        warnings.warn(sample_warning, stacklevel=2)  # a silent start still says it
     if verbose:
         print(session.banner())
+        if sample_warning:
+            print(sample_warning)
         for note in check_versions():
             print(note)
         if not quick and "GPU" not in hardware():

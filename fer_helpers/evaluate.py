@@ -112,6 +112,22 @@ def fit_temperature(y_true: np.ndarray, proba: np.ndarray, bounds: tuple[float, 
     return float(np.exp(result.x))
 
 
+def paired_comparison(y_true: np.ndarray, proba_or_pred_a: np.ndarray, proba_or_pred_b: np.ndarray) -> dict:
+    """McNemar's exact test of two models on the same faces.
+
+    Faces both models get right, or both wrong, say nothing about which is better; only the faces exactly one of
+    them gets right count. If the two were equally good, each such face would be a fair coin toss, so the
+    two-sided binomial test of ``only_a`` against ``only_a + only_b`` gives the probability of a split at least
+    this lopsided by luck. Sharper than comparing two accuracies as if measured on different faces.
+    Returns {'only_a': ..., 'only_b': ..., 'p_value': ...}."""
+    from scipy.stats import binomtest
+    y_true = np.asarray(y_true)
+    right_a, right_b = _labels(proba_or_pred_a) == y_true, _labels(proba_or_pred_b) == y_true
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return {"only_a": only_a, "only_b": only_b, "p_value": p_value}
+
+
 def most_confident_mistakes(y_true: np.ndarray, proba: np.ndarray, k: int = 12) -> np.ndarray:
     """Indices of the ``k`` wrong predictions made with the highest confidence (often label noise)."""
     wrong = np.flatnonzero(proba.argmax(axis=1) != np.asarray(y_true))

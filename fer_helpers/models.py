@@ -227,8 +227,9 @@ def load_model(name_or_path: str | Path):
 
 def course_model(runs_dir: str | Path | None = None, verbose: bool = True):
     """The model the later chapters evaluate: chapter 5's full-mode run if this machine has one, else the bundled
-    reference model ``seed`` (the same architecture and recipe, trained in full). Quick-mode runs are never
-    used: a model trained on 126 faces for two epochs predicts at chance level and would teach nothing."""
+    reference model ``seed`` (the same architecture and recipe; the summary it prints says how many of the planned
+    epochs it ran). Quick-mode runs are never used: a model trained on 126 faces for two epochs predicts at chance
+    level and would teach nothing."""
     from .course import RUNS_DIR
     run = Path(runs_dir or RUNS_DIR) / "05_training" / "best.weights.h5"
     if run.exists():

@@ -32,7 +32,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample (20 faces per class per split) | 10 s (measured) | about the same: no model here |
-# | full (`FER_QUICK=0`) | all of FER2013 (train + test, 32,144 faces) | 30 s (measured; the very first read of the JPEGs takes longer) | about the same |
+# | full (`FER_QUICK=0`) | our copy of FER2013: Training + PublicTest, 28,709 + 3,435 = 32,144 faces (no PrivateTest) | 30 s (measured; the very first read of the JPEGs takes longer) | about the same |
 #
 # (CPU times measured on an idle 2-core CPU.)
 #
@@ -90,7 +90,9 @@ SEED = 0                       # which random faces the grids show
 # In this course, **test means PublicTest**, and we always write it as "test (PublicTest)". `data.load_split`
 # reads all these layouts (image folders, also nested as `train/train/<class>`, with capitalised or synonym class
 # names like `Angry` or `happiness`, JPEG or PNG; or the CSV) and returns the same arrays; `data/README.md`
-# says how to get each copy. Let us read the two splits and look at what we got.
+# says how to get each copy. Let us read the two splits and look at what we got. Every label below names the
+# test split as this rule says: "test (PublicTest)" with the full data, "test (the committed sample)" in quick
+# mode on the sample (whose test faces are PublicTest faces too, 20 per class).
 
 # %%
 import time
@@ -100,7 +102,8 @@ from fer_helpers import data
 start = time.perf_counter()
 train = data.load_split(session.data, "train")
 test = data.load_split(session.data, "test")
-print(f"read {len(train):,} training and {len(test):,} test faces in {time.perf_counter() - start:.1f} s")
+test_name = "test (PublicTest)" if session.data_source != "sample" else "test (the committed sample)"
+print(f"read {len(train):,} training and {len(test):,} {test_name} faces in {time.perf_counter() - start:.1f} s")
 print(f"arrays: x {train.x.shape} {train.x.dtype}, y {train.y.shape} {train.y.dtype} (class indices)")
 print("first files:", ", ".join(train.files[:3]))
 
@@ -168,7 +171,7 @@ print("pixels read back unchanged:", all(np.array_equal(from_csv.x[i], sample_tr
 # and lose little accuracy, so we need the counts before we can judge any score.
 
 # %%
-counts = pd.DataFrame({"train": data.class_counts(train.y), "test": data.class_counts(test.y)})
+counts = pd.DataFrame({"train": data.class_counts(train.y), test_name: data.class_counts(test.y)})
 shares = (100 * counts / counts.sum()).round(1).add_suffix(" %")
 table = pd.concat([counts, shares], axis=1)
 table.loc["total"] = [*counts.sum(), 100.0, 100.0]
@@ -179,7 +182,7 @@ from fer_helpers import plots
 
 import matplotlib.pyplot as plt
 
-fig = plots.plot_class_counts({"train": data.class_counts(train.y), "test (PublicTest)": data.class_counts(test.y)},
+fig = plots.plot_class_counts({"train": data.class_counts(train.y), test_name: data.class_counts(test.y)},
                               title=f"faces per class ({session.mode} mode: {len(train):,} train, {len(test):,} test)")
 plots.save_fig("02_class_counts")
 plt.show()
@@ -189,7 +192,8 @@ if counts["train"].max() == counts["train"].min():
 else:
     print(f"largest class {majority}, {counts['train'].max() / counts['train'].min():.1f}x the smallest "
           f"({counts['train'].idxmin()})")
-print(f"always answering '{majority}' scores {counts.loc[majority, 'test'] / counts['test'].sum():.1%} accuracy on test")
+print(f"always answering '{majority}' scores {counts.loc[majority, test_name] / counts[test_name].sum():.1%} accuracy "
+      f"on {test_name}")
 
 # %% [markdown]
 # What to notice (in the full data; the committed sample holds 20 faces of every class, so in quick mode the
@@ -202,6 +206,12 @@ print(f"always answering '{majority}' scores {counts.loc[majority, 'test'] / cou
 #   is the floor any accuracy must be compared to, and the reason the course reports **macro-F1** (each class
 #   counts equally) beside accuracy.
 # - Chapter 3 measures the remedies: class weights in the loss and augmentation.
+#
+# Macro-F1 in brief (chapter 7, section 7.3, derives it from a confusion matrix). For one class, the
+# **precision** is the share of the faces the model calls that class that really belong to it, the **recall** the
+# share of that class's faces the model finds, and **F1** = 2 x precision x recall / (precision + recall), high
+# only when both are. **Macro-F1** is the plain mean of the seven classes' F1: a class the model never predicts
+# adds an F1 of 0, however small it is.
 #
 # ## 2.3 What the faces look like
 #
@@ -220,7 +230,8 @@ plt.show()
 # look nothing like their label.
 # At 48x48 pixels, a person reading these images would disagree with many labels: Goodfellow et al. report that
 # their own human labellers reached 65 ± 5% accuracy on a sample of the data (their figure, not ours). Keep it
-# in mind when a model "only" reaches 65-70%.
+# in mind when you read that a model "only" reaches 65-70%, the range many published FER2013 results fall in:
+# those are other people's figures, mostly on PrivateTest (section 2.1), not results of this course.
 #
 # ## 2.4 Pixel statistics
 #
@@ -242,7 +253,8 @@ def pixel_table(x, y):
     return table
 
 
-stats = pd.concat({"train": pixel_table(train.x, train.y), "test": pixel_table(test.x, test.y)}, axis=1).astype(float).round(1)
+stats = pd.concat({"train": pixel_table(train.x, train.y), test_name: pixel_table(test.x, test.y)},
+                  axis=1).astype(float).round(1)
 print(f"all training pixels: mean {train.x.mean():.1f}, std {train.x.std():.1f} (of 0..255)")
 stats
 
@@ -282,7 +294,7 @@ plt.show()
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
-for split_name, split in [("train", train), ("test (PublicTest)", test)]:
+for split_name, split in [("train", train), (test_name, test)]:
     flat = split.x.reshape(len(split.x), -1)
     axes[0].hist(flat.mean(1), bins=40, range=(0, 255), density=True, histtype="step", lw=1.5, label=split_name)
     axes[1].hist(flat.std(1), bins=40, range=(0, 110), density=True, histtype="step", lw=1.5, label=split_name)
@@ -338,7 +350,7 @@ for i in np.flatnonzero(in_train):
     members = groups[test_hashes[i]]
     pairs.append((i, next((j for j in members if train.y[j] != test.y[i]), members[0])))
 disagree = [(i, j) for i, j in pairs if test.y[i] != train.y[j]]
-print(f"{in_train.sum()} of {len(test):,} test (PublicTest) faces ({in_train.mean():.1%}) are byte-identical to a "
+print(f"{in_train.sum()} of {len(test):,} {test_name} faces ({in_train.mean():.1%}) are byte-identical to a "
       f"training face; {len(disagree)} of them have a training copy with a different label")
 
 
@@ -361,7 +373,7 @@ shown = [pairs[k] for k in rng.permutation(len(pairs))[:PAIRS_SHOWN]]
 show_pairs([test.x[i] for i, _ in shown], [train.x[j] for _, j in shown],
            [f"test: {data.CLASS_NAMES[test.y[i]]}" for i, _ in shown],
            [f"train: {data.CLASS_NAMES[train.y[j]]}" for _, j in shown],
-           "02_duplicates", "top: test (PublicTest) faces; bottom: the identical training face")
+           "02_duplicates", f"top: {test_name} faces; bottom: the identical training face")
 
 # %% [markdown]
 # In the full data, 240 test (PublicTest) faces, 7.0%, have an exact copy in train. Most pairs carry the same
@@ -439,9 +451,9 @@ show_pairs([test.x[i] for i in chosen], [train.x[index16[i]] for i in chosen],
            [f"{distance16[i]} bits, {data.CLASS_NAMES[test.y[i]]}" for i in chosen],
            [f"train: {data.CLASS_NAMES[train.y[index16[i]]]}" for i in chosen],
            "02_near_duplicates", f"pairs up to {NEAR_MAX_BITS + 8} bits apart (16x16 average hash; threshold "
-                                 f"{NEAR_MAX_BITS}); top: test (PublicTest), bottom: nearest training face")
+                                 f"{NEAR_MAX_BITS}); top: {test_name}, bottom: nearest training face")
 near_dup = data.near_duplicates_of(test.x, train.x, max_distance=NEAR_MAX_BITS)
-print(f"test faces with a training face at most {NEAR_MAX_BITS} bits away: {near_dup.sum()} "
+print(f"{test_name} faces with a training face at most {NEAR_MAX_BITS} bits away: {near_dup.sum()} "
       f"({near_dup.sum() - (near_dup & in_train).sum()} beyond the {in_train.sum()} exact copies)")
 
 # %% [markdown]
@@ -516,13 +528,15 @@ summary = pd.DataFrame({
     "faces": [len(y_val), len(test), int(test_clean.sum())],
     "with an exact copy in (the rest of) train": [int(val_seen.sum()), int(in_train.sum()), 0],
     "share": [f"{val_seen.mean():.1%}", f"{in_train.mean():.1%}", "0.0%"],
-}, index=["validation (10% of train, seed 42)", "test (PublicTest)", "test without exact or near copies"])
+}, index=["validation (10% of train, seed 42)", test_name, f"{test_name} without exact or near copies"])
 summary
 
 # %% [markdown]
 # In the full data, 210 of the 2,871 validation faces (7.3%) have an exact copy in the rest of train: about the
-# same share as test (PublicTest). Validation scores are inflated in the same way, which is harmless for choosing
-# between models (all of them profit alike) but one more reason to quote validation figures only as validation.
+# same share as test (PublicTest). Validation scores are inflated in the same way, and not evenly: a model, or an
+# epoch, that memorises more of its training faces gains more on these leaked faces, so choosing on validation
+# leans a little towards the models that overfit. One more reason to quote validation figures only as validation,
+# and to report the de-duplicated figures chapter 7 computes.
 #
 # What we take from this chapter into the rest of the course:
 #
@@ -547,7 +561,9 @@ summary
 # - The CSV's label codes are not alphabetical (4 sad, 6 neutral); `data.load_split` maps every layout to the
 #   same class indices, `data.CLASS_NAMES`.
 # - The classes are imbalanced (disgust 1.5% of train, happy 25%); always saying *happy* is the accuracy floor.
-# - Brightness and contrast are alike across classes and splits; the mean faces show the shape of each expression.
+# - Brightness and contrast are alike across the splits. The classes differ in mean brightness (in the full data
+#   from 121 grey levels for *sad* to 146 for *surprise*), by less than the spread of about 33 grey levels
+#   within one class; the mean faces show the shape of each expression.
 # - Hashes of decoded pixels find exact copies (240 test faces are in train), average hashes find near copies,
 #   and copies with different labels, like blank images with emotion labels, are proof of label noise.
 #
@@ -556,7 +572,7 @@ summary
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
 # 1. A model that always answers *happy*: what are its accuracy and its macro-F1 on test (PublicTest)? Compute
-#    both, and say in one sentence why the two differ so much.
+#    both (macro-F1 is defined in section 2.2), and say in one sentence why the two differ so much.
 #    - Check your answer: `check.exercise("2.1", (accuracy, macro_f1), y=test.y)`.
 # 2. How many test (PublicTest) faces have an exact or near copy **inside** the test split itself? Count faces,
 #    not pairs: every test face whose nearest *other* test face is at most `NEAR_MAX_BITS` bits away (16x16
@@ -592,8 +608,8 @@ print(f"always 'happy': accuracy {accuracy_score(test.y, always_happy):.3f}, "
 # %% tags=["solution"]
 _, within_test = data.nearest_by_hash(test.x)
 exact_within = len(test_hashes) - len(set(test_hashes))
-print(f"test: {exact_within} extra exact copies; {(within_test <= NEAR_MAX_BITS).sum()} faces have another test "
-      f"face at most {NEAR_MAX_BITS} bits away")
+print(f"{test_name}: {exact_within} extra exact copies; {(within_test <= NEAR_MAX_BITS).sum()} faces have "
+      f"another test face at most {NEAR_MAX_BITS} bits away")
 
 # %% [markdown] tags=["solution"]
 # 3. Raising the threshold finds more true copies (re-cropped more strongly) but also pairs different photos of

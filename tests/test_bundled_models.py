@@ -63,5 +63,13 @@ def test_run_settings_and_history_beside_the_weights_are_not_models(name):
         assert sum(stage["training_minutes"] for stage in card["stages"]) == pytest.approx(card["training_minutes"],
                                                                                          abs=0.1)
         assert list(log["stage"].drop_duplicates()) == list(range(1, len(card["stages"]) + 1))
+        for before, after in zip(card["stages"], card["stages"][1:]):   # the paired test counts the same faces
+            paired = after["vs_stage_before"]
+            assert paired["only_this_stage_right"] - paired["only_stage_before_right"] == round(
+                (after["best_val_accuracy"] - before["best_val_accuracy"]) * card["settings"]["val"])
+    # the one-line summary chapters print says how far the training went
+    epochs = card["epochs_run"]
+    assert (f"{epochs} epochs" if epochs >= card["planned_epochs"] else f"{epochs} of {card['planned_epochs']} "
+            f"planned epochs") in card["summary"]
     assert not [n for n in BUNDLED if "." in n]
     assert all((models.WEIGHTS_DIR / f"{models.model_card(n).get('alias_of', n)}.weights.h5").exists() for n in BUNDLED)

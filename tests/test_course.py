@@ -62,3 +62,23 @@ def test_version_check_is_quiet_on_the_tested_versions_and_speaks_otherwise(monk
     monkeypatch.setitem(course.TESTED, "keras", "9.9")
     notes = course.check_versions()
     assert len(notes) == 1 and notes[0].startswith("note: keras 3.") and "9.9" in notes[0]
+
+
+def test_full_mode_on_the_sample_warns_and_still_runs(monkeypatch, capsys):
+    """FER_QUICK=0 with no full dataset found (not on Colab/Kaggle) must not pass silently for a full run."""
+    monkeypatch.setenv("FER_QUICK", "0")
+    monkeypatch.delenv("FER_DATA", raising=False)
+    monkeypatch.setattr(course, "LOCAL_FULL_DIR", course.REPO_ROOT / "no-such-folder")
+    monkeypatch.setattr(course, "detect_host", lambda: "local")
+    session = course.start()
+    lines = capsys.readouterr().out.splitlines()
+    assert not session.quick and session.data_source == "sample"
+    assert lines[0].startswith("mode: full | data: sample | ")       # the banner stays the first line
+    assert lines[1].startswith("warning: full mode") and "FER_DATA" in lines[1]
+    with pytest.warns(UserWarning, match="no full dataset"):
+        course.start(verbose=False)
+
+
+@pytest.mark.parametrize("quick,source", [(True, "sample"), (False, "FER_DATA"), (False, "data/fer2013")])
+def test_no_sample_warning_where_the_data_fit_the_mode(quick, source):
+    assert course.full_mode_on_sample_warning(quick, source) is None

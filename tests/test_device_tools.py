@@ -90,6 +90,7 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     card = json.loads((out / "tiny.json").read_text())
     logs = [pd.read_csv(run / "history.csv") for run in (first, restart)]
     assert card["epochs_run"] == card["planned_epochs"] == 3
+    assert card["summary"].startswith("vgg_bn, 3 epochs, test (PublicTest) accuracy")
     assert [stage["recipe"] for stage in card["stages"]] == ["tiny", "tiny_restart"]
     assert card["stages"][1]["epochs"] == "3-3"
     assert card["training_minutes"] == pytest.approx(sum(log["seconds"].sum() for log in logs) / 60, abs=0.1)
@@ -98,3 +99,24 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     assert list(stacked["val_accuracy"]) == pytest.approx([*logs[0]["val_accuracy"], *logs[1]["val_accuracy"]])
     assert card["best_epoch"] == int(stacked["val_accuracy"].idxmax()) + 1
     assert "1. `tiny`: epochs 1-2" in (out / "tiny.md").read_text()
+    # the restart against the stage before, face by face on validation: the difference of the two counts is the
+    # difference of the two stages' best validation accuracies (as the logs have them), in faces
+    paired = card["stages"][1]["vs_stage_before"]
+    best_val = [stage["best_val_accuracy"] for stage in card["stages"]]
+    assert paired["only_this_stage_right"] - paired["only_stage_before_right"] == round((best_val[1] - best_val[0]) * len(y_val))
+    assert 0 < paired["mcnemar_p"] <= 1 and "McNemar p =" in (out / "tiny.md").read_text()
+    # a second restart: every earlier stage is named, oldest first, and each link of the chain is checked
+    third = tmp_path / "third"
+    recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, third, verbose=0,
+                         seed=2, init_weights=restart / "best.weights.h5")
+    with pytest.raises(SystemExit, match="pass --continues"):      # the first stage left out of the chain
+        bundle(["--run", str(third), "--continues", str(restart), *common])
+    with pytest.raises(SystemExit, match="oldest first"):          # the stages in the wrong order
+        bundle(["--run", str(third), "--continues", str(restart), "--continues", str(first), *common])
+    with pytest.raises(SystemExit, match="was not started from"):  # a stage that is not the one before
+        bundle(["--run", str(third), "--continues", str(first), "--continues", str(other), *common])
+    assert bundle(["--run", str(third), "--continues", str(first), "--continues", str(restart), *common]) == 0
+    card = json.loads((out / "tiny.json").read_text())
+    assert card["epochs_run"] == card["planned_epochs"] == 4
+    assert [stage["epochs"] for stage in card["stages"]] == ["1-2", "3-3", "4-4"]
+    assert list(pd.read_csv(out / "tiny.history.csv")["stage"]) == [1, 1, 2, 3]

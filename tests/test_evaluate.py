@@ -1,4 +1,6 @@
 """fer_helpers.evaluate on hand-made labels and probabilities (and one tiny Keras model for TTA)."""
+import math
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -111,6 +113,23 @@ def test_most_confident_mistakes_order():
     np.testing.assert_array_equal(evaluate.most_confident_mistakes(y, proba, k=10), [2, 3, 1, 5])
     np.testing.assert_array_equal(evaluate.most_confident_mistakes(y, proba, k=2), [2, 3])
     assert len(evaluate.most_confident_mistakes(y[[0, 4]], proba[[0, 4]])) == 0
+
+
+def test_paired_comparison_counts_only_the_faces_one_model_gets_right_and_tests_them_as_coin_tosses():
+    # Y_PRED is right on 9 faces; model b is right on the same faces but the first (0 -> 2) and also fixes the
+    # faces at positions 1 and 5: only_a = 1, only_b = 2. By hand: P(at most 1 of 3 fair tosses, either side) = 1.
+    y_b = Y_PRED.copy()
+    y_b[0], y_b[1], y_b[5] = 2, 0, 2
+    result = evaluate.paired_comparison(Y_TRUE, Y_PRED, one_hot_proba(y_b, 0.9))
+    assert (result["only_a"], result["only_b"]) == (1, 2)
+    assert result["p_value"] == pytest.approx(1.0)
+    # 20 faces only b gets right, 5 only a: two-sided binomial p = 2 * P(X <= 5 | n = 25, 1/2) = 0.004077
+    y_true = np.zeros(25, dtype=int)
+    lopsided = evaluate.paired_comparison(y_true, np.r_[np.zeros(5), np.ones(20)], np.r_[np.ones(5), np.zeros(20)])
+    assert (lopsided["only_a"], lopsided["only_b"]) == (5, 20)
+    assert lopsided["p_value"] == pytest.approx(2 * sum(math.comb(25, k) for k in range(6)) / 2**25)
+    assert lopsided["p_value"] == pytest.approx(0.004077, abs=1e-6)
+    assert evaluate.paired_comparison(Y_TRUE, Y_PRED, Y_PRED) == {"only_a": 0, "only_b": 0, "p_value": 1.0}
 
 
 def test_temperature_scaling_keeps_argmax_and_recovers_a_known_temperature():

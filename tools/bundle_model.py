@@ -10,8 +10,9 @@ byte-identical to training images), per-class precision/recall/F1, parameters, F
 probabilities of a few sample faces that tests/test_bundled_models.py checks after loading.
 
 A run that started from another run's best weights (``train --init-weights``: a warm restart) is bundled with
-``--continues EARLIER_RUN``: the tool checks that the earlier run's best weights are the very file the run
-started from (by SHA-256), and the card and NAME.history.csv then cover both stages, epochs and minutes added up.
+``--continues EARLIER_RUN`` (repeated, oldest first, for more than one restart): the tool checks that each run
+started from the very file that is the best weights of the run before it (by SHA-256), and the card and
+NAME.history.csv then cover every stage, epochs and minutes added up.
 """
 from __future__ import annotations
 
@@ -51,22 +52,31 @@ def class_weighting(recorded: dict | None, y_train) -> str:
     return " (as recorded in the run's run.json)"
 
 
-def earlier_stages(run: Path, recipe: dict | None, continues: str | None) -> list[Path]:
-    """The runs before ``run``: ``continues`` must hold the best weights ``run`` was started from (same SHA-256),
-    and a run started from other weights must be bundled with the run that made them."""
-    started_from = (recipe or {}).get("init_weights_sha256")
-    if continues is None:
-        if started_from:
-            sys.exit(f"{run}: started from {recipe['init_weights']}: pass --continues with the run that made them")
-        return []
-    earlier = Path(continues)
-    weights = earlier / "best.weights.h5"
-    if not weights.exists():
-        sys.exit(f"{earlier}: no best.weights.h5 (not a training run)")
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != started_from:
-        sys.exit(f"{run}: was not started from {weights} (its recipe.json records "
-                 f"{(recipe or {}).get('init_weights', 'no starting weights')})")
-    return [earlier]
+def earlier_stages(run: Path, recipe: dict | None, continues: list[str] | None) -> list[Path]:
+    """The runs before ``run``, oldest first: each run must have started from the best weights of the run given
+    before it (same SHA-256), and a run started from other weights must be bundled with the run that made them."""
+    chain = [Path(earlier) for earlier in continues or []]
+    for earlier in chain:
+        if not (earlier / "best.weights.h5").exists():
+            sys.exit(f"{earlier}: no best.weights.h5 (not a training run)")
+    for before, after in zip([None, *chain], [*chain, run]):
+        after_recipe = recipe if after == run else _recipe(after)
+        started_from = (after_recipe or {}).get("init_weights_sha256")
+        if before is None:
+            if started_from:
+                sys.exit(f"{after}: started from {after_recipe['init_weights']}: pass --continues with the run that "
+                         f"made them (one --continues per earlier stage, oldest first)")
+            continue
+        weights = before / "best.weights.h5"
+        if hashlib.sha256(weights.read_bytes()).hexdigest() != started_from:
+            sys.exit(f"{after}: was not started from {weights} (its recipe.json records "
+                     f"{(after_recipe or {}).get('init_weights', 'no starting weights')})")
+    return chain
+
+
+def _recipe(run: Path) -> dict | None:
+    path = run / "recipe.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def stacked_history(runs: list[Path]):
@@ -76,9 +86,8 @@ def stacked_history(runs: list[Path]):
     logs, done = [], 0
     for stage, run in enumerate(runs, start=1):
         log = read_history(run)
-        recipe_file = run / "recipe.json"
         log["stage"] = stage
-        log["recipe"] = json.loads(recipe_file.read_text())["name"] if recipe_file.exists() else run.name
+        log["recipe"] = (_recipe(run) or {"name": run.name})["name"]
         log["epoch"] = log["epoch"] + done
         done += len(log)
         logs.append(log)
@@ -93,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--hardware", required=True, help="what it was trained on")
     parser.add_argument("--note", default=None, help="a line the card must carry (e.g. how the run was interrupted)")
-    parser.add_argument("--continues", default=None,
-                        help="the run whose best weights --run started from (train --init-weights)")
+    parser.add_argument("--continues", action="append", default=None,
+                        help="the run whose best weights --run started from (train --init-weights); repeat it, "
+                             "oldest first, for a run restarted more than once")
     parser.add_argument("--architecture", default=None,
                         help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
     parser.add_argument("--weights-dir", default=str(models.WEIGHTS_DIR),
@@ -103,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run = Path(args.run)
     settings = json.loads((run / "run.json").read_text())
-    recipe = json.loads((run / "recipe.json").read_text()) if (run / "recipe.json").exists() else None
+    recipe = _recipe(run)
     runs = [*earlier_stages(run, recipe, args.continues), run]
     history = stacked_history(runs)
     args.architecture = args.architecture or (recipe["architecture"] if recipe else "seed_cnn")
@@ -121,16 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     sample = data.load_split(SAMPLE_DIR, "test")
     pick = [int(i) for i in range(0, len(sample), 10)]
     best = history.loc[history["val_accuracy"].idxmax()]
+    planned = sum(json.loads((r / "run.json").read_text())["epochs"] for r in runs)
+    epochs = f"{len(history)} epochs" if len(history) >= planned else f"{len(history)} of {planned} planned epochs"
 
     card = {
         "architecture": args.architecture, "kwargs": kwargs, **({"training_recipe": recipe} if recipe else {}),
-        "summary": "{}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
-            args.architecture, **evaluate.summary(test.y, test_proba)),
+        "summary": "{}, {}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
+            args.architecture, epochs, **evaluate.summary(test.y, test_proba)),
         "recipe": args.recipe, "settings": settings, **({"note": args.note} if args.note else {}),
         "epochs_run": int(len(history)), "best_epoch": int(best["epoch"]),
         "training_minutes": round(float(history["seconds"].sum()) / 60, 1), "trained_on": args.hardware,
-        "planned_epochs": sum(json.loads((r / "run.json").read_text())["epochs"] for r in runs),
-        **({"stages": [stage_summary(log) for _, log in history.groupby("stage")]} if len(runs) > 1 else {}),
+        "planned_epochs": planned,
+        **({"stages": stages(runs, history, model, x_val, y_val, val_proba)} if len(runs) > 1 else {}),
         "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
         "validation": evaluate.summary(y_val, val_proba),
         "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
@@ -164,6 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[dict]:
+    """One summary per stage; from the second on, McNemar's paired test of its best weights against the stage
+    before's on the validation faces (did the restart help, or is its gain luck?)."""
+    summaries = [stage_summary(log) for _, log in history.groupby("stage")]
+    earlier = keras.models.clone_model(model)
+    probas = []
+    for run in runs[:-1]:
+        earlier.load_weights(run / "best.weights.h5")
+        probas.append(evaluate.predict_proba(earlier, x_val))
+    probas.append(val_proba)
+    for summary, before, after in zip(summaries[1:], probas, probas[1:]):
+        paired = evaluate.paired_comparison(y_val, before, after)
+        summary["vs_stage_before"] = {"only_stage_before_right": paired["only_a"],
+                                      "only_this_stage_right": paired["only_b"],
+                                      "mcnemar_p": round(paired["p_value"], 4)}
+    return summaries
+
+
 def stage_summary(log) -> dict:
     best = log.loc[log["val_accuracy"].idxmax()]
     return {"recipe": str(log["recipe"].iloc[0]), "epochs": f"{int(log['epoch'].min())}-{int(log['epoch'].max())}",
@@ -182,7 +212,9 @@ def render_card(name: str, card: dict) -> str:
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
     stages = "".join(f"\n  {i}. `{st['recipe']}`: epochs {st['epochs']}, {st['training_minutes']} min, best validation "
                      f"accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
-                     + (" (started from the best weights of the stage before)" if i > 1 else "")
+                     + (" (started from the best weights of the stage before; on validation, {only_this_stage_right} faces "
+                        "only it gets right, {only_stage_before_right} only the stage before, McNemar p = {mcnemar_p})"
+                        .format(**st["vs_stage_before"]) if i > 1 else "")
                      for i, st in enumerate(card.get("stages", []), start=1))
     stages = f"\n- **Stages** (epochs counted on across them; the recipe line is the last stage's):{stages}" if stages else ""
     return f"""# Model card: `{name}`
