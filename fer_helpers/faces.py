@@ -330,8 +330,9 @@ def fer_crop(gray: np.ndarray, box, size: int = IMAGE_SIZE, scale: float = CROP_
 
     So the crop is a square of side ``scale`` (1.29) times the box *width*, centred on the box centre moved by
     ``offset`` (+1% of the width to the right, +1.2% of the height down). These numbers come from matching
-    YuNet's boxes to FER2013's own framing on 1,500 training faces (chapter 8, section 8.3, measures it again
-    in its run). Where the square leaves
+    YuNet's boxes to FER2013's own framing on 1,500 faces (PublicTest faces, in the project the course grew out
+    of); chapter 8, section 8.3, repeats the measurement on training faces, where a design choice belongs, and
+    prints its own figures beside these. Where the square leaves
     the photo the edge pixels are repeated (``cv2.BORDER_REPLICATE``: no black bars, which FER2013 never has);
     shrinking uses ``INTER_AREA`` (an average over each output pixel's footprint, no aliasing).
     Colour input is converted to grayscale first.

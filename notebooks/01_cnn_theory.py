@@ -262,8 +262,8 @@ print(f"largest absolute difference: {difference:.1e} (float32 rounding; Keras c
 # would buy nothing. After ReLU a Sobel x map keeps only its dark-to-bright edges.
 #
 # **Max pooling** 2x2 keeps the largest value of each non-overlapping 2x2 block: the map halves in each direction
-# (46 -> 23), the strongest responses survive, and a feature that moves by a pixel inside its block gives the same
-# output. Again by hand first:
+# (46 -> 23), the strongest responses survive, and a feature that moves by a pixel gives the same output as long
+# as its maximum stays inside the same block (section 1.9 measures how often it does). Again by hand first:
 
 # %%
 def relu(z):
@@ -317,10 +317,10 @@ plt.show()
 # ## 1.5 Learned filters: an untrained layer versus a trained one
 #
 # A CNN is not given Sobel kernels: its first layer starts from random weights and learns its own 3x3 filters
-# from the labelled faces, because they help lower the loss. Below, the 128 first-layer filters of the original
-# CNN twice: freshly initialised (Glorot-uniform random weights), and after training on FER2013 (the course model:
-# chapter 5's run if this machine has one, else the bundled reference; the first output line names it). Each
-# row shows the filters with the largest weights first.
+# from the labelled faces, because they help lower the loss. Below, the 16 strongest of the 128 first-layer
+# filters of the original CNN, twice: freshly initialised (Glorot-uniform random weights), and after training on
+# FER2013 (the course model: chapter 5's run if this machine has one, else the bundled reference; the first output
+# line names it). Each row shows the filters with the largest weights first.
 
 # %%
 from fer_helpers import models
@@ -345,22 +345,33 @@ plots.save_fig("01_filters_untrained_vs_trained")
 plt.show()
 
 # %% [markdown]
-# A number to go with the picture: how much of each filter is a plain average (a "brightness" detector) and how
-# much is a contrast between its pixels (an edge or spot detector). The cosine between a filter and the constant
-# filter is 1 for a pure blur, 0 for a pure edge detector such as Sobel (its weights sum to zero).
+# Numbers to go with the picture, for all 128 filters: how much of each filter is a plain average (a "brightness"
+# detector) and how much is a contrast between its pixels (an edge or spot detector), and which way it points. The
+# cosine between a filter and the constant filter is +1 for a pure blur, -1 for a blur with its sign flipped (it
+# answers brightness with a *negative* response), 0 for a pure edge detector such as Sobel (its weights sum to
+# zero). Beside it, the share of filters whose weights sum to a negative number, and the share with a negative
+# bias: on an evenly lit patch of brightness $v$ a filter's response is $v \times (\text{sum of its weights}) +
+# \text{bias}$, so these two signs decide whether ReLU lets anything through there.
 
 # %%
 import pandas as pd
 
 
-def brightness_share(filters):
-    """|cosine| between each 3x3 filter and the constant filter: 1 = pure average, 0 = pure contrast."""
+def average_cosine(filters):
+    """Cosine between each 3x3 filter and the constant filter: +1 = pure average, -1 = negated average, 0 = contrast."""
     flat = filters.reshape(len(filters), -1)
-    return np.abs(flat.sum(axis=1)) / (3 * np.linalg.norm(flat, axis=1) + 1e-12)
+    return flat.sum(axis=1) / (3 * np.linalg.norm(flat, axis=1) + 1e-12)
 
 
-pd.DataFrame({name: pd.Series(brightness_share(f)).describe()[["mean", "25%", "50%", "75%"]]
-              for name, f in [("untrained", random_filters), ("trained", learned_filters)]}).round(2).T
+def filter_signs(model, filters):
+    """How the conv1 filters of a model answer brightness: cosine statistics and the shares of negative signs."""
+    cosine, bias = average_cosine(filters), model.get_layer("conv1").get_weights()[1]
+    return {"cosine: mean": cosine.mean(), "cosine: median": np.median(cosine), "mean |cosine|": np.abs(cosine).mean(),
+            "weights sum < 0": (cosine < 0).mean(), "bias < 0": (bias < 0).mean()}
+
+
+pd.DataFrame({"untrained": filter_signs(untrained, random_filters),
+              "trained": filter_signs(trained, learned_filters)}).round(2).T
 
 # %% [markdown]
 # And the feature maps the two layers produce on our face, after their ReLU. Many maps are black on this face (see
@@ -400,13 +411,16 @@ for name, maps in [("untrained", maps_random), ("trained", maps_learned)]:
 # - Nobody asked the trained filters to be edge detectors: they are whatever lowered the loss. In large networks
 #   trained on colour photographs, first-layer filters famously turn into oriented edge and colour-blob detectors
 #   (Krizhevsky et al. 2012, Zeiler and Fergus 2014: their figures, for 11x11 and 7x7 filters). A 3x3 filter on a
-#   grayscale face has far less room, so the difference from random is subtler: compare the two rows of filters
-#   and the two rows of the brightness table.
-# - After ReLU many maps are zero everywhere (the count above), and far more of the trained layer's than of the
-#   untrained one's: their filter responds negatively to everything on this face. Training pushed many conv1
-#   filters towards silence on a plain, evenly lit face; some fire on other faces (a shadow, an open mouth), and a
-#   filter that never fires on any face is "dead" and wastes capacity. One face cannot tell the two apart: count
-#   the silent maps over a few hundred faces to find out.
+#   grayscale face has far less room, and the pictures of the two rows of filters look alike. The table shows what
+#   training changed: random filters sum to either sign, about half each, and start with a zero bias; the trained
+#   ones almost all sum to a negative number and most have a negative bias.
+# - After ReLU many maps are zero everywhere (the count above), far more of the trained layer's than of the
+#   untrained one's, and the table says why. On an evenly lit patch a filter whose weights sum to a negative
+#   number, plus a negative bias, responds below zero, and ReLU silences it; only a strong enough local contrast
+#   (an edge, a dark eye against bright skin) pushes it above zero. The trained filters are *thresholded* contrast
+#   detectors, which is why the maps that survive look like edge maps rather than blurred faces. A filter that
+#   never fires on any face would be "dead" and waste capacity; one face cannot tell a dead filter from a
+#   thresholded one: count the silent maps over a few hundred faces to find out.
 #
 # ## 1.6 Receptive field: how much of the face one unit sees
 #
@@ -480,7 +494,8 @@ for layer in ("conv1", "conv2", "conv3", "conv4", "pool4"):
 # %% [markdown]
 # The measured windows match the formula. The second panel below also shows *how much* each pixel counts: a pixel
 # near the centre of the window reaches the unit through many overlapping paths, a pixel at the edge through one,
-# so the **effective** receptive field is concentrated in the middle, far smaller than the theoretical square.
+# so what the unit actually responds to is concentrated in the middle of the theoretical square (Luo et al., 2016,
+# call this the **effective** receptive field).
 
 # %%
 fig, (ax_rf, ax_eff) = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -506,7 +521,8 @@ plt.show()
 # ## 1.7 Dense layers and softmax: from feature maps to seven probabilities
 #
 # After pool4 the face is a 1x1x512 block of features; `Flatten` makes it a vector of 512 numbers. A **dense**
-# layer multiplies that vector by a weight matrix and adds a bias, $h = \text{ReLU}(W z + b)$: every output unit
+# layer multiplies that vector by a weight matrix and adds a bias, $h = \text{ReLU}(W^\top x + b)$ for the input
+# vector $x$ (Keras stores $W$ as inputs x outputs, so the code reads `x @ W`): every output unit
 # sees every input feature. Two dense layers (512 and 256 units) combine the features, and a last one with 7 units
 # gives one score per emotion, the **logits** $z_1, \dots, z_7$: any real numbers. **Softmax** turns them into
 # probabilities:
@@ -560,7 +576,7 @@ p = softmax(example_logits)
 for true_class in ("happy", "neutral", "disgust"):
     c = data.CLASS_NAMES.index(true_class)
     print(f"true class {true_class:8s}: p = {p[c]:.3f}, loss = -log p = {-np.log(p[c]):.3f}")
-print(f"a uniform guess (p = 1/7 for every class) costs {np.log(7):.3f}: the loss of an untrained model")
+print(f"a uniform guess (p = 1/7 for every class) costs {np.log(7):.3f}: roughly where an untrained model's loss starts")
 
 # %% [markdown]
 # Now the same steps on the trained model and our face. The model's last layer applies the softmax itself, so to
@@ -654,7 +670,8 @@ print(comparison.to_string(formatters={"parameters": "{:,}".format, "MFLOPs per 
 # needs less than a hundredth of its arithmetic. The CNN's advantage is not fewer parameters in total but how they
 # are used: conv1 gets 46x46x128 outputs out of 1,280 weights, where a dense layer would need 624 million, and
 # each filter is reused across the whole face. What a dense net must learn separately for every position of an
-# eye or a mouth corner, a CNN learns once; with 28,709 training faces, that matters.
+# eye or a mouth corner, a CNN learns once; with 25,838 training faces (28,709 before the validation cut of chapter
+# 2), that matters.
 #
 # Equivariance, checked: shift the face 3 pixels to the right, filter both with Sobel x, and compare.
 
@@ -708,8 +725,9 @@ for s in (1, 2):
 # 2. Write the 3x3 kernel that detects *diagonal* edges (bright top-left, dark bottom-right), apply it with
 #    `conv2d_valid` to the face and plot the feature map. Where does it respond?
 # 3. A VGG-style block stacks two 3x3 convolutions before each pooling. Use `receptive_fields` to compute the
-#    receptive field of four such blocks. Compare one 5x5 convolution with two stacked 3x3 ones: same receptive
-#    field? How many weights each (one input and one output channel)? Does padding change the receptive field?
+#    receptive field of the four blocks of `models.build_vgg_bn()` (no pooling after the fourth). Compare one 5x5
+#    convolution with two stacked 3x3 ones: same receptive field? How many weights each (one input and one output
+#    channel)? Does padding change the receptive field?
 #    - Check your answers: `check.exercise("1.3", receptive_field)` and
 #      `check.exercise("1.3b", (weights_one_5x5, weights_two_3x3))`.
 # 4. Show that adding the same constant to all logits does not change the softmax, and explain why `softmax`
@@ -749,7 +767,9 @@ plt.show()
 #    between them (more non-linearity for fewer parameters: VGG's argument). Padding changes the output *size*
 #    but not the receptive field: the formula does not contain $p$ (with 'same' padding part of the field simply
 #    lies on the padded zeros near the border). Four blocks, as in `build_vgg_bn` (no pooling after the last),
-#    reach a receptive field of 68 pixels, more than the 48 of the face: its central units see all of it.
+#    reach a receptive field of 68 pixels, more than the 48 of the face: its central units see all of it. (Print
+#    only these two rows: the table's `output size` column assumes 'valid' padding, and `build_vgg_bn` pads with
+#    'same', so that column goes negative here.)
 
 # %% tags=["solution"]
 vgg_layers = []

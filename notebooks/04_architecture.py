@@ -28,7 +28,7 @@
 # - follow a 48x48 face through the layers (shapes, receptive field) and say which pixels the network never
 #   sees, and why;
 # - count parameters and FLOPs per layer by hand and with `models.layer_table`, and say where the cost sits;
-# - measure how many faces per second it classifies on a CPU, and name what a 2024 design would change.
+# - measure how many faces per second it classifies on a CPU, and name what a modern (post-2015) design would change.
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
@@ -183,8 +183,9 @@ print(shapes.to_string(index=False))
 # %% [markdown]
 # The same table as a picture. The middle panel is the trade the design makes: it gives up spatial detail
 # (where) for channels (what). The right panel shows that the first convolution produces by far the most
-# numbers per face (46 x 46 x 128 = 270,848), 118 times the 2,304 pixels it read: that is the memory a
-# batch of faces needs during training.
+# numbers per face (46 x 46 x 128 = 270,848), 118 times the 2,304 pixels it read: the largest single share of
+# the activation memory a batch of faces needs during training (every layer's outputs are kept for the backward
+# pass).
 
 # %%
 import matplotlib.pyplot as plt
@@ -223,7 +224,8 @@ plt.show()
 #
 # 1. **The border counts less.** A corner pixel is read by one window of the first convolution, most edge
 #    pixels by three, every pixel at least two rows and columns from the border by nine (left panel below).
-#    FER2013 faces are cropped tightly, so the border holds chin, forehead and cheeks, not background.
+#    FER2013 faces are cropped tightly, so the border holds mostly chin, forehead and cheeks, sometimes background
+#    or a hand (chapter 1's face has background on its right edge).
 # 2. **The last two rows and columns are never seen at all.** The second convolution outputs a 21x21 map; the
 #    2x2 pooling after it keeps 10x10 and drops the 21st row and column (index 20; we count from 0, as numpy
 #    does). Traced back to the input, the values that were dropped are the only ones that depend on rows and
@@ -287,12 +289,12 @@ plt.show()
 # | piece | what it does | why here |
 # |---|---|---|
 # | `Rescaling(1/255)` | pixels 0..255 -> 0..1, inside the model | gradients and initial weights assume inputs of order 1; inside the model, no caller can forget it or do it twice, and the saved model takes raw pixels |
-# | 3x3 convolutions, stacked | each value looks at a 3x3 patch of the layer below | two 3x3 layers see 5x5 with 18 weights per channel pair instead of 25, and a ReLU in between; stacking grows the receptive field to 46x46 (4.3) |
+# | 3x3 convolutions, stacked | each value looks at a 3x3 patch of the layer below | small kernels are cheap; with a pooling after each convolution, depth grows the receptive field to 46x46 (4.3). (The "two 3x3 layers see 5x5 with 18 weights instead of 25" argument is for VGG's back-to-back convolutions, 4.8; this net never stacks two) |
 # | more filters deeper | 128 -> 512 channels | early layers detect edges and blobs (few kinds); deep layers detect parts (a raised lip corner, a frown) and there are many more kinds of those |
 # | `padding="valid"` | no zero border | simple and no invented pixels, at the cost of the border (4.4) |
 # | ReLU | max(0, x) | cheap, and its gradient does not vanish for positive inputs, so deep stacks train |
-# | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and tolerates a shift of a pixel |
-# | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only, and scales the rest up (by 1 / 0.6, 1 / 0.7) so that each value keeps its average size | 4.2 million weights and 28,709 faces: without it the net memorises (chapter 6 measures it) |
+# | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and gives some tolerance to small shifts (chapter 1, section 1.9: a 2-pixel shift moves the pooled map by exactly one column, a 1-pixel shift leaves only part of the pooled values unchanged) |
+# | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only, and scales the rest up (by 1 / 0.6, 1 / 0.7) so that each value keeps its average size | 4.2 million weights and 25,838 training faces (28,709 before the validation cut): without it the net memorises (chapter 6 measures it) |
 # | Flatten + Dense 512, 256 | a fully connected classifier on the 512 features | combines features into the decision; here the map is 1x1, so Flatten just turns 1x1x512 into 512 |
 # | Dense 7 + softmax | seven scores -> seven probabilities summing to 1 | the cross-entropy loss of chapter 5 compares them with the true emotion |
 #
@@ -346,7 +348,9 @@ plt.show()
 # - **conv4 holds 56% of the parameters** (2.36 million) but works on a 2x2 map: 3x3x512x512 weights, used at
 #   only four positions. Most of the network's capacity sits where there is the least spatial information.
 # - **conv2 does 60% of the arithmetic**: fewer weights (0.3 million) but applied at 21x21 = 441 positions.
-#   Time is spent where maps are large; memory is spent where channels are many.
+#   Time is spent where a large map meets many input *and* output channels (conv2: 441 positions x 3x3x128x256);
+#   conv1 has the largest map but one input channel. *Parameter* memory sits where channels are many (conv4);
+#   *activation* memory where maps are large (conv1, section 4.3).
 # - The dense head has 9% of the parameters and under 0.2% of the FLOPs.
 # - conv1 is almost free (1,280 parameters, 1% of FLOPs): one input channel.
 #
@@ -402,13 +406,17 @@ print(timing.to_string(index=False))
 #
 # ## 4.8 The design in today's terms
 #
-# The network works (chapter 5 trains it), but three choices would not be made today:
+# The network works (chapter 5 trains it), but four choices would not be made today:
 #
 # - **No batch normalisation.** Normalising each layer's outputs over the batch lets deeper nets train faster
 #   and with larger learning rates; without it this net leans on dropout alone and on a careful learning rate.
-# - **Parameters in the wrong place.** 2.8 million of the 4.2 million parameters sit in conv4 and the dense
-#   head, on a 2x2 or 1x1 map. Global average pooling plus a single Dense layer does the classifier's job with
-#   a few thousand parameters.
+# - **Parameters in the wrong place.** conv4 holds 2.36 million weights for a 2x2 map, and the dense head 0.4
+#   million where one Dense(7) layer on the 512 features (3,591 parameters) would do. Global average pooling is
+#   what keeps that head small once the last map is larger than 1x1 (exercise 3: on this net's 1x1 map it saves
+#   nothing by itself).
+# - **An over-wide first layer.** 128 filters of 3x3x1 hold 9 weights each, so before their bias and ReLU their
+#   maps are combinations of at most 9 independent ones: many are redundant (chapter 1 found most of them silent
+#   on a face). Modern nets start at 32-64 channels (`build_vgg_bn`: 32).
 # - **Valid padding shrinks the map to 1x1** and drops the border (4.4). `padding="same"` keeps the map size,
 #   so one can use two convolutions per stage and stop at 6x6 instead of 1x1.
 #
@@ -452,11 +460,12 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 #   prediction.
 # - The face shrinks 48 -> 46 -> 23 -> 21 -> 10 -> 8 -> 4 -> 2 -> 1 while channels grow to 512; the last value
 #   sees a 46x46 square, and the last two rows and columns of every face are never seen.
-# - Parameters live where channels are many (conv4: 56%), arithmetic where maps are large (conv2: 60%).
+# - Parameters live where channels are many (conv4: 56%), arithmetic where map area x input channels x output
+#   channels is largest (conv2: 60%).
 # - Speed is measured, not read off the FLOPs: on a CPU a large batch shares the cost of a call but overflows
 #   the caches, and the net effect depends on the machine.
-# - Today's designs add BatchNorm, keep maps larger with `same` padding, and replace the dense head with global
-#   average pooling (`build_vgg_bn`).
+# - Today's designs add BatchNorm, start narrower, keep maps larger with `same` padding, and replace the dense
+#   head with global average pooling (`build_vgg_bn`).
 #
 # ## Exercises
 #
@@ -541,7 +550,9 @@ print(f"Flatten: {seed_cnn.count_params():,} | GAP: {gap.count_params():,} | GAP
 # 4. Every pixel is seen when every pooling gets an even-sized map (nothing is rounded away). The cell below
 #    follows the arithmetic for each size: 46 and 62. 46 is the useful one: 46 -> 44 -> 22 -> 20 -> 10 -> 8 -> 4 -> 2 -> 1.
 #    Cropping to the top-left 46x46 therefore loses nothing compared with what the network uses now: with the
-#    same weights, the 46x46 crop gives exactly the prediction of the 48x48 face.
+#    same weights, the 46x46 crop should give exactly the prediction of the 48x48 face (a claim that is cheap to
+#    test: build `student_like_cnn` with an `Input((46, 46, 1))`, copy `seed_cnn`'s weights with `set_weights`,
+#    and compare the two predictions).
 
 # %% tags=["solution"]
 # Solution 4: follow n through conv (n - 2) and pool (n // 2); a pool on an odd n drops a row and a column.

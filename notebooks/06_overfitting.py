@@ -270,7 +270,7 @@ for name, (label, use_dropout, use_augmentation) in VARIANTS.items():
 # One column per variant, the same axes everywhere; the shaded band is the gap between training and validation.
 # What to look for in a full run (12 epochs on up to 1,000 faces per class). These are the pictures to expect,
 # not this notebook's outputs: full mode has not been committed, and in quick mode the curves cannot show them,
-# since after two epochs every variant is still near chance and the bands are a face or two wide.
+# since after two epochs every variant is still near chance and the bands, a few points wide, are noise.
 #
 # - **(a) no regularisation**: training accuracy races ahead and training loss heads for zero, while validation
 #   accuracy stalls. The validation *loss* typically bottoms out after a few epochs and then **rises**: the model
@@ -330,9 +330,9 @@ gaps.round(3)
 
 # %% [markdown]
 # What to look for in a full run (again what to expect, since full mode's outputs are not committed). In quick
-# mode the table cannot show it: the kept weights have barely left chance level, every gap is within a face or
-# two of zero, and rows may even coincide. There the table shows how the gaps are computed, not how the
-# variants compare.
+# mode the table cannot show it: the kept weights have barely left chance level, every gap is within a few
+# points of zero (a handful of faces), and rows may even coincide. There the table shows how the gaps are
+# computed, not how the variants compare.
 #
 # - **Logged against clean, at the kept epoch**: for (a) the two should roughly agree (nothing handicaps its
 #   training pass); for (b), (c) and (d) the clean gap should be larger, because the logged training figure is
@@ -451,11 +451,12 @@ print(f"share of the pooled images seen in training: {n_train_fer:,} / {n_train_
 #
 # - **the course model** (`models.course_model()`: chapter 5's full run if this machine has one, else the bundled
 #   reference model `seed`, both trained on the 90% of train that chapter 5's split keeps). The bundled `seed`
-#   is an interim, under-fitted model: it stopped early in its cosine schedule, having trained with heavy
-#   augmentation, dropout and label smoothing, and at its kept epoch its logged training accuracy was well below
-#   its validation accuracy (its model card and log: `fer_helpers/weights/seed.md`, `seed.history.csv`). It has
-#   no lead on its training faces for the pool to carry, so expect its (i), (ii) and (iii) to lie close
-#   together, in every mode. (A chapter 5 run of your own that trained longer may have a lead.)
+#   is an interim model that fits its training faces little better than new ones: it was saved before the end
+#   of its cosine schedule, having trained with heavy augmentation, dropout and label smoothing, and at its kept
+#   epoch its logged training accuracy was well below its validation accuracy (its model card and log:
+#   `fer_helpers/weights/seed.md`, `seed.history.csv`). It has little or no lead on its training faces for the
+#   pool to carry, so expect its (i), (ii) and (iii) to lie close together, in every mode. (A chapter 5 run of
+#   your own that trained longer may have a larger lead.)
 # - **variant (a)**, trained without any regulariser: the overfitting kind, once it has trained long enough.
 #   That is full mode, where its training faces should score far above new ones (section 6.6) and its pooled
 #   figure should sit clearly above its test figure. In quick mode (a) is still near chance and shows no

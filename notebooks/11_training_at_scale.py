@@ -171,16 +171,20 @@ for backend, row in measured.iterrows():
 #   step (momentum and BatchNormalization on batches of 32 make this little net sensitive), and a few epochs later
 #   the mean losses differ in the second or third digit. Runs are reproducible within one backend, not
 #   bit-for-bit across them; none of the three is "the right one".
-# - **Speed** differs by a factor of several on the same CPU and the same arithmetic. PyTorch, which runs the
+# - **Speed depends on the backend and on how busy the machine is.** In this run (the load column: about 1.5 on
+#   two cores, this notebook's own work) the three trained within about a fifth of each other. An earlier run of
+#   this same cell on this machine, while other jobs kept both cores busy (load 5 to 7), measured TensorFlow at
+#   178 images/s, JAX at 198 and PyTorch at 12: a busy machine hurt PyTorch by far the most. PyTorch runs the
 #   network op by op (eagerly: Keras' default for it) and transposes Keras' channels-last images around every
-#   convolution, was an order of magnitude slower than the other two in this run. Where its time goes is easy to
-#   look at with `torch.profiler` around one epoch: in ours, copies and elementwise sums, products and divisions (the
-#   batch statistics of BatchNormalization and the momentum update, computed op by op on transposed tensors) took
-#   about two thirds of the time and the convolutions about a sixth. The original CNN of chapter 5, which has no
-#   BatchNormalization, trains at about the same speed under PyTorch as under TensorFlow on this CPU. TensorFlow
-#   (a traced graph) and JAX (one XLA-compiled step, hence its longest first epoch) ran at similar speeds; in other
-#   runs of this cell on the same shared machine either was ahead, by up to about 2x, which is the size of the
-#   noise here. Another machine, another model size or a GPU can reorder the backends: measure before you choose.
+#   convolution, so each step issues many small operations, and our reading is that each of them then waits for
+#   a core; TensorFlow (a traced graph) and JAX (one XLA-compiled step, hence its longest first epoch) issue few.
+#   Where PyTorch's time goes is easy to look at with `torch.profiler` around one epoch: in a profile we ran
+#   separately (not reproduced here), copies and elementwise sums, products and divisions (the batch statistics
+#   of BatchNormalization and the momentum update, computed op by op on transposed tensors) took about two thirds
+#   of the time and the convolutions about a sixth. Between TensorFlow and JAX, other runs of this cell have seen
+#   either ahead, by up to about 2x, which is the size of the noise on a shared machine. Another machine, another
+#   load, another model size or a GPU can reorder the backends: measure on your machine, under the load it will
+#   have, before you choose.
 # - The `gpu_images_per_s` column says *not measured*: this run had no GPU. On a machine with one, the same cell
 #   runs each backend a second time with the GPU visible and fills it in.
 #
@@ -253,8 +257,9 @@ print(f"batch 32 vs one replica's gradient alone: max |difference| "
 #   callbacks do not know about workers: on several machines, give the others a throw-away folder (the pattern
 #   of TensorFlow's multi-worker guide) or skip their callbacks.
 #
-# The learning rates and steps for the same recipe on more devices, by the linear rule, from chapter 5's 1e-3 at
-# batch 64 (with FER2013's 25,838 training faces after the validation cut):
+# The learning rates and steps for the same recipe on more devices, from chapter 5's 1e-3 at batch 64 (with
+# FER2013's 25,838 training faces after the validation cut), by the linear rule (Goyal et al.'s, for SGD) and by
+# the square-root rule (the usual starting point for Adam, which chapter 5 uses):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -265,7 +270,9 @@ for replicas in (1, 2, 4, 8):
     global_batch = 64 * replicas
     rows.append({"replicas": replicas, "per-replica batch": 64, "global batch": global_batch,
                  "steps per epoch": math.ceil(25_838 / global_batch),
-                 "learning rate (linear rule)": 1e-3 * global_batch / 64, "warm-up epochs": 1 if replicas == 1 else 5})
+                 "learning rate (linear rule, SGD)": 1e-3 * global_batch / 64,
+                 "learning rate (square-root rule, Adam)": round(1e-3 * math.sqrt(global_batch / 64), 6),
+                 "warm-up epochs": 1 if replicas == 1 else 5})
 pd.DataFrame(rows).set_index("replicas")
 
 # %% [markdown]
@@ -395,8 +402,8 @@ plt.show()
 #
 # ## 11.6 Input pipelines: reading folders every epoch vs `tf.data`
 #
-# The original project fed its network with `ImageDataGenerator().flow_from_directory("train/")`: every epoch it
-# listed the class folders, opened and decoded every JPEG or PNG again in Python, and augmented it with SciPy.
+# The original project fed its network with `ImageDataGenerator().flow_from_directory("train/")`: it listed the
+# class folders once, and then every epoch opened and decoded every JPEG or PNG again in Python, and augmented it with SciPy.
 # **Keras 3 removed `ImageDataGenerator`** from its API (`keras.preprocessing.image` no longer has it); a
 # deprecated copy survives only as `tf.keras.preprocessing.image.ImageDataGenerator` when TensorFlow is installed,
 # and it is measured below as the original's reference. Its Keras 3 successor for folders is
@@ -481,11 +488,12 @@ plt.show()
 #   original generator, decoding in Python, is in the same range as the uncached `tf.data` reader here: 48x48 PNGs
 #   are cheap to decode, and a few hundred files are too few for `tf.data`'s parallel reading to show. Random
 #   augmentation on the CPU costs more than all the reading.
-# - **Feeding a training epoch**, the differences shrink to less than a factor of two: on this CPU the network
-#   itself is the bottleneck (a few hundred faces per second), so a pipeline that delivers thousands per second
-#   is rarely waited for, and what is left between the rows is of the size of the noise of a shared machine. (On two cores,
-#   augmentation in the pipeline competes with the training for the same cores; in front of the model, as in
-#   chapter 3, it would cost the same here.)
+# - **Feeding a training epoch**, the pipelines that only read are within about a fifth of each other: on this
+#   CPU the network itself is the bottleneck (a few hundred faces per second), so a pipeline that delivers
+#   thousands per second is rarely waited for, and what is left between those rows is of the size of the noise of
+#   a shared machine. The two rows that augment on the CPU (the mapped augmentation and the original generator,
+#   which augments with SciPy) train at about half the speed: on two cores the augmentation competes with the
+#   training for the same cores (in front of the model, as in chapter 3, it would cost the same here).
 # - **On a GPU the picture turns around.** The training step gets one to two orders of magnitude faster while the
 #   CPU that decodes the files does not, and a pipeline that re-decodes every file (or a Python generator) starts
 #   to starve the GPU. That is when `.cache()`, `num_parallel_calls` and `.prefetch()` pay off, and when
@@ -537,6 +545,8 @@ if scale.gpu_count():  # the same measurement with the GPU visible (not run here
     display(precision_gpu)
 else:
     print("no GPU here: mixed precision on a GPU not measured")
+
+# %%
 ok = precision[precision["status"] == "ok"]
 fig, ax = plt.subplots(figsize=(6, 2.2))
 bars = ax.barh(ok.index, ok["images_per_s"], color="tab:green")
@@ -549,13 +559,14 @@ plots.save_fig("11_mixed_precision")
 plt.show()
 
 # %% [markdown]
-# On this CPU both 16-bit policies are **slower** than float32 (float16 at a third to a half of its speed in our
-# runs, bfloat16 several times slower), as expected from hardware without fast 16-bit arithmetic, and their first
-# epochs are longer too. The columns show the mechanics: the layers compute in 16 bits (`compute_dtype`), the
-# weights stay float32 (`variable_dtype`), the output layer computes in float32, and only `mixed_float16` got a
-# `LossScaleOptimizer`. The losses after these few epochs differ by about 1%, no more than between backends: with
-# the weights kept in float32, 16-bit arithmetic trains the same network (a real run would confirm it on the
-# validation split).
+# On this CPU neither 16-bit policy is faster than float32, as expected from hardware without fast 16-bit
+# arithmetic: in this run float16 trained at about float32's speed and bfloat16 at about half of it (in other runs
+# on this shared machine float16 ran at a third to a half of float32's speed, bfloat16 slower still), and both took
+# longer over their first epoch, which traces and converts more. The columns show the mechanics: the layers compute
+# in 16 bits (`compute_dtype`), the weights stay float32 (`variable_dtype`), the output layer computes in float32,
+# and only `mixed_float16` got a `LossScaleOptimizer`. The losses after these few epochs differ by about 1%, no more
+# than between backends: with the weights kept in float32, 16-bit arithmetic trains the same network (a real run
+# would confirm it on the validation split).
 #
 # On a GPU with tensor cores, run the same cell and expect the order to turn around; by how much depends on the
 # GPU and on the network being large enough to keep it busy, and a network this narrow may gain little. Prefer
@@ -565,25 +576,29 @@ plt.show()
 #
 # - A Keras **backend** (TensorFlow, JAX, PyTorch) runs the arithmetic; the model code and the `.weights.h5`
 #   files are the same under all three. A process chooses its backend once, so compare them in separate
-#   processes, from the same saved weights: predictions agree to about 1e-8, training drifts in the last digits,
-#   speed differs by several times. Measure on your hardware before choosing.
+#   processes, from the same saved weights: predictions agree to about 1e-8; training drifts (the first losses
+#   equal to ~1e-7, the mean losses after a few epochs a few percent apart); speed was alike on a quiet machine
+#   and more than ten times apart on a busy one (PyTorch, op by op, slowest). Measure on your hardware, under its
+#   load, before choosing.
 # - **Data parallelism** splits each global batch across replicas and averages their gradients: it computes the
 #   one-device step with the global batch (checked here on two CPU devices with `keras.distribution.DataParallel`
 #   and `tf.distribute.MirroredStrategy`: weights equal to ~1e-8). The learning rate follows the global batch
-#   (linear rule, with warm-up); BatchNormalization and dropout are per replica unless synchronised; one worker
-#   writes the checkpoints.
+#   (linear rule for SGD, square-root rule as Adam's starting point, with warm-up); under `tf.distribute`
+#   BatchNormalization uses each replica's slice unless built with `synchronized=True` (under JAX's
+#   `DataParallel` its statistics are global); one worker writes the checkpoints.
 # - An **input pipeline** that decodes once (`.cache()`), shuffles, batches, maps in parallel and prefetches
-#   serves about ten thousand 48x48 faces per second here; on a CPU the network is the bottleneck either way, on a
+#   serves tens of thousands of 48x48 faces per second here without augmentation, and a few thousand at most
+#   with the augmentation mapped in on the CPU (section 11.6 measures both); on a CPU the network is the bottleneck either way, on a
 #   GPU the pipeline decides whether the GPU waits. `ImageDataGenerator` is gone from Keras 3.
 # - **Mixed precision** (`mixed_float16`, `mixed_bfloat16`) speeds up GPUs and TPUs and slows down most CPUs;
 #   keep the output layer in float32, and let `mixed_float16` scale the loss.
 #
 # ## Exercises
 #
-# 1. You move chapter 5's recipe (Adam, learning rate 1e-3, batch 64, one epoch of warm-up) to 8 GPUs with 64
+# 1. You move chapter 5's recipe (Adam, learning rate 1e-3, batch 64, one epoch of warm-up) to 6 GPUs with 96
 #    faces per replica. What is the global batch, how many steps does an epoch of FER2013's 25,838 training faces
 #    take, and what learning rate and warm-up does the linear scaling rule suggest? Why might you still prefer a
-#    smaller learning rate than the rule's?
+#    smaller learning rate than the rule's, and which?
 # 2. The data-parallel check uses a network without BatchNormalization and without dropout. Predict what happens
 #    to the maximum weight difference under `MirroredStrategy` if the network had a `BatchNormalization` layer,
 #    and name the one argument that would make it equal again.
@@ -598,12 +613,12 @@ plt.show()
 # %% [markdown] tags=["solution"]
 # ## Solutions
 #
-# 1. Global batch 8 x 64 = 512, so an epoch takes ceil(25,838 / 512) = 51 steps instead of 404. The linear rule
-#    gives 1e-3 x 8 = 8e-3, reached after a warm-up of a few epochs (Goyal et al. used 5; the table in section
-#    11.3 shows the figures). The rule was established for SGD with momentum; with Adam, whose step size is
-#    already normalised per weight, 8e-3 is often too large: try the square-root rule (1e-3 x sqrt(8) = 2.8e-3)
-#    and choose on the validation split. Also, 25,838 faces make only 51 updates per epoch at this batch size:
-#    a small dataset gains less from more devices than a large one.
+# 1. Global batch 6 x 96 = 576, 9 times chapter 5's 64, so an epoch takes ceil(25,838 / 576) = 45 steps instead
+#    of 404. The linear rule gives 1e-3 x 9 = 9e-3, reached after a warm-up of a few epochs (Goyal et al. used 5;
+#    section 11.3's table computes the same for 1-8 replicas of 64). The rule was established for SGD with
+#    momentum; with Adam, whose step size is already normalised per weight, 9e-3 is often too large: try the
+#    square-root rule (1e-3 x sqrt(9) = 3e-3) and choose on the validation split. Also, 25,838 faces make only 45
+#    updates per epoch at this batch size: a small dataset gains less from more devices than a large one.
 # 2. Each replica would normalise with the mean and variance of its own 16 faces instead of all 32, so the
 #    activations, the gradients and the weights would differ from the one-device run by much more than rounding.
 #    `keras.layers.BatchNormalization(synchronized=True)`

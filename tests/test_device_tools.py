@@ -98,7 +98,12 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     assert list(stacked["epoch"]) == [0, 1, 2] and list(stacked["stage"]) == [1, 1, 2]
     assert list(stacked["val_accuracy"]) == pytest.approx([*logs[0]["val_accuracy"], *logs[1]["val_accuracy"]])
     assert card["best_epoch"] == int(stacked["val_accuracy"].idxmax()) + 1
-    assert "1. `tiny`: epochs 1-2" in (out / "tiny.md").read_text()
+    peak = [json.loads((run / "run.json").read_text())["learning_rate"] for run in (first, restart)]
+    assert [stage["peak_learning_rate"] for stage in card["stages"]] == peak
+    assert f"1. `tiny` (peak learning rate {peak[0]}): epochs 1-2" in (out / "tiny.md").read_text()
+    # the card names the starting weights by their run folder, not by this machine's path
+    assert card["training_recipe"]["init_weights"] == "first/best.weights.h5"
+    assert str(tmp_path) not in (out / "tiny.json").read_text()
     # the restart against the stage before, face by face on validation: the difference of the two counts is the
     # difference of the two stages' best validation accuracies (as the logs have them), in faces
     paired = card["stages"][1]["vs_stage_before"]

@@ -53,3 +53,16 @@ def test_committed_outputs_are_clean(path):
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
             assert not MACHINE_PATH.search(text), f"cell {i} shows a machine path: {MACHINE_PATH.search(text)[0]}"
             assert "\r" not in text and text.count("\n") < 400, f"cell {i}: progress-bar spam in the output"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_committed_figures_are_shown(path):
+    """A cell that draws (`plt.show()`) shows its image: a run under a non-interactive backend (MPLBACKEND=Agg)
+    saves the PNGs to figures/ but leaves the book and slides without them."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        # a cell that only defines a function calling plt.show() draws nothing until it is called
+        draws = cell.cell_type == "code" and re.search(r"^plt\.show\(\)", cell.source, re.M)
+        if draws:
+            kinds = {kind for output in cell.get("outputs", []) for kind in output.get("data", {})}
+            assert kinds & {"image/png", "image/jpeg", "image/svg+xml"}, f"cell {i} calls plt.show() but shows no image"

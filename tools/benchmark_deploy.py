@@ -1,7 +1,9 @@
 """Export a course model to SavedModel, TFLite (float32, dynamic-range, float16) and ONNX, check every export
-against Keras on real faces, time each runtime on the CPU, and write the table (chapter 10 shows the same table).
+against Keras on real faces, time each runtime on the CPU, and write the table (chapter 10 shows the same table
+for ``--model seed``).
 
-    python tools/benchmark_deploy.py --model best                # full: all validation faces, 100 repeats
+    python tools/benchmark_deploy.py --model seed                # chapter 10's network: all validation faces
+    python tools/benchmark_deploy.py --model best                # the bundled model strongest on validation
     python tools/benchmark_deploy.py --model best --quick        # a minute: 140 faces, 10 repeats
     python tools/benchmark_deploy.py --model runs/05_training/best.weights.h5 --out _build/benchmark
 

@@ -79,6 +79,13 @@ def _recipe(run: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _portable(recipe: dict | None) -> dict | None:
+    """The recipe as the card shows it: starting weights named by their run folder, not by this machine's path."""
+    if not recipe or not recipe.get("init_weights"):
+        return recipe
+    return {**recipe, "init_weights": f"{Path(recipe['init_weights']).parent.name}/{Path(recipe['init_weights']).name}"}
+
+
 def stacked_history(runs: list[Path]):
     """The runs' per-epoch logs one after the other, as :func:`read_history` gives them (epochs from 1, numbered
     on across the runs; ``stage`` counts the runs from 1 and ``recipe`` names each run's)."""
@@ -135,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     epochs = f"{len(history)} epochs" if len(history) >= planned else f"{len(history)} of {planned} planned epochs"
 
     card = {
-        "architecture": args.architecture, "kwargs": kwargs, **({"training_recipe": recipe} if recipe else {}),
+        "architecture": args.architecture, "kwargs": kwargs,
+        **({"training_recipe": _portable(recipe)} if recipe else {}),
         "summary": "{}, {}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
             args.architecture, epochs, **evaluate.summary(test.y, test_proba)),
         "recipe": args.recipe, "settings": settings, **({"note": args.note} if args.note else {}),
@@ -180,6 +188,8 @@ def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[di
     """One summary per stage; from the second on, McNemar's paired test of its best weights against the stage
     before's on the validation faces (did the restart help, or is its gain luck?)."""
     summaries = [stage_summary(log) for _, log in history.groupby("stage")]
+    for summary, run in zip(summaries, runs):
+        summary["peak_learning_rate"] = json.loads((run / "run.json").read_text())["learning_rate"]
     earlier = keras.models.clone_model(model)
     probas = []
     for run in runs[:-1]:
@@ -210,8 +220,8 @@ def render_card(name: str, card: dict) -> str:
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
-    stages = "".join(f"\n  {i}. `{st['recipe']}`: epochs {st['epochs']}, {st['training_minutes']} min, best validation "
-                     f"accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
+    stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): epochs {st['epochs']}, "
+                     f"{st['training_minutes']} min, best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
                      + (" (started from the best weights of the stage before; on validation, {only_this_stage_right} faces "
                         "only it gets right, {only_stage_before_right} only the stage before, McNemar p = {mcnemar_p})"
                         .format(**st["vs_stage_before"]) if i > 1 else "")
