@@ -411,9 +411,10 @@ for name, maps in [("untrained", maps_random), ("trained", maps_learned)]:
 # - Nobody asked the trained filters to be edge detectors: they are whatever lowered the loss. In large networks
 #   trained on colour photographs, first-layer filters famously turn into oriented edge and colour-blob detectors
 #   (Krizhevsky et al. 2012, Zeiler and Fergus 2014: their figures, for 11x11 and 7x7 filters). A 3x3 filter on a
-#   grayscale face has far less room, and the pictures of the two rows of filters look alike. The table shows what
-#   training changed: random filters sum to either sign, about half each, and start with a zero bias; the trained
-#   ones almost all sum to a negative number and most have a negative bias.
+#   grayscale face has far less room, and neither row of filters shows clean oriented edges. The difference is
+#   in the signs, which the picture hints at and the table counts: random filters sum to either sign, about half
+#   each, and start with a zero bias; the trained ones almost all sum to a negative number and most have a
+#   negative bias.
 # - After ReLU many maps are zero everywhere (the count above), far more of the trained layer's than of the
 #   untrained one's, and the table says why. On an evenly lit patch a filter whose weights sum to a negative
 #   number, plus a negative bias, responds below zero, and ReLU silences it; only a strong enough local contrast
