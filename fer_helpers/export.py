@@ -630,8 +630,8 @@ def table_markdown(table) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["FORMATS", "FER_PACKAGE_STATED", "FER_PACKAGE_ROW", "export_saved_model", "export_tflite", "export_onnx",
-           "export_all",
+__all__ = ["FORMATS", "FER_PACKAGE_STATED", "FER_PACKAGE_ROW",
+           "export_saved_model", "export_tflite", "export_onnx", "export_all",
            "Predictor", "KerasPredictor", "TFLitePredictor", "OnnxPredictor", "make_predictors",
            "compare_predictions", "time_throughput", "time_side_by_side", "batched_repeats", "time_end_to_end",
            "end_to_end_repeats", "thread_settings", "deploy_table",

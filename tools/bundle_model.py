@@ -83,7 +83,8 @@ def _portable(recipe: dict | None) -> dict | None:
     """The recipe as the card shows it: starting weights named by their run folder, not by this machine's path."""
     if not recipe or not recipe.get("init_weights"):
         return recipe
-    return {**recipe, "init_weights": f"{Path(recipe['init_weights']).parent.name}/{Path(recipe['init_weights']).name}"}
+    weights = Path(recipe["init_weights"])
+    return {**recipe, "init_weights": f"{weights.parent.name}/{weights.name}"}
 
 
 def stacked_history(runs: list[Path]):
@@ -220,8 +221,9 @@ def render_card(name: str, card: dict) -> str:
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
-    stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): epochs {st['epochs']}, "
-                     f"{st['training_minutes']} min, best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
+    stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): "
+                     f"epochs {st['epochs']}, {st['training_minutes']} min, "
+                     f"best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
                      + (" (started from the best weights of the stage before; on validation, {only_this_stage_right} faces "
                         "only it gets right, {only_stage_before_right} only the stage before, McNemar p = {mcnemar_p})"
                         .format(**st["vs_stage_before"]) if i > 1 else "")
