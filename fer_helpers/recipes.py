@@ -83,7 +83,20 @@ CPU_BEST = SEED.but("cpu_best", architecture="vgg_bn", model_kwargs={"widths": (
 # augmentations and batch order are not the first run's again.
 CPU_BEST_RESTART = CPU_BEST.but("cpu_best_restart", epochs=16, learning_rate=1e-3)
 
-NAMED = {"seed": SEED, "cpu_best": CPU_BEST, "cpu_best_restart": CPU_BEST_RESTART}
+# A warm restart for the original CNN. After chapter 5's 52 epochs its best weights score 0.552 on their own
+# training faces (clean: whole network, untransformed faces) and 0.553 on validation: no gap at all, so the
+# network is underfitting, held back by regularisers stacked for a longer run (dropout 0.4 after every block,
+# six random transforms, label smoothing, class weights). The restart keeps the architecture, its dropout and
+# the class weights and removes the regulariser that makes every epoch a harder task than the test: the
+# augmentation, except the mirror (a mirrored face is as real a face as the original). A shorter cosine cycle from
+# half the peak rate, six epochs (an hour on two cores: one epoch takes ~10 minutes however little is augmented,
+# the convolutions cost it), another seed. Measured from the bundled seed's weights: validation 0.5535 -> 0.5594
+# (macro-F1 0.4849), inside the noise, so `seed` was not replaced: logged training accuracy rose only from 0.49
+# to 0.52, the dropout (part of the original architecture) is what holds this network back.
+SEED_RESTART = SEED.but("seed_restart", epochs=6, learning_rate=5e-4,
+                        augmentation=dict(rotation=0, zoom=0, translation=0, brightness=0, contrast=0))
+
+NAMED = {"seed": SEED, "seed_restart": SEED_RESTART, "cpu_best": CPU_BEST, "cpu_best_restart": CPU_BEST_RESTART}
 
 
 @dataclass(frozen=True)

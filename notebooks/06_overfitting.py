@@ -451,8 +451,8 @@ print(f"share of the pooled images seen in training: {n_train_fer:,} / {n_train_
 #
 # - **the course model** (`models.course_model()`: chapter 5's full run if this machine has one, else the bundled
 #   reference model `seed`, both trained on the 90% of train that chapter 5's split keeps). The bundled `seed`
-#   is an interim model that fits its training faces little better than new ones: it was saved before the end
-#   of its cosine schedule, having trained with heavy augmentation, dropout and label smoothing, and at its kept
+#   fits its training faces little better than new ones: it stopped at 52 of its 60 planned epochs, having
+#   trained with heavy augmentation, dropout and label smoothing, and at its kept
 #   epoch its logged training accuracy was well below its validation accuracy (its model card and log:
 #   `fer_helpers/weights/seed.md`, `seed.history.csv`). It has little or no lead on its training faces for the
 #   pool to carry, so expect its (i), (ii) and (iii) to lie close together, in every mode. (A chapter 5 run of

@@ -125,3 +125,26 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     assert card["epochs_run"] == card["planned_epochs"] == 4
     assert [stage["epochs"] for stage in card["stages"]] == ["1-2", "3-3", "4-4"]
     assert list(pd.read_csv(out / "tiny.history.csv")["stage"]) == [1, 1, 2, 3]
+
+
+def test_a_stage_cut_short_and_restarted_counts_the_epochs_it_ran_and_says_what_it_had_planned(tmp_path):
+    """A warm restart replaces the rest of the stage before it: the model's planned epochs are the earlier stages'
+    epochs run plus the last stage's plan, and the card says how much of its plan the cut stage ran."""
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+    split = data.load_split(SAMPLE_DIR, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    first, restart, out = (tmp_path / name for name in ("first", "restart", "weights"))
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
+    settings = json.loads((first / "run.json").read_text())
+    (first / "run.json").write_text(json.dumps({**settings, "epochs": 5}))  # as if stopped after 2 of 5 planned
+    recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, restart, verbose=0,
+                         seed=1, init_weights=first / "best.weights.h5")
+    bundle = load_tool("bundle_model").main
+    assert bundle(["--run", str(restart), "--continues", str(first), "--name", "tiny", "--data", str(SAMPLE_DIR),
+                   "--recipe", "two stages", "--hardware", "the test machine", "--weights-dir", str(out)]) == 0
+    card = json.loads((out / "tiny.json").read_text())
+    assert card["epochs_run"] == card["planned_epochs"] == 3
+    assert card["summary"].startswith("vgg_bn, 3 epochs,")
+    assert [(stage["epochs_run"], stage["planned_epochs"]) for stage in card["stages"]] == [(2, 5), (1, 1)]
+    text = (out / "tiny.md").read_text()
+    assert "epochs 1-2 (2 of its 5 planned)" in text and "epochs 3-3 (" not in text

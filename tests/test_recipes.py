@@ -146,6 +146,12 @@ def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_of
     assert restart.but("cpu_best", epochs=recipes.CPU_BEST.epochs, learning_rate=recipes.CPU_BEST.learning_rate) \
         == recipes.CPU_BEST
     assert restart.learning_rate == recipes.CPU_BEST.learning_rate / 2 and restart.epochs < recipes.CPU_BEST.epochs
+    # the original CNN's restart: the same network at half the peak rate, every transform but the mirror removed
+    seed_restart = recipes.NAMED["seed_restart"]
+    assert seed_restart.architecture == "seed_cnn" and seed_restart.learning_rate == recipes.SEED.learning_rate / 2
+    assert {k for k, v in seed_restart.augmentation.items() if v} == {"flip"}
+    assert seed_restart.but("seed", epochs=recipes.SEED.epochs, learning_rate=recipes.SEED.learning_rate,
+                            augmentation=recipes.SEED.augmentation) == recipes.SEED
     for name in recipes.NAMED:
         assert build_parser().parse_args(["train", "--data", "DIR", "--recipe", name]).recipe == name
     with pytest.raises(SystemExit):

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     sample = data.load_split(SAMPLE_DIR, "test")
     pick = [int(i) for i in range(0, len(sample), 10)]
     best = history.loc[history["val_accuracy"].idxmax()]
-    planned = sum(json.loads((r / "run.json").read_text())["epochs"] for r in runs)
+    # a warm restart replaces what its stage before had left: those count the epochs they ran, the last its plan
+    planned = len(history) - int((history["stage"] == len(runs)).sum()) + settings["epochs"]
     epochs = f"{len(history)} epochs" if len(history) >= planned else f"{len(history)} of {planned} planned epochs"
 
     card = {
@@ -190,7 +191,9 @@ def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[di
     before's on the validation faces (did the restart help, or is its gain luck?)."""
     summaries = [stage_summary(log) for _, log in history.groupby("stage")]
     for summary, run in zip(summaries, runs):
-        summary["peak_learning_rate"] = json.loads((run / "run.json").read_text())["learning_rate"]
+        recorded = json.loads((run / "run.json").read_text())
+        summary["peak_learning_rate"] = recorded["learning_rate"]
+        summary["planned_epochs"] = recorded["epochs"]
     earlier = keras.models.clone_model(model)
     probas = []
     for run in runs[:-1]:
@@ -208,6 +211,7 @@ def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[di
 def stage_summary(log) -> dict:
     best = log.loc[log["val_accuracy"].idxmax()]
     return {"recipe": str(log["recipe"].iloc[0]), "epochs": f"{int(log['epoch'].min())}-{int(log['epoch'].max())}",
+            "epochs_run": len(log),
             "best_epoch": int(best["epoch"]), "best_val_accuracy": round(float(best["val_accuracy"]), 4),
             "training_minutes": round(float(log["seconds"].sum()) / 60, 1)}
 
@@ -222,7 +226,10 @@ def render_card(name: str, card: dict) -> str:
                      if s.get(key))
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
     stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): "
-                     f"epochs {st['epochs']}, {st['training_minutes']} min, "
+                     f"epochs {st['epochs']}"
+                     + (f" ({st['epochs_run']} of its {st['planned_epochs']} planned)"
+                        if st.get("planned_epochs", 0) > st.get("epochs_run", st.get("planned_epochs", 0)) else "")
+                     + f", {st['training_minutes']} min, "
                      f"best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
                      + (" (started from the best weights of the stage before; on validation, {only_this_stage_right} faces "
                         "only it gets right, {only_stage_before_right} only the stage before, McNemar p = {mcnemar_p})"
