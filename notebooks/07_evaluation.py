@@ -70,8 +70,8 @@ NEAR_MAX_BITS = 12                                  # near copies: 16x16 average
 # The model is chapter 5's: its own full run, if this machine has one (in `runs/05_training/`), or else the
 # bundled model `seed`, the same architecture and recipe trained on the same faces. The bundled `seed` stopped
 # at 52 of its 60 planned epochs (the rest would have run at a learning rate below 5e-5, where validation had
-# been flat), so a finished run of your own may score a little differently; the methods do not change. The cell below says which model this run uses and, from its card, how many epochs it
-# was trained. Either way the model is **fixed**: nothing in this chapter changes its weights.
+# been flat), so a finished run of your own may score a little differently; the methods do not change. The
+# cell below says which model this run uses and, from its card, how many epochs it was trained. Either way the model is **fixed**: nothing in this chapter changes its weights.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     pick = [int(i) for i in range(0, len(sample), 10)]
     best = history.loc[history["val_accuracy"].idxmax()]
     # a warm restart replaces what its stage before had left: those count the epochs they ran, the last its plan
-    planned = len(history) - int((history["stage"] == len(runs)).sum()) + settings["epochs"]
+    planned = int((history["stage"] < len(runs)).sum()) + settings["epochs"]
     epochs = f"{len(history)} epochs" if len(history) >= planned else f"{len(history)} of {planned} planned epochs"
 
     card = {
@@ -228,7 +228,7 @@ def render_card(name: str, card: dict) -> str:
     stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): "
                      f"epochs {st['epochs']}"
                      + (f" ({st['epochs_run']} of its {st['planned_epochs']} planned)"
-                        if st.get("planned_epochs", 0) > st.get("epochs_run", st.get("planned_epochs", 0)) else "")
+                        if st["epochs_run"] < st["planned_epochs"] else "")
                      + f", {st['training_minutes']} min, "
                      f"best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
                      + (" (started from the best weights of the stage before; on validation, {only_this_stage_right} faces "
