@@ -109,7 +109,7 @@ for name in ("seed", "best"):
         continue
     planned = bundled.get("planned_epochs") or bundled["settings"]["epochs"]
     epochs = (f"{bundled['epochs_run']} epochs" if bundled["epochs_run"] >= planned
-              else f"{bundled['epochs_run']} of {planned} planned epochs: interim")
+              else f"{bundled['epochs_run']} of {planned} planned epochs")
     published.append((
         f"this course's `{name}` ({bundled['architecture']}, {bundled['parameters']:,} parameters, "
         f"{epochs}), test (PublicTest)",
