@@ -6,6 +6,7 @@ functions the notebooks use:
     python -m fer_helpers train    --data DIR --recipe cpu_best_restart --init-weights runs/cpu_best/best.weights.h5
                                    --seed 43 --run-dir runs/cpu_best_restart
     python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
+    python -m fer_helpers compare  --data DIR [--split validation] MODEL_A MODEL_B
     python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
 
 Problems with the input (a missing folder, a file that is not an image) are reported in one line, no traceback.
@@ -59,33 +60,67 @@ def _train_from_flags(args, x_train, y_train, x_val, y_val):
     return model
 
 
+CARVED_SPLITS = {"validation": "the validation faces carved from train (10%, stratified, seed 42: chapter 5's)",
+                 "fit": "the training faces the models were fitted on (train without that validation)"}
+
+
+def _load_faces(data_dir: str, split_name: str):
+    """(x, y) of a split as stored, or of one of the two parts chapter 5 carves out of train."""
+    from . import data
+    split = data.load_split(data_dir, "train" if split_name in CARVED_SPLITS else split_name)
+    if len(split) == 0:
+        raise FerError(f"{data_dir}: split '{split_name}' holds no readable images")
+    if split_name not in CARVED_SPLITS:
+        return split.x, split.y
+    x_fit, x_val, y_fit, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    return (x_val, y_val) if split_name == "validation" else (x_fit, y_fit)
+
+
 def _cmd_evaluate(args) -> int:
     from . import data, evaluate, models
-    split = data.load_split(args.data, args.split)
-    if len(split) == 0:
-        raise FerError(f"{args.data}: split '{args.split}' holds no readable images")
+    x, y = _load_faces(args.data, args.split)
     model = models.load_model(args.model)
-    proba = evaluate.predict_proba(model, split.x, tta=args.tta)
-    s = evaluate.summary(split.y, proba)
+    proba = evaluate.predict_proba(model, x, tta=args.tta)
+    s = evaluate.summary(y, proba)
     label = f"{args.split}" + (" (flip TTA)" if args.tta else "")
-    print(f"model {args.model} | split {label} | {len(split)} faces")
+    print(f"model {args.model} | split {label} | {len(y)} faces")
     print(f"accuracy {s['accuracy']:.4f}")
     print(f"macro-F1 {s['macro_f1']:.4f}")
-    print(evaluate.per_class_table(split.y, proba).to_string())
-    result = {"model": str(args.model), "split": args.split, "tta": args.tta, "faces": len(split), **s,
-              "per_class": evaluate.per_class_table(split.y, proba).to_dict(orient="index")}
-    if args.split != "train":
+    print(evaluate.per_class_table(y, proba).to_string())
+    result = {"model": str(args.model), "split": args.split, "tta": args.tta, "faces": len(y), **s,
+              "per_class": evaluate.per_class_table(y, proba).to_dict(orient="index")}
+    if args.split in ("test", "private"):  # the others are (parts of) train itself
         try:
             train_split = data.load_split(args.data, "train")
         except FerError:
             train_split = None
         if train_split is not None and len(train_split):
-            leaked = data.duplicates_of(split.x, train_split.x)
+            leaked = data.duplicates_of(x, train_split.x)
             if leaked.any():
-                clean = evaluate.summary(split.y[~leaked], proba[~leaked])
+                clean = evaluate.summary(y[~leaked], proba[~leaked])
                 print(f"without the {int(leaked.sum())} {args.split} images byte-identical to training images: "
                       f"accuracy {clean['accuracy']:.4f} | macro-F1 {clean['macro_f1']:.4f}")
                 result["without_train_duplicates"] = {"faces": int((~leaked).sum()), **clean}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    """Two models on the same faces: each one's figures, then McNemar's paired test (chapter 9, section 9.2)."""
+    from . import evaluate, models
+    x, y = _load_faces(args.data, args.split)
+    probas = [evaluate.predict_proba(models.load_model(name), x, tta=args.tta) for name in (args.model_a, args.model_b)]
+    print(f"split {args.split}" + (" (flip TTA)" if args.tta else "") + f" | {len(y)} faces")
+    result = {"split": args.split, "tta": args.tta, "faces": len(y)}
+    for key, name, proba in (("a", args.model_a, probas[0]), ("b", args.model_b, probas[1])):
+        s = evaluate.summary(y, proba)
+        print(f"{key}: {name} | accuracy {s['accuracy']:.4f} | macro-F1 {s['macro_f1']:.4f}")
+        result[key] = {"model": str(name), **s}
+    paired = evaluate.paired_comparison(y, *probas)
+    print(f"faces only a gets right {paired['only_a']}, only b {paired['only_b']}: "
+          f"McNemar p = {paired['p_value']:.3g}")
+    result.update(paired)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
@@ -154,11 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="accuracy, macro-F1 and per-class figures of a model on one split")
     e.add_argument("--data", required=True)
-    e.add_argument("--split", default="test", choices=["train", "test", "private"])
+    split_help = ("test, private, train, or a part of train as chapter 5 carves it: " +
+                  "; ".join(f"{name}: {what}" for name, what in CARVED_SPLITS.items()))
+    e.add_argument("--split", default="test", choices=["train", "fit", "validation", "test", "private"],
+                   help=split_help)
     e.add_argument("--model", default="seed", help="bundled name (seed, best) or a .keras / .weights.h5 file")
     e.add_argument("--tta", default=None, choices=["flip"])
     e.add_argument("--json", default=None, help="also write the figures to this JSON file")
     e.set_defaults(func=_cmd_evaluate)
+
+    c = sub.add_parser("compare", help="two models on the same faces, with McNemar's paired test")
+    c.add_argument("--data", required=True)
+    c.add_argument("--split", default="validation", choices=["train", "fit", "validation", "test", "private"],
+                   help=split_help)
+    c.add_argument("model_a", help="bundled name or a .keras / .weights.h5 file")
+    c.add_argument("model_b")
+    c.add_argument("--tta", default=None, choices=["flip"])
+    c.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    c.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("predict", help="detect faces in photos and name their emotions")
     p.add_argument("images", nargs="+")

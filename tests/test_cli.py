@@ -33,6 +33,31 @@ def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path)
     assert figures["accuracy"] > 2 / 7          # 140 sample faces: chance is 1/7, the trained model does better
 
 
+def test_evaluate_on_the_parts_of_train_that_chapter_5_carves(tmp_path):
+    figures = {}
+    for split in ("validation", "fit", "train"):
+        main(["evaluate", "--data", str(SAMPLE), "--split", split, "--model", "seed", "--json", str(tmp_path / "r.json")])
+        figures[split] = json.loads((tmp_path / "r.json").read_text())
+    assert figures["validation"]["faces"] + figures["fit"]["faces"] == figures["train"]["faces"]
+    assert figures["validation"]["faces"] == round(0.1 * figures["train"]["faces"])
+    assert "without_train_duplicates" not in figures["fit"]     # train against itself: every face a "duplicate"
+
+
+def test_compare_prints_both_models_and_mcnemar_on_the_same_faces(tmp_path, capsys, tiny_model):
+    tiny_model().save(tmp_path / "tiny.keras")
+    out_json = tmp_path / "compare.json"
+    assert main(["compare", "--data", str(SAMPLE), "--split", "test", "seed", str(tmp_path / "tiny.keras"),
+                 "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out_json.read_text())
+    assert result["faces"] == 140 and result["a"]["model"] == "seed"
+    assert f"a: seed | accuracy {result['a']['accuracy']:.4f}" in out and "McNemar p = " in out
+    right_a, right_b = result["a"]["accuracy"] * 140, result["b"]["accuracy"] * 140
+    assert round(right_a - right_b) == result["only_a"] - result["only_b"]   # the disagreements explain the gap
+    assert main(["compare", "--data", str(SAMPLE), "seed", "seed"]) == 0     # a model against itself: no evidence
+    assert "only a gets right 0, only b 0: McNemar p = 1" in capsys.readouterr().out
+
+
 def test_predict_names_faces_writes_json_and_annotations_and_reports_bad_files(tmp_path, capsys):
     photos = ROOT / "data" / "photos"
     twin = tmp_path / "other"                   # same stem in another folder: both annotations are kept
@@ -93,5 +118,5 @@ def test_module_runs_as_a_script():
     result = subprocess.run([sys.executable, "-m", "fer_helpers", "--help"], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
     assert result.returncode == 0
-    for command in ("train", "evaluate", "predict"):
+    for command in ("train", "evaluate", "compare", "predict"):
         assert command in result.stdout
