@@ -38,7 +38,7 @@
 #
 # The full-mode figure is computed, not timed end to end: the comparison trains 107,580 face-passes, about 4.2
 # epochs of FER2013's training split, and chapter 5's full run trained at about 46 faces/s on an idle 2-core CPU
-# (9.5-10 min an epoch), hence about 40 min of training plus validation. Section 3.9 prints an estimate from the
+# (9-10 min an epoch), hence about 40 min of training plus validation. Section 3.9 prints an estimate from the
 # throughput of the machine you run on.
 #
 # The outputs saved in this notebook come from the run named in the first output line below: a quick-mode run

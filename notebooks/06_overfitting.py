@@ -37,7 +37,7 @@
 #
 # Quick mode was measured on the committed sample under `pytest --nbval-lax` on an idle 2-core CPU (75 s,
 # 2026-11-29); quick mode with FER_DATA took 3.1 min (2026-11-30, `jupyter nbconvert --execute`). The full-mode
-# figures are computed: chapter 5's full epoch (25,838 training and 2,871 validation faces) took 9.5-10 min on the same idle CPU (a
+# figures are computed: chapter 5's full epoch (25,838 training and 2,871 validation faces) took 9-10 min on the same idle CPU (a
 # GPU needs an estimated 10-20 s); one epoch here trains on a quarter as many faces (6,392) and validates on the
 # same 2,871, about 0.27 of that cost, and the chapter runs 72 such epochs (6 runs x 12) plus a few minutes of
 # scoring.
@@ -134,7 +134,7 @@ pd.DataFrame(rows).set_index("degree").round(3)
 # The original project's network (chapter 4) has about 4.2 million weights for 25,838 training faces: some 160
 # adjustable numbers per face. Like the degree-11 polynomial, it has room to memorise every face, label noise
 # included (Zhang et al., ICLR 2017, showed that standard image CNNs fit even randomly relabelled CIFAR-10
-# training images perfectly). The student project fought this with **dropout** after every block (0.4 after each
+# training images perfectly). The original project fought this with **dropout** after every block (0.4 after each
 # convolution block, 0.4 and 0.3 after the dense layers).
 #
 # Dropout, during training only, sets each activation to zero with probability *p* and multiplies the survivors
@@ -452,7 +452,8 @@ print(f"share of the pooled images seen in training: {n_train_fer:,} / {n_train_
 # - **the course model** (`models.course_model()`: chapter 5's full run if this machine has one, else the bundled
 #   reference model `seed`, both trained on the 90% of train that chapter 5's split keeps). The bundled `seed`
 #   fits its training faces little better than new ones: it stopped at 52 of its 60 planned epochs, having
-#   trained with heavy augmentation, dropout and label smoothing, and at its kept
+#   trained with chapter 5's augmentation (the mirror, small rotations, zooms and shifts, brightness and
+#   contrast), dropout and label smoothing, and at its kept
 #   epoch its logged training accuracy was well below its validation accuracy (its model card and log:
 #   `fer_helpers/weights/seed.md`, `seed.history.csv`). It has little or no lead on its training faces for the
 #   pool to carry, so expect its (i), (ii) and (iii) to lie close together, in every mode. (A chapter 5 run of
@@ -591,8 +592,10 @@ for who, share in seen_share.items():
 #   provided both sides are measured the same way (prediction mode, untransformed faces, the same weights).
 # - The logged training accuracy of a model with dropout or augmentation is handicapped and understates the gap.
 # - A fair comparison changes one thing at a time: same model family, data, starting weights, seed, epochs.
-#   Dropout and augmentation both narrow the gap; they are worth keeping when validation figures hold or rise.
-# - Less data opens the gap, even with dropout; more, or more varied, data is the best regulariser.
+#   Dropout and augmentation are expected to narrow the gap, and are worth keeping when validation figures
+#   hold or rise; less data is expected to open it, even with dropout. The committed quick-mode runs (a few
+#   faces, one or two epochs, every model at chance) cannot show either: full mode (~3 h) measures them.
+# - More, or more varied, data is the best regulariser.
 # - A figure measured on training images, alone or pooled with test images, says little about new faces. The
 #   original's "84%" was such a figure; the test split alone, named, is the number to report.
 #

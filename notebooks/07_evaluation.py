@@ -283,8 +283,8 @@ pairs = [(data.CLASS_NAMES[i], data.CLASS_NAMES[j], cm[i, j], rates[i, j])
 # - **fear, sad and angry**: lowered or drawn-together brows and tense lips are shared by all three "negative"
 #   emotions, and a mild one often looks like the others.
 # - **sad and neutral**: a low-intensity sad face *is* almost neutral; many FER2013 faces are posed weakly.
-# - **disgust into angry**: disgust has only 436 training faces, and its wrinkled nose and lowered brows overlap
-#   with anger.
+# - **disgust into angry**: disgust has only 392 training faces here (436 in all of train), and its wrinkled
+#   nose and lowered brows overlap with anger.
 #
 # These confusions are not only the model's: human annotators disagree on the same pairs, which is why human
 # accuracy on FER2013 is only about 65±5% (Goodfellow et al. 2013, their figure).

@@ -20,9 +20,11 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F09_going_further.ipynb)
 #
 # Chapter 5 trained the original project's CNN the honest way. Published networks trained from scratch on
-# FER2013 reach the low-to-mid 70s on its test data. This chapter climbs from one to the other as a ladder: each
-# rung changes **one** thing, is trained the same way and measured on the same validation split, and is kept
-# only if it helps. By the end of this chapter you will be able to:
+# FER2013 report about 73% on its test data (their figures, section 9.1; both chose their checkpoint on that test
+# data). This chapter climbs from one to the other as a ladder: each rung changes **one** thing, is trained the
+# same way and measured on the same validation split, and is kept only if it helps. Such a table of single
+# changes, each measured against the same baseline, is called an **ablation** (originally: taking parts away
+# one at a time to see what each contributes). By the end of this chapter you will be able to:
 #
 # - say what BatchNorm, VGG-style depth, global average pooling, residual blocks, label smoothing, SGD with
 #   Nesterov momentum, the one-cycle schedule, mixup and weight averaging (EMA) each do, and show it in code;
@@ -34,7 +36,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 18 per class, 126 in all), small versions of the networks, 1-2 epochs per rung | 3.0 min (measured) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | all of FER2013's training set, 30 epochs per rung, 100 for the final recipe | days: not a CPU job (computed: ~790 epochs of FER2013's training set: 11 rungs, 10 x 30 and `longer` x 60; 3 x 100 final; 100 distilled; 30-60 for exercise 3; at 4-10 min each) | a few hours (estimated) |
+# | full (`FER_QUICK=0`) | all of FER2013's training set, 30 epochs per rung, 100 for the final recipe | days: not a CPU job (computed: ~790 epochs of FER2013's training set: 11 rungs, 10 x 30 and `longer` x 60; 3 x 100 final; 100 distilled; 30-60 for exercise 3; at about 5 to 20 min each on this CPU, in proportion to each network's MFLOPs in section 9.3) | a few hours (estimated) |
 #
 # Quick mode runs every line of the chapter so that CI checks it, but its numbers are noise: a few hundred
 # faces and one epoch say nothing about which idea helps. The outputs saved in this notebook come from the run
@@ -105,7 +107,7 @@ published = [
 ]
 for name in ("seed", "best"):
     bundled = models.model_card(name)
-    if "alias_of" in bundled:   # 'best' names 'seed' while no stronger model is bundled: one row is enough
+    if "alias_of" in bundled:   # a card may name another model (e.g. 'best' = 'seed'): one row is enough
         continue
     planned = bundled.get("planned_epochs") or bundled["settings"]["epochs"]
     epochs = (f"{bundled['epochs_run']} epochs" if bundled["epochs_run"] >= planned
@@ -125,7 +127,8 @@ pd.DataFrame(published, columns=["model", "accuracy", "whose figure"])
 # has a standard error of about $\sqrt{p(1-p)/n}$; the difference of two such accuracies has $\sqrt 2$ times
 # that. On FER2013's 2,871 validation faces at $p \approx 0.65$ that is ~0.9 points per accuracy, so two rungs
 # closer than ~2.5 points (two standard errors of the difference) may differ by luck alone. (A different random
-# seed moves a run by about as much: the ensemble section measures it.)
+# seed moves a run by about as much: section 9.5 trains the kept recipe with several seeds and prints their
+# spread, which means something in a full run only.)
 #
 # That rule treats the two accuracies as if measured on different faces. Ours are measured on the *same* 2,871
 # faces, and most faces are easy (both models right) or hopeless (both wrong) for both: only the faces on which
@@ -178,8 +181,8 @@ pd.DataFrame([(step.name, step.idea) for step in recipes.LADDER], columns=["rung
 # - **Global average pooling** (GAP) replaces Flatten + Dense 512 + Dense 256 by the mean of each final channel:
 #   a Flatten head's first dense layer has a weight for every value of the last feature map times every unit,
 #   so in the VGG-style net a third of all parameters sit there; GAP removes them, and much overfitting with
-#   them. (The original CNN's feature map is small after four valid convolutions and poolings, so its dense
-#   head holds only about a tenth of its parameters: the table below counts them.)
+#   them. (The original CNN's feature map is small after four valid convolutions and poolings, 1 x 1 x 512, so
+#   its dense head holds only about a tenth of its parameters: 395,783 of 4,232,199.)
 # - **Residual blocks** add each block's input back to its output, $y = x + F(x)$: the gradient has a direct
 #   path through the network, so deeper nets train as easily as shallow ones (He et al., 2016).
 #
@@ -207,7 +210,7 @@ pd.DataFrame(rows, columns=["architecture", "parameters", "MFLOPs per face"])
 # costs six times the original's computation per face: the ladder uses it at half width (a quarter of the
 # parameters and computation). On a 2-core CPU computation matters for training, and for predicting too once the
 # runtime is lean: chapter 10 measures that Keras's `predict` spends most of its time on per-call overhead at
-# batch 1 (both bundled models' cards say ~15 faces/s), while on a lean runtime (ONNX Runtime, section 10.9)
+# batch 1 (both bundled models' cards say 13 faces/s), while on a lean runtime (ONNX Runtime, section 10.9)
 # a network of `best`'s shape runs faster than the original CNN, roughly in proportion to their computation.
 #
 # ### Label smoothing
@@ -387,7 +390,9 @@ ladder_table
 # Read the table from the top: `gain` is the change in validation accuracy against the best recipe before that
 # rung, and `kept` says whether the rung stayed. The keep rule uses accuracy, the figure published results
 # report; macro-F1 stands beside it so that a rung that buys accuracy by giving up the rare classes (disgust,
-# fear) shows itself. Compare each gain with the noise level of section 9.2: a rung kept on a smaller gain may
+# fear) shows itself. A rung whose change concerns another architecture than the best recipe's (a GAP head
+# for the VGG-style net, when the VGG rung was dropped) is shown as skipped, with no scores: it has nothing to
+# change. Compare each gain with the noise level of section 9.2: a rung kept on a smaller gain may
 # have been kept on a coin toss, until a paired test or a second seed says otherwise (exercise 1).
 # The curves below show *how* each rung learned: faster, slower, or overfitting sooner.
 
@@ -445,8 +450,10 @@ pd.DataFrame({name: evaluate.summary(y_val, proba) for name, proba in candidates
 
 # %% [markdown]
 # What to look for: whether the mirror and the ensemble each add more than section 9.2's noise, and whether
-# macro-F1 moves with accuracy. In quick mode (networks of a few thousand weights, one or two epochs) they may as
-# well lower it: averaging two guesses is no better than one guess. In a full run each usually adds a point or two.
+# macro-F1 moves with accuracy. In quick mode (one or two epochs on a few hundred faces; the VGG and ResNet rungs
+# narrowed to a few thousand weights, the original CNN at its full size) they may as well lower it: averaging two
+# guesses is no better than one guess. On the full data the mirror added 0.8 points of test accuracy to `seed`
+# and 1.4 to `best` (their cards); an ensemble of full-data runs has not been measured on this course's CPU.
 
 # %% [markdown]
 # ## 9.7 Distilling the ensemble into one small model
@@ -514,7 +521,9 @@ pd.DataFrame(rows, columns=["model", "accuracy", "macro-F1", "accuracy w/o leake
 # As in chapter 5, the best single model's weights are already in its run folder; a card beside them says how
 # it was made. `tools/bundle_model.py` turns a run into a bundled model (`fer_helpers/weights/`) and measures
 # every figure on its card itself (test, per class, speed on this CPU), so the README's numbers can be
-# reproduced with `python -m fer_helpers evaluate --data DIR --split test --model best`.
+# reproduced with `python -m fer_helpers evaluate --data DIR --split test --model best`. Its `--help` lists
+# what it needs: the run folder (here `RUN_ROOT / "final_seed<N>"`), a name, the data folder, the recipe and a
+# line naming the hardware it was trained on.
 
 # %%
 import json
@@ -554,7 +563,7 @@ print("card written beside the weights: RUNS_DIR /", card_path.relative_to(cours
 #    cannot express.
 # 4. The ensemble is k times slower than one model. Using chapter 10's committed timings of the original CNN
 #    at batch 1 (ONNX Runtime, and Keras `predict`), up to what k does an ensemble still classify 25 faces a
-#    second on a 2-core CPU? And a webcam at 25 frames a second, where each frame also needs face detection?
+#    second on a 2-core CPU, without the mirror and with it (`recipes.ensemble_proba` mirrors by default)? And a webcam at 25 frames a second, where each frame also needs face detection?
 # 5. A paper reports 74% on FER2013's test split with "the best checkpoint". What do you need to know before
 #    comparing it with this chapter's figure?
 # 6. In the warm-restart figure of section 9.3, validation accuracy drops in the first epoch of the second stage.
@@ -570,8 +579,10 @@ print("card written beside the weights: RUNS_DIR /", card_path.relative_to(cours
 # 1. In quick mode, every rung the table shows as kept: one or two epochs on at most 280 faces (126 from the
 #    committed sample) are pure noise, whatever the gain column says. In a full run, compare each `gain` with
 #    `noise_level(p, 2871)` (~2.5 points). For a rung kept on a smaller gain, run McNemar's test of its
-#    predictions against the recipe before it (`evaluate.paired_comparison`, section 9.2; `fit_step` returns the
-#    model), or rerun both with another seed or two and keep the rung only if the mean gain survives.
+#    predictions against the recipe before it (`evaluate.paired_comparison`, section 9.2). `climb` keeps only the
+#    scores, so rebuild the two recipes (the best before the rung, and `.but(step.name, **step.changes)` of it)
+#    and call `fit_step(sized(recipe, LADDER_EPOCHS))` on each: in a full run it loads their finished run
+#    folders instead of training again, and returns each model. Or rerun both with another seed or two and keep the rung only if the mean gain survives.
 # 2. Changes interact: BatchNorm allows a larger learning rate, mixup needs more epochs. Building on the best so
 #    far measures each change where it would actually be used. It can miss a change that only helps in
 #    combination with a later one (e.g. mixup dropped at a short budget, though it would help a longer run):
@@ -583,7 +594,7 @@ print("card written beside the weights: RUNS_DIR /", card_path.relative_to(cours
 #    like `train.MixupBatches` and a recipe setting that selects it: new code in `fer_helpers`, then a `Step`.
 # 4. If one face takes t seconds at batch 1, an ensemble of k takes k t; 25 faces/s needs k t < 0.04 s, so
 #    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face in about 4 ms: k of about
-#    10. Keras `predict` takes 70-90 ms a face: not even k = 1. A webcam frame also needs detection (~40 ms in
+#    10, or about 5 with the mirror (each model then sees two images a face, 2 k t < 0.04 s). Keras `predict` takes 70-90 ms a face: not even k = 1. A webcam frame also needs detection (~40 ms in
 #    chapter 10), which alone uses the whole 40 ms of a frame at 25 frames/s: no k keeps up unless detection runs
 #    on fewer frames (chapter 8's video tracking reuses boxes between detections) or faster.
 # 5. Which split the figure is on (PublicTest, PrivateTest or both), whether the checkpoint was chosen on that
