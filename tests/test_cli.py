@@ -36,8 +36,9 @@ def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path)
 def test_evaluate_on_the_parts_of_train_that_chapter_5_carves(tmp_path):
     figures = {}
     for split in ("validation", "fit", "train"):
-        main(["evaluate", "--data", str(SAMPLE), "--split", split, "--model", "seed", "--json", str(tmp_path / "r.json")])
-        figures[split] = json.loads((tmp_path / "r.json").read_text())
+        report = tmp_path / f"{split}.json"
+        assert main(["evaluate", "--data", str(SAMPLE), "--split", split, "--model", "seed", "--json", str(report)]) == 0
+        figures[split] = json.loads(report.read_text())
     assert figures["validation"]["faces"] + figures["fit"]["faces"] == figures["train"]["faces"]
     assert figures["validation"]["faces"] == round(0.1 * figures["train"]["faces"])
     assert "without_train_duplicates" not in figures["fit"]     # train against itself: every face a "duplicate"
