@@ -672,7 +672,7 @@ print(comparison.to_string(formatters={"parameters": "{:,}".format, "MFLOPs per 
 # are used: conv1 gets 46x46x128 outputs out of 1,280 weights, where a dense layer would need 624 million, and
 # each filter is reused across the whole face. What a dense net must learn separately for every position of an
 # eye or a mouth corner, a CNN learns once; with 25,838 training faces (28,709 before the validation cut of chapter
-# 2), that matters.
+# 5, section 5.1), that matters.
 #
 # Equivariance, checked: shift the face 3 pixels to the right, filter both with Sobel x, and compare.
 
@@ -726,7 +726,7 @@ for s in (1, 2):
 # 2. Write the 3x3 kernel that detects *diagonal* edges (bright top-left, dark bottom-right), apply it with
 #    `conv2d_valid` to the face and plot the feature map. Where does it respond?
 # 3. A VGG-style block stacks two 3x3 convolutions before each pooling. Use `receptive_fields` to compute the
-#    receptive field of the four blocks of `models.build_vgg_bn()` (no pooling after the fourth). Compare one 5x5
+#    receptive field after the fourth block of `models.build_vgg_bn()` (no pooling after the fourth). Compare one 5x5
 #    convolution with two stacked 3x3 ones: same receptive field? How many weights each (one input and one output
 #    channel)? Does padding change the receptive field?
 #    - Check your answers: `check.exercise("1.3", receptive_field)` and

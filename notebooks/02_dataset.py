@@ -439,7 +439,7 @@ pd.DataFrame(rows).T
 # %% [markdown]
 # With 8x8 hashes, even "0 bits apart" includes faces that are not exact copies, and the count balloons with
 # each extra bit: at that size many different faces look alike. With 16x16 the count grows slowly up to
-# about 12 bits and faster after, where look-alikes start to join. The pairs decide; here are the nearest
+# 8 bits, steadily to 16 and fast beyond, where look-alikes start to join; 12 bits is a cautious middle. The pairs decide; here are the nearest
 # non-identical pairs around our threshold (`NEAR_MAX_BITS`):
 
 # %%
@@ -541,7 +541,7 @@ summary
 # What we take from this chapter into the rest of the course:
 #
 # - **Name the split.** Test means PublicTest here; PrivateTest figures from papers are on other faces.
-# - **Report beside the floor.** About 26% accuracy comes from always saying *happy*; macro-F1 beside accuracy
+# - **Report beside the floor.** About 26% accuracy (macro-F1 0.06) comes from always saying *happy*; macro-F1 beside accuracy
 #   shows whether the rare classes are learned at all.
 # - **Report the test figure twice**: on all of test (PublicTest), for comparison with others, and on the faces
 #   without an exact copy in train (and, stricter, without a near copy), for what the model does on new faces.
@@ -614,7 +614,7 @@ print(f"{test_name}: {exact_within} extra exact copies; {(within_test <= NEAR_MA
 # %% [markdown] tags=["solution"]
 # 3. Raising the threshold finds more true copies (re-cropped more strongly) but also pairs different photos of
 #    similar-looking faces: fewer missed leaks, more false alarms; the table in 2.6 shows the count growing
-#    faster beyond ~12 bits, and the pairs show why. With 8x8 hashes, each bit summarises a 6x6-pixel block: so
+#    fast beyond ~16 bits, and the pairs show why. With 8x8 hashes, each bit summarises a 6x6-pixel block: so
 #    little is left of a face that different faces share hashes; in the full data, 8x8 at 4 bits matches 985
 #    test faces against 335 for 16x16 at 12 bits, and 745 of the 985 are not exact copies, mostly different
 #    photos.

@@ -37,7 +37,7 @@
 # | full (`FER_QUICK=0`) | 3,979 faces in FER2013's proportions, 6 variants x 4 epochs | ~45 min (computed: 107,580 face-passes at the ~46 faces/s of chapter 5's full run, plus validation; a run stopped unfinished at 23 min) | a few minutes (estimated) |
 #
 # The full-mode figure is computed, not timed end to end: the comparison trains 107,580 face-passes, about 4.2
-# epochs of FER2013's training split, and chapter 5's full run trained at about 46 faces/s on an idle 2-core CPU
+# epochs of the 25,838 faces chapter 5 trains on (3.7 of FER2013's whole training split), and chapter 5's full run trained at about 46 faces/s on an idle 2-core CPU
 # (9-10 min an epoch), hence about 40 min of training plus validation. Section 3.9 prints an estimate from the
 # throughput of the machine you run on.
 #

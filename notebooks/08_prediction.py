@@ -767,7 +767,7 @@ pd.DataFrame({"raw": raw, "smoothed": np.round(smoothed, 3)}, index=pd.Index(ran
 
 # %% [markdown]
 # The one-frame flicker (frame 2) moves the average by about a sixth of its size (a = 0.15); the real rise (from frame 5) takes
-# six frames, half a second, to cover two thirds of the way. A larger `SMOOTHING` damps more and lags more:
+# six frames, half a second, to cover about 63% of the way (1 - 1/e). A larger `SMOOTHING` damps more and lags more:
 # the choice depends on what the display is for (exercise 6).
 #
 # Now the whole video. `video.process_video` does the three steps and writes two files into the run folder:
@@ -883,7 +883,7 @@ plt.show()
 #   Hopper: she enters half cut off by the frame's edge, and her probabilities shift as her whole face comes
 #   into view. Where that shift changes her top emotion, the lines printed under the plot show it: a different
 #   label on her first and last frames, and the smoothed label taking the new value a few tenths of a second
-#   after the raw label settles on it (around it, the raw label also flickers back and forth; the smoothed one
+#   after the raw label settles on it (before it, the raw label also flickers back and forth; the smoothed one
 #   changes far less often). That lag is the price, and it is why smoothing does not bring label changes down
 #   to zero: a real change still has to happen once, and two emotions of nearly equal probability can trade
 #   places a few times, smoothed or not.

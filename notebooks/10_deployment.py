@@ -310,6 +310,11 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
+# Read the curve with its repeats in mind: the large batches are timed over only a few calls (at least three), so
+# one slow call moves their point. In the committed run batch 64 came out below batch 256, and below the 350
+# faces/s the same file reaches at batch 64 in the side-by-side timing below, which times many calls in turn: an
+# outlier of this sweep, not a property of the batch size. Rerun the cell to see how much these points move.
+#
 # Now every runtime side by side, at batch 1 and at batch 64. The runtimes are timed **in turn, call by call**
 # (`export.time_side_by_side`): if another program starts using the CPU halfway through, it slows all of them
 # alike instead of whichever happened to be timed at that moment. The settings they ran with:
@@ -432,8 +437,8 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, DETECTOR, repeats=E2E_REPEATS
 
 # %% [markdown]
 # How much it matters varies from run to run (compare the two rows with the load printed in section 10.6). On this
-# 2-core machine we have seen it range from a few percent to slowing detection by half and more (36 -> 55 ms on a
-# quiet machine, 38 -> 68 ms while other work shared the cores), and it never gained anything in the classify
+# 2-core machine we have seen it range from a few percent to slowing detection by half and more (in earlier runs,
+# not saved: 36 -> 55 ms on a quiet machine, 38 -> 68 ms while other work shared the cores), and it never gained anything in the classify
 # step: two cores leave no spare core to spin on. Turning spinning off is the safe choice on a small machine that
 # does several things in turn; on a server with cores to spare, spinning can save a little latency.
 # Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
@@ -539,8 +544,9 @@ print(f"2,000 faces/s at {effective:.0f} GFLOP/s leaves {effective * 1e9 / 2000 
 #    can time untrained networks of the course's other architecture (`vgg_bn`, which chapter 9 builds on)
 #    at several widths without training any. Whether a smaller net is as *accurate* is a separate question, that
 #    only training answers.
-# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes; dynamic range already helps at batch 1,
-#    quantising the activations too (exercise 3) can go further.
+# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes. In this run dynamic range was within this
+#    machine's noise of float32 at batch 1 (a few milliseconds either way, section 10.6); quantising the
+#    activations too (exercise 3) can go further.
 # 3. **Batching**, where the application allows it and the fixed cost per call is a large share of the time
 #    (Keras' `predict`, section 10.6). Measure it: on a lean runtime, big batches can be slower per face.
 
@@ -709,7 +715,7 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #    - Check your answers: `check.exercise("10.2", ratio)` and `check.exercise("10.2b", gflops_per_second)`.
 # 3. Integer quantisation with a representative dataset: convert the SavedModel with
 #    `converter.optimizations = [tf.lite.Optimize.DEFAULT]` and a `representative_dataset` of 100 *training*
-#    faces, then measure agreement, accuracy and batch-1 speed against the float32 TFLite file. Why must the
+#    faces, then measure agreement, accuracy, macro-F1 and batch-1 speed against the float32 TFLite file. Why must the
 #    representative faces not be the comparison faces? Is the model you get integer-only? (code)
 # 4. A web service receives one photo per request. Why does it not get the batch-64 throughput of section 10.6,
 #    and what could a busy service do to get closer to it? What does that cost each user?

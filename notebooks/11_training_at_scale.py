@@ -36,9 +36,9 @@
 # | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 2.1 min (measured) | ~1-2 min (estimated) |
 # | full (`FER_QUICK=0`) | a VGG twice as wide (4x the arithmetic), 1,024-2,048 faces, 3 timed epochs per measurement | ~40 min (computed from the quick run's speeds: 4x the arithmetic on 8x the faces; the PyTorch rows take most of it) | a few minutes (estimated) |
 #
-# Every speed in this notebook was measured while the machine's two cores were shared with a long training job
-# (the load average is printed beside the figures): read them as a method and an order of magnitude, not as this
-# CPU's best. The outputs saved in this notebook come from the run named in the first output line below.
+# Every speed in this notebook was measured on a small, shared 2-core machine (the load average is printed beside
+# the figures; this notebook's own work keeps it near 1.5): read them as a method and an order of magnitude, not
+# as this CPU's best. The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
@@ -528,7 +528,9 @@ plt.show()
 #   and divides them afterwards. bfloat16 has float32's range, so it needs none.
 #
 # The measurement runs in a fresh process (the policy is global, and the GPUs are hidden from it), same faces,
-# one policy after the other:
+# one policy after the other. Compare its float32 row with the other float32 rows of this table only: it trains
+# with Adam, while section 11.2's backend comparison uses SGD with momentum, and it runs in another process: the
+# same network's images/s differ between the two sections, and which difference causes it is not measured here.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -578,7 +580,8 @@ plt.show()
 #   files are the same under all three. A process chooses its backend once, so compare them in separate
 #   processes, from the same saved weights: predictions agree to about 1e-8; training drifts (the first losses
 #   equal to ~1e-7, the mean losses after a few epochs a few percent apart); speed was alike on a quiet machine
-#   and more than ten times apart on a busy one (PyTorch, op by op, slowest). Measure on your hardware, under its
+#   and, in an earlier run that was not saved, more than ten times apart on a busy one (PyTorch, op by op,
+#   slowest). Measure on your hardware, under its
 #   load, before choosing.
 # - **Data parallelism** splits each global batch across replicas and averages their gradients: it computes the
 #   one-device step with the global batch (checked here on two CPU devices with `keras.distribution.DataParallel`
