@@ -60,8 +60,9 @@ def _train_from_flags(args, x_train, y_train, x_val, y_val):
     return model
 
 
-CARVED_SPLITS = {"validation": "the validation faces carved from train (10%, stratified, seed 42: chapter 5's)",
+CARVED_SPLITS = {"validation": "the validation faces carved from train (a tenth, stratified, seed 42: chapter 5's)",
                  "fit": "the training faces the models were fitted on (train without that validation)"}
+SPLIT_CHOICES = ["train", *CARVED_SPLITS, "test", "private"]
 
 
 def _load_faces(data_dir: str, split_name: str):
@@ -72,7 +73,7 @@ def _load_faces(data_dir: str, split_name: str):
         raise FerError(f"{data_dir}: split '{split_name}' holds no readable images")
     if split_name not in CARVED_SPLITS:
         return split.x, split.y
-    x_fit, x_val, y_fit, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    x_fit, x_val, y_fit, y_val = data.train_val_split(split.x, split.y)  # its defaults are chapter 5's split
     return (x_val, y_val) if split_name == "validation" else (x_fit, y_fit)
 
 
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True)
     split_help = ("test, private, train, or a part of train as chapter 5 carves it: " +
                   "; ".join(f"{name}: {what}" for name, what in CARVED_SPLITS.items()))
-    e.add_argument("--split", default="test", choices=["train", "fit", "validation", "test", "private"],
+    e.add_argument("--split", default="test", choices=SPLIT_CHOICES,
                    help=split_help)
     e.add_argument("--model", default="seed", help="bundled name (seed, best) or a .keras / .weights.h5 file")
     e.add_argument("--tta", default=None, choices=["flip"])
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="two models on the same faces, with McNemar's paired test")
     c.add_argument("--data", required=True)
-    c.add_argument("--split", default="validation", choices=["train", "fit", "validation", "test", "private"],
+    c.add_argument("--split", default="validation", choices=SPLIT_CHOICES,
                    help=split_help)
     c.add_argument("model_a", help="bundled name or a .keras / .weights.h5 file")
     c.add_argument("model_b")

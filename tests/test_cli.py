@@ -121,3 +121,10 @@ def test_module_runs_as_a_script():
     assert result.returncode == 0
     for command in ("train", "evaluate", "compare", "predict"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "compare", "predict"])
+def test_each_command_prints_its_own_help(command, capsys):
+    with pytest.raises(SystemExit) as done:       # argparse exits after printing help
+        main([command, "--help"])
+    assert done.value.code == 0 and "usage:" in capsys.readouterr().out
