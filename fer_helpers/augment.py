@@ -18,11 +18,13 @@ FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 72
 
 
 def augmentation_layers(flip: bool = True, rotation: float = 0.05, zoom: float = 0.1, translation: float = 0.1,
-                        brightness: float = 0.1, contrast: float = 0.1, seed: int | None = None):
+                        brightness: float = 0.1, contrast: float = 0.1, erasing: float = 0.0, seed: int | None = None):
     """A ``keras.Sequential`` of random transforms; a 0 (or False) leaves that transform out.
 
     ``rotation`` is a fraction of a full turn (0.05 = +-18 degrees); ``zoom`` and ``translation`` are fractions
-    of the image side; ``brightness`` and ``contrast`` are relative factors.
+    of the image side; ``brightness`` and ``contrast`` are relative factors; ``erasing`` is the probability that a
+    random rectangle of the face is replaced by noise (random erasing, Zhong et al. 2017: the network cannot rely
+    on any one part of the face, say the mouth, being visible).
     ``seed`` makes the draws repeatable; each layer gets its own (seed, seed + 1, ...), so that the flip
     decision and the rotation angle of a face are not drawn from the same random numbers.
     """
@@ -47,6 +49,8 @@ def augmentation_layers(flip: bool = True, rotation: float = 0.05, zoom: float =
                                              name="brightness"))
     if contrast:
         steps.append(layers.RandomContrast(contrast, value_range=(0, 255), seed=layer_seed(5), name="contrast"))
+    if erasing:
+        steps.append(layers.RandomErasing((erasing, erasing), value_range=(0, 255), seed=layer_seed(6), name="erase"))
     return keras.Sequential(steps, name="augmentation")
 
 

@@ -64,7 +64,12 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, epochs: int 
     if name == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=weight_decay or 1e-4, **averaging)
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=weight_decay or None, **averaging)
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=weight_decay or None,
+                                         **averaging)
+        # decay the convolution and dense kernels only: shrinking BatchNorm's scale and shift or a bias toward zero
+        # limits no capacity, it only fights the normalisation
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        return optimizer
     raise FerError(f"unknown optimizer '{name}' (adam, adamw, sgd)")
 
 

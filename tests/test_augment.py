@@ -170,3 +170,15 @@ def test_class_weights_and_proportions_refuse_what_they_cannot_weigh():
         augment.subset_with_proportions(np.arange(70), y, [0] * 7, largest=5)
     with pytest.raises(FerError, match="7 non-negative numbers"):
         augment.subset_with_proportions(np.arange(70), y, [1, 2, 3], largest=5)
+
+
+def test_erasing_blanks_a_rectangle_in_some_faces_only():
+    flat = np.full((64, 48, 48, 1), 128.0, "float32")  # a flat grey face: any erased patch stands out
+    erase = augment.augmentation_layers(flip=False, rotation=0, zoom=0, translation=0, brightness=0, contrast=0,
+                                        erasing=0.5, seed=3)
+    assert [layer.name for layer in erase.layers] == ["erase"]
+    out = np.asarray(erase(flat, training=True))
+    changed = (np.abs(out - flat) > 1e-3).reshape(len(flat), -1).mean(axis=1)
+    assert 0 < (changed > 0).sum() < len(flat)       # some faces erased, not all
+    assert changed.max() < 0.5                        # a patch, not the whole face
+    assert np.array_equal(np.asarray(erase(flat, training=False)), flat)

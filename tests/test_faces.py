@@ -229,12 +229,12 @@ def test_fer_crop_geometry_on_a_coordinate_image():
     ys = xs.T.copy()
     box = (80, 60, 40, 50)
     left, top, side = faces.crop_square(box)
-    # side 1.29 * 40 = 51.6 -> 52; centre (80 + 20 + 0.4, 60 + 25 + 0.6) = (100.4, 85.6)
-    assert (left, top, side) == (74, 60, 52)
+    # side 1.30 * 40 = 52; centre (80 + 20 + 0.32, 60 + 25 + 0.35) = (100.32, 85.35)
+    assert (left, top, side) == (74, 59, 52)
     crop_x = faces.fer_crop(xs, box, size=side)  # no resizing: the crop is exactly the square
     crop_y = faces.fer_crop(ys, box, size=side)
     assert crop_x[0, 0] == 74 and crop_x[0, -1] == 74 + 51
-    assert crop_y[0, 0] == 60 and crop_y[-1, 0] == 60 + 51
+    assert crop_y[0, 0] == 59 and crop_y[-1, 0] == 59 + 51
 
 
 def test_fer_crop_frames_the_box_looser():
@@ -244,8 +244,8 @@ def test_fer_crop_frames_the_box_looser():
     crop = faces.fer_crop(image, box)
     assert crop.shape == (48, 48) and crop.dtype == np.uint8
     row = crop[24] > 127
-    # the box spans 1/1.29 = 78% of the crop width, nearly centred
-    assert abs(row.sum() - 48 / 1.29) <= 2
+    # the box spans 1/1.30 = 77% of the crop width, nearly centred
+    assert abs(row.sum() - 48 / faces.CROP_SCALE) <= 2
     assert abs(np.flatnonzero(row).mean() - 23.5) <= 1.5
     tight = faces.tight_crop(image, box)
     assert (tight > 127).all()  # the naive crop is all face
@@ -265,3 +265,19 @@ def test_fer_crop_takes_colour_and_float_boxes(astronaut):
     assert crop.shape == (48, 48) and crop.dtype == np.uint8
     # the colour photo is made gray first, and a float box cuts what the same integer box cuts
     assert np.array_equal(crop, faces.fer_crop(faces.to_gray(astronaut), (178, 63, 89, 112)))
+
+
+def test_crop_constants_are_chapter_8s_measurement_on_training_faces():
+    # The crop constants are a design choice, so they come from training faces: chapter 8 (section 8.3) measures
+    # them on FER2013's training split and prints the medians; its committed full-mode output must match them.
+    import json
+    import re
+    notebook = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "08_prediction.ipynb").read_text())
+    printed = "".join(text for cell in notebook["cells"] if cell["cell_type"] == "code"
+                      for out in cell.get("outputs", []) for text in out.get("text", []))
+    assert "FER2013 training faces" in printed
+    found = re.search(r"median (\d\.\d\d) \(middle half [^)]*\); centre shift ([+-]\d\.\d{3}) widths, "
+                      r"([+-]\d\.\d{3}) heights", printed)
+    assert found, "chapter 8's calibration output is missing"
+    assert faces.CROP_SCALE == float(found.group(1))
+    assert faces.CROP_OFFSET == (float(found.group(2)), float(found.group(3)))

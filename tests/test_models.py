@@ -151,3 +151,26 @@ def test_a_broken_card_beside_the_weights_is_one_line_naming_the_card(tmp_path, 
     with pytest.raises(FerError, match=reason) as info:
         models.load_model(weights)
     assert "mine.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_small_resnet_is_the_cpu_sized_reference_network():
+    from fer_helpers import models
+    model = models.build("small_resnet")
+    assert model.count_params() == 490_007                        # widths 16-32-64-128, a block in stages 2-4
+    assert 85e6 < models.count_flops(model) < 95e6               # ~91 MFLOPs: a fifth of the original CNN's
+    assert sum(type(layer).__name__ == "Add" for layer in model.layers) == 3
+    assert tuple(model.get_layer("gap").output.shape) == (None, 128)
+    proba = np.asarray(model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0))
+    assert proba.shape == (2, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+
+
+def test_seed_cnn_widths_narrow_the_same_design():
+    from fer_helpers import FerError
+    quarter = models.build_seed_cnn(widths=(32, 64, 128, 128))
+    full = models.build_seed_cnn()
+    assert [type(layer).__name__ for layer in quarter.layers] == [type(layer).__name__ for layer in full.layers]
+    assert [layer.filters for layer in quarter.layers if type(layer).__name__ == "Conv2D"] == [32, 64, 128, 128]
+    assert 400_000 < quarter.count_params() < 480_000          # about the reference network's 0.49M
+    assert 25e6 < models.count_flops(quarter) < 32e6            # ~28 MFLOPs against 436
+    with pytest.raises(FerError, match="widths needs 4 numbers"):
+        models.build_seed_cnn(widths=(8, 16))

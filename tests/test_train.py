@@ -123,3 +123,15 @@ def test_optimizer_follows_the_schedule():
     opt = train.make_optimizer("sgd", 0.1, epochs=2, steps_per_epoch=5, warmup_epochs=0)
     assert isinstance(opt, keras.optimizers.SGD) and opt.nesterov
     assert float(opt.learning_rate) == pytest.approx(0.1)
+
+
+def test_sgd_decays_kernels_but_not_batchnorm_or_biases():
+    import keras
+    layer_in = keras.Input((4,))
+    out = keras.layers.BatchNormalization()(keras.layers.Dense(3)(layer_in))
+    model = keras.Model(layer_in, out)
+    opt = train.make_optimizer("sgd", 0.1, epochs=1, steps_per_epoch=1, warmup_epochs=0, schedule="constant",
+                               weight_decay=0.5)
+    opt.build(model.trainable_variables)
+    decayed = {v.name for v in model.trainable_variables if opt._use_weight_decay(v)}
+    assert decayed == {"kernel"}
