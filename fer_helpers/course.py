@@ -251,6 +251,6 @@ def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> S
         for note in check_versions():
             print(note)
         if not quick and "GPU" not in hardware():
-            print("note: no GPU found; in full mode the chapters that train take from ~40 minutes (3, 11) to hours "
-                  "(5, 6) and days (9) on a CPU (on Colab: Runtime > Change runtime type > GPU)")
+            print("note: no GPU found; in full mode the chapters that train take minutes to under an hour on a CPU "
+                  "(3, 6, 9, 11), chapter 5 hours (on Colab: Runtime > Change runtime type > GPU)")
     return session

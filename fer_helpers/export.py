@@ -13,9 +13,10 @@
   reference, on :func:`comparison_faces`), :func:`time_throughput` (faces per second at a batch size),
   :func:`time_side_by_side` (every runtime timed in turn, call by call) and :func:`time_end_to_end` (one photo:
   read, detect, crop, classify). Every timing is a median over repeats, after warm-up calls that are not counted.
-- **The table.** :func:`deploy_table` puts exports, checks and timings side by side (with the fer package's
-  figures as a last row, marked as not measured here); :func:`run_benchmark` does it all in one call, and
-  ``tools/benchmark_deploy.py`` writes the table as CSV and Markdown (:func:`table_markdown`).
+- **The table.** :func:`deploy_table` puts exports, checks and timings side by side; :func:`run_benchmark` does it
+  all in one call, and ``tools/benchmark_deploy.py`` writes the table as CSV and Markdown (:func:`table_markdown`),
+  with the ``fer`` package measured in the same run as a last row (``tools/benchmark_fer_package.py``, in its own
+  virtualenv): chapter 10 shows that committed table.
 
 TensorFlow, ONNX Runtime and tf2onnx are imported inside the functions that need them, so this module imports
 without them; a missing one gives a one-line :class:`~fer_helpers.errors.FerError`.
@@ -44,12 +45,6 @@ FORMATS = {
     "tflite_float16": "model_float16.tflite",
     "onnx": "model.onnx",
 }
-#: The ``fer`` package's figures (Haar detector + a 58k-parameter mini-Xception in TFLite), as this course's
-#: maintainers measured them on a 2-core CPU when they set its goals, for orientation: not measured by the course's
-#: code, which does not install the package. Faces/s are one face at a time (batch 1).
-FER_PACKAGE_STATED = {"faces_per_second": 2000, "batch": 1, "end_to_end_ms_512": 57, "hardware": "a 2-core CPU",
-                      "source": "the course maintainers' measurement, not this notebook's"}
-FER_PACKAGE_ROW = "fer package (theirs, not measured here)"
 _INSTALL = {"tensorflow": "pip install tensorflow-cpu==2.21.0", "onnxruntime": "pip install onnxruntime==1.32.0",
             "tf2onnx": "pip install tf2onnx==1.17.0 onnx==1.23.2"}
 
@@ -526,14 +521,14 @@ def thread_settings(threads: int | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------------- table
 
 
-def deploy_table(paths: dict, comparison, throughput: list[dict], end_to_end: list[dict], include_stated: bool = True):
+def deploy_table(paths: dict, comparison, throughput: list[dict], end_to_end: list[dict]):
     """One row per runtime: file size, agreement with Keras, accuracy and macro-F1, faces/s per batch size,
     end-to-end ms.
 
     ``paths`` from :func:`export_all`, ``comparison`` from :func:`compare_predictions`, ``throughput`` a list of
-    :func:`time_throughput` results, ``end_to_end`` a list of :func:`time_end_to_end` results (one photo).
-    ``include_stated`` adds the ``fer`` package's figures (:data:`FER_PACKAGE_STATED`) as a last row, marked as not
-    measured here.
+    :func:`time_throughput` results, ``end_to_end`` a list of :func:`time_end_to_end` results (one photo). Every
+    row is measured here (``measured``: "here"); ``tools/benchmark_fer_package.merge_into_table`` adds the ``fer``
+    package's row, measured in the same run.
     """
     import pandas as pd
     table = comparison.copy()
@@ -543,14 +538,6 @@ def deploy_table(paths: dict, comparison, throughput: list[dict], end_to_end: li
         table.loc[result["runtime"], f"faces/s, batch {result['batch']}"] = result["faces/s"]
     for result in end_to_end:
         table.loc[result["runtime"], f"ms end to end ({result['pixels']} photo)"] = result["total ms"]
-    if include_stated:
-        stated = FER_PACKAGE_STATED
-        row = {column: None for column in table.columns}
-        row["measured"] = f"no: {stated['source']} ({stated['hardware']})"
-        row[f"faces/s, batch {stated['batch']}"] = stated["faces_per_second"]
-        for column in [c for c in table.columns if c.startswith("ms end to end (512 x 512")]:
-            row[column] = stated["end_to_end_ms_512"]
-        table.loc[FER_PACKAGE_ROW] = row
     return table
 
 
@@ -586,7 +573,8 @@ def run_benchmark(model, out_dir, x, y=None, photo=None, repeats: int = 30, batc
     """Everything ``tools/benchmark_deploy.py`` does, in one call: export the model into ``out_dir/models``, check
     every runtime against Keras on faces ``x`` (labels ``y``), time them side by side (:func:`time_side_by_side`,
     ``repeats`` calls at batch 1), time one ``photo`` end to end with each, and return ``(table, details)``: the
-    :func:`deploy_table` and a dict of the parts (paths, comparison, timings, settings)."""
+    :func:`deploy_table` and a dict of the parts (paths, comparison, timings, settings). ``detector``: a name or a
+    :class:`~fer_helpers.faces.Detector` (e.g. ``faces.make_detector("yunet", max_side=320)``)."""
     from .course import REPO_ROOT
     photo = Path(photo) if photo is not None else REPO_ROOT / "data" / "photos" / "astronaut.jpg"
     paths = export_all(model, Path(out_dir) / "models", verbose=verbose)
@@ -614,9 +602,9 @@ def table_markdown(table) -> str:
             return "-"
         if not isinstance(value, (int, float, np.number)):
             return str(value)
-        if column in ("top-1 agreement", "accuracy"):
+        if column == "top-1 agreement" or column.startswith("accuracy"):  # 'accuracy, test (PublicTest)' too
             return f"{value:.2%}"
-        if column == "macro-F1":
+        if column.startswith("macro-F1"):
             return f"{value:.3f}"
         if column.startswith("max abs"):
             return f"{value:.1e}"
@@ -630,7 +618,7 @@ def table_markdown(table) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["FORMATS", "FER_PACKAGE_STATED", "FER_PACKAGE_ROW",
+__all__ = ["FORMATS",
            "export_saved_model", "export_tflite", "export_onnx", "export_all",
            "Predictor", "KerasPredictor", "TFLitePredictor", "OnnxPredictor", "make_predictors",
            "compare_predictions", "time_throughput", "time_side_by_side", "batched_repeats", "time_end_to_end",

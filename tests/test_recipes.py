@@ -179,3 +179,47 @@ def test_init_weights_starts_a_run_from_those_weights_and_records_which(tmp_path
     with pytest.raises(FerError, match="best.weights.h5: cannot start 'other'"):
         recipes.train_recipe(TINY.but("other", model_kwargs={"widths": (8, 16)}), x, y, x[:32], y[:32],
                              tmp_path / "other", verbose=0, init_weights=start)
+
+
+def test_the_reference_recipe_trains_the_small_resnet_and_its_restart_changes_only_the_cycle():
+    reference, restart = recipes.NAMED["small_resnet"], recipes.NAMED["small_resnet_restart"]
+    assert reference is recipes.SMALL_RESNET and reference.architecture == "small_resnet"
+    net = reference.build_model()
+    assert models.count_flops(net) < models.count_flops(recipes.CPU_BEST.build_model()) / 2
+    assert reference.optimizer == "sgd" and reference.ema and reference.augmentation["erasing"] > 0
+    assert restart.but("small_resnet", epochs=reference.epochs, learning_rate=reference.learning_rate) == reference
+    assert restart.learning_rate < reference.learning_rate and restart.epochs < reference.epochs
+
+
+def test_the_cpu_ladder_climbs_from_the_narrow_original_cnn_to_the_reference_recipe():
+    # if every rung is kept, the last recipe is the reference recipe but for its budget and averaging horizon
+    trained = []
+
+    def fit_step(recipe):  # each recipe beats the one before it
+        trained.append(recipe)
+        return {"accuracy": 0.3 + 0.01 * len(trained), "macro_f1": 0.2}, None
+
+    base = recipes.CPU_LADDER_BASE
+    assert base.architecture == "seed_cnn" and base.model_kwargs == {"widths": (32, 64, 128, 128)}
+    best, rows = recipes.climb(base, recipes.CPU_LADDER, fit_step)
+    assert all(row["kept"] for row in rows) and len(rows) == 1 + len(recipes.CPU_LADDER)
+    assert best.but("small_resnet", epochs=recipes.SMALL_RESNET.epochs, ema=recipes.SMALL_RESNET.ema) \
+        == recipes.SMALL_RESNET
+    assert rows[0]["against"] is None and rows[1]["against"] == base.name and rows[1]["recipe"] == "batchnorm"
+    assert rows[2]["against"] == "batchnorm" and rows[2]["recipe"] == "batchnorm+cpu_layout"
+    chain = base   # every recipe on the way builds
+    for step in recipes.CPU_LADDER:
+        chain = chain.but(step.name, **step.changes)
+        chain.build_model()
+
+
+def test_climb_rows_name_what_a_dropped_rung_was_compared_with():
+    def fit_step(recipe):  # SGD loses: the next rung is compared with the recipe before SGD, not with SGD
+        acc = 0.5 - 0.1 * (recipe.optimizer == "sgd") + 0.01 * (recipe.ema is not None)
+        return {"accuracy": acc, "macro_f1": acc}, None
+
+    steps = [s for s in recipes.CPU_LADDER if s.name in ("sgd", "ema")]
+    best, rows = recipes.climb(recipes.CPU_LADDER_BASE, steps, fit_step)
+    assert [r["kept"] for r in rows] == [True, False, True]
+    assert rows[2]["against"] == recipes.CPU_LADDER_BASE.name and rows[2]["recipe"] == "ema"
+    assert best.optimizer == "adam" and best.ema == 0.98

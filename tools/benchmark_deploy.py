@@ -6,15 +6,30 @@ for ``--model seed``).
     python tools/benchmark_deploy.py --model best                # the bundled model strongest on validation
     python tools/benchmark_deploy.py --model best --quick        # a minute: 140 faces, 10 repeats
     python tools/benchmark_deploy.py --model runs/05_training/best.weights.h5 --out _build/benchmark
+    python tools/benchmark_deploy.py --model seed --no-fer-package  # without the fer package's row
+    python tools/benchmark_deploy.py --model best --data DIR --detect-max-side 320 --out benchmarks/deploy_best
+                                                                 # chapter 10's committed table
 
-Writes ``OUT/deploy.csv`` and ``OUT/deploy.md`` (the table, with the hardware, thread settings and load it was
-measured under) and the exported models in ``OUT/models/``. Faces come from the validation split of FER_DATA (or
-``data/fer2013``, or the committed sample; ``--data`` overrides). Timings are medians, warm-up calls excluded.
-Problems with the input are reported in one line (exit status 2), not a traceback.
+Writes ``OUT/deploy.csv`` and ``OUT/deploy.md`` (the table, with the command, date, hardware, thread settings and
+load it was measured under), ``OUT/deploy.json`` (the same provenance, the end-to-end steps and fer's full result,
+for a notebook to read) and the exported models in ``OUT/models/`` (not meant to be committed). Faces come from
+the validation split of FER_DATA (or ``data/fer2013``, or the committed sample; ``--data`` overrides). Timings are
+medians, warm-up calls excluded. Problems with the input are reported in one line (exit status 2), not a traceback.
+
+``--detect-max-side 320`` (chapter 10's choice, checked there on every bundled photo) makes the course's detector
+search a copy of the photo at most 320 pixels on a side: faster than chapter 8's 640, still finding every face
+of the bundled photos. fer's row always uses fer's own detector at fer's own settings.
+
+The last row is the ``fer`` PyPI package, measured in the same run by ``tools/benchmark_fer_package.py`` in its
+own virtualenv (``_build/fer-venv``, made on first use: about 2 minutes and 1.7 GB), on the same faces and photo:
+faces/s, ms end to end, and accuracy and macro-F1 on the test split (PublicTest) beside the course model's on the
+same test faces, in two columns of their own (fer trained on the validation faces; that tool's docstring says why
+and what its test figure is worth). Where fer cannot be installed or run, the row says 'not measured: <why>'.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -24,7 +39,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
+import benchmark_fer_package as fer_package  # noqa: E402
 from fer_helpers.errors import FerError  # noqa: E402
 
 
@@ -46,31 +63,104 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="TFLite and ONNX Runtime threads (default: all cores)")
     parser.add_argument("--detector", default="auto", help="face detector: auto, yunet or haar (default auto)")
+    parser.add_argument("--detect-max-side", type=int, default=None, metavar="PIXELS",
+                        help="the detector searches a copy of the photo shrunk to this longest side (default: "
+                             "fer_helpers.faces.DETECT_MAX_SIDE, 640; 0: full size); the course's own pipeline only")
+    parser.add_argument("--fer-package", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the fer package in the same run, in its own virtualenv (default: on; "
+                             "--no-fer-package leaves its row unmeasured)")
+    parser.add_argument("--fer-venv", default=str(fer_package.DEFAULT_VENV),
+                        help="the fer package's virtualenv (default: _build/fer-venv, made on first use)")
+    parser.add_argument("--fer-no-install", action="store_true",
+                        help="never create or install the fer virtualenv: use it as it is, or leave the row unmeasured")
     return parser.parse_args(argv)
 
 
-def header(args, model_name: str, faces: str, details: dict, seconds: float) -> str:
+def command_line(args) -> str:
+    """The command that made this run, as a reader would type it: the options given, no machine paths (a data
+    folder is ``DIR``; other paths relative to the repository where they are inside it)."""
     from fer_helpers import export
-    settings, detector = details["settings"], details["end_to_end"][0]["detector"]
-    lines = [f"# Deployment benchmark: model `{model_name}`", "",
-             f"Made by `python tools/benchmark_deploy.py --model {args.model}"
-             f"{' --quick' if args.quick else ''}` on {date.today().isoformat()} in {seconds:.0f} s.", "",
-             f"- comparison faces: {faces}",
-             f"- timings: medians, warm-up calls excluded; the runtimes are timed in turn, call by call "
-             f"({args.repeats} calls each at batch 1, {export.batched_repeats(args.repeats)} at batch {args.batch}); "
-             f"end to end: {export.end_to_end_repeats(args.repeats)} runs on `{Path(args.photo).name}`, "
-             f"detector {detector}"]
+    defaults = parse_args([])
+    model = export.shown(args.model) if Path(args.model).suffix else args.model  # a file: no machine path
+    words = ["python tools/benchmark_deploy.py", f"--model {model}"]  # the model always, default or not
+    for key, value in vars(args).items():
+        if key in ("model", "repeats", "repeats_given", "fer_package") or value == getattr(defaults, key):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif key == "data":
+            words.append(f"{flag} DIR")
+        elif value is not False and value is not None:
+            words.append(f"{flag} {export.shown(value) if key in ('out', 'photo', 'fer_venv') else value}")
+    if getattr(args, "repeats_given", False):
+        words.append(f"--repeats {args.repeats}")
+    if not args.fer_package:
+        words.append("--no-fer-package")
+    return " ".join(words)
+
+
+def describe_model(model, name: str) -> str:
+    """One line on the model: its card's summary for a bundled name, else its name; parameters and MFLOPs."""
+    from fer_helpers import models
+    try:
+        card = models.model_card(name)
+        what = f"`{name}` ({card.get('alias_of', name) + ': ' if card.get('alias_of') else ''}" \
+               f"{card.get('summary', card.get('architecture'))})"
+    except Exception:  # a file, not a bundled name
+        what = f"`{model.name}`"
+    return f"{what}, {model.count_params():,} parameters, {models.count_flops(model) / 1e6:.0f} MFLOPs a face"
+
+
+def header(args, model_name: str, faces: str, details: dict, seconds: float, fer_result: dict,
+           model_line: str = "") -> str:
+    from fer_helpers import export
+    settings, e2e = details["settings"], details["end_to_end"][0]
+    shown_name = export.shown(model_name) if Path(model_name).suffix else model_name  # a file: no machine path
+    lines = [f"# Deployment benchmark: model `{shown_name}`", "",
+             f"Made by `{command_line(args)}` on {date.today().isoformat()} in {seconds:.0f} s.", ""]
+    lines += [f"- model: {model_line}"] if model_line else []
+    lines += [f"- comparison faces: {faces}",
+              f"- timings: medians, warm-up calls excluded; the runtimes are timed in turn, call by call "
+              f"({args.repeats} calls each at batch 1, {export.batched_repeats(args.repeats)} at batch {args.batch}); "
+              f"end to end: {export.end_to_end_repeats(args.repeats)} runs on `{Path(args.photo).name}`, "
+              f"detector {e2e['detector']} searching {details['detect_side']}"
+              f" ({e2e['faces']} face(s) found; detection {_median_detect(details):.0f} ms, the median over the "
+              f"course's rows)"]
     lines += [f"- {key}: {value}" for key, value in settings.items() if not key.startswith("load")]
     lines += [f"- load average (1, 5, 15 min) at the end of the run: {settings['load average (1, 5, 15 min)']} on "
               f"{settings['os.cpu_count()']} cores" + (" (the cores were shared with other work)" if float(
                   settings["load average (1, 5, 15 min)"].split(",")[0]) > 0.5 * settings["os.cpu_count()"] else "")
               ] if "load average (1, 5, 15 min)" in settings else []
-    lines += ["- the last row: the `fer` package's figures as it states them, **not measured here**", ""]
+    lines += fer_package.markdown_notes(fer_result) + [""]
     return "\n".join(lines) + "\n"
+
+
+def _median_detect(details: dict) -> float:
+    import numpy as np
+    return float(np.median([e["detect ms"] for e in details["end_to_end"]]))
+
+
+def fer_row(args, table, details: dict, model, root, x, photo, max_faces):
+    """The table with the fer package's row, measured now on the same faces (and the course model scored on the
+    same test faces as fer), or saying why not; and fer's result (``benchmark_fer_package.measure``)."""
+    if not args.fer_package:
+        result = {"row": fer_package.ROW, "skipped": "--no-fer-package given"}
+        return fer_package.merge_into_table(table, result), result
+    from fer_helpers.evaluate import predict_proba, summary
+    x_test, y_test, _ = fer_package.test_faces(root, max_faces)
+    print(f"the fer package, in its own virtualenv: timed on the same faces and photo, scored on {len(y_test)} "
+          f"test (PublicTest) faces")
+    tflite = {fmt: path for fmt, path in details["paths"].items() if str(path).endswith(".tflite")}
+    result = fer_package.measure(x, x_test, y_test, photo, args.repeats, (1, args.batch), args.fer_venv,
+                                 not args.fer_no_install, tflite, args.threads)
+    ours = summary(y_test, predict_proba(model, x_test)) if result.get("test") else None
+    return fer_package.merge_into_table(table, result, ours), result
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.repeats_given = args.repeats is not None
     args.repeats = args.repeats or (10 if args.quick else 100)
     max_faces = args.faces or (140 if args.quick else None)
     start = time.perf_counter()
@@ -84,20 +174,31 @@ def main(argv=None) -> int:
         root = Path(args.data) if args.data else course.data_dir()[0]
         x, y, faces_used = export.comparison_faces(root, max_faces)
         model = models.load_model(args.model)
-        print(f"model {args.model}: {model.count_params():,} parameters; comparing on {faces_used}")
+        model_line = describe_model(model, args.model)
+        print(f"model {model_line}; comparing on {faces_used}")
+        side = faces.DETECT_MAX_SIDE if args.detect_max_side is None else (args.detect_max_side or None)
+        detector = faces.make_detector(args.detector, max_side=side)
         table, details = export.run_benchmark(model, out, x, y, photo=photo, repeats=args.repeats,
-                                              batch_sizes=(1, args.batch), threads=args.threads,
-                                              detector=args.detector)
+                                              batch_sizes=(1, args.batch), threads=args.threads, detector=detector)
+        details["detect_side"] = f"the photo shrunk to {side} pixels at most" if side else "the photo at full size"
+        table, fer_result = fer_row(args, table, details, model, root, x, photo, max_faces)
     except FerError as err:
         print(f"benchmark_deploy: {err}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "deploy.csv", float_format="%.6g")
-    text = header(args, args.model, faces_used, details, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    text = header(args, args.model, faces_used, details, seconds, fer_result, model_line)
     (out / "deploy.md").write_text(text + "\n" + export.table_markdown(table))
+    (out / "deploy.json").write_text(json.dumps(
+        {"command": command_line(args), "date": date.today().isoformat(), "seconds": round(seconds),
+         "model": model_line, "faces": faces_used, "settings": details["settings"],
+         "detector": {"kind": details["end_to_end"][0]["detector"], "searches": details["detect_side"]},
+         "end_to_end": details["end_to_end"], "throughput": details["throughput"], "fer": fer_result},
+        indent=1, default=str) + "\n")
     print()
     print(export.table_markdown(table))
-    print(f"wrote {export.shown(out / 'deploy.csv')} and {export.shown(out / 'deploy.md')} "
+    print(f"wrote {export.shown(out / 'deploy.csv')}, {export.shown(out / 'deploy.md')} and deploy.json "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
 
