@@ -402,8 +402,10 @@ plt.show()
 #
 # ## 11.6 Input pipelines: reading folders every epoch vs `tf.data`
 #
-# The original project fed its network with `ImageDataGenerator().flow_from_directory("train/")`: it listed the
-# class folders once, and then every epoch opened and decoded every JPEG or PNG again in Python, and augmented it with SciPy.
+# The classic Keras way to feed a network from class folders was `ImageDataGenerator().flow_from_directory("train/")`:
+# it listed the class folders once, and then every epoch opened and decoded every JPEG or PNG again in Python, and
+# augmented it with SciPy. The rows below label it "original" as the idiom of the original project's time: its
+# README does not say how it read its images, so this is a likely reconstruction, not a documented fact about it.
 # **Keras 3 removed `ImageDataGenerator`** from its API (`keras.preprocessing.image` no longer has it); a
 # deprecated copy survives only as `tf.keras.preprocessing.image.ImageDataGenerator` when TensorFlow is installed,
 # and it is measured below as the original's reference. Its Keras 3 successor for folders is
