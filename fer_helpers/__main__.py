@@ -21,11 +21,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from .errors import FerError  # noqa: E402
+from .errors import FerError
 
 
 def _cmd_train(args) -> int:
     from . import course, data, evaluate, recipes
+    _check_data(args.data)
     course.seed_everything(args.seed)
     split = data.load_split(args.data, "train")
     x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, args.val_fraction, seed=42)
@@ -65,9 +66,36 @@ CARVED_SPLITS = {"validation": "the validation faces carved from train (a tenth,
 SPLIT_CHOICES = ["train", *CARVED_SPLITS, "test", "private"]
 
 
+def _check_data(data_dir: str) -> None:
+    """One line naming --data (not FER_DATA, which the chapters read) when the folder is not there."""
+    if not Path(data_dir).exists():
+        raise FerError(f"{data_dir}: no such folder (--data takes the folder holding FER2013, or its fer2013.csv; "
+                       f"data/README.md says how to get it)")
+
+
+def _check_model(name: str) -> None:
+    """A model name or file checked before TensorFlow and the data load (seconds), not after."""
+    from . import models
+    path = Path(str(name))
+    if not path.suffix and not path.exists():
+        models.model_card(str(name))  # one line listing the bundled names if it is not one of them
+    elif not path.exists():
+        raise FerError(f"{path}: no such model file")
+
+
+def _data_label(data_dir: str) -> str:
+    """' of the committed sample (...)' when --data is the repository's 280-face sample, else ''."""
+    from .course import SAMPLE_DIR
+    if Path(data_dir).resolve() == SAMPLE_DIR.resolve():
+        return (" of the committed sample (data/sample: 20 faces a class; the README's figures are on FER2013's "
+                "full test split)")
+    return ""
+
+
 def _load_faces(data_dir: str, split_name: str):
     """(x, y) of a split as stored, or of one of the two parts chapter 5 carves out of train."""
     from . import data
+    _check_data(data_dir)
     split = data.load_split(data_dir, "train" if split_name in CARVED_SPLITS else split_name)
     if len(split) == 0:
         raise FerError(f"{data_dir}: split '{split_name}' holds no readable images")
@@ -79,11 +107,12 @@ def _load_faces(data_dir: str, split_name: str):
 
 def _cmd_evaluate(args) -> int:
     from . import data, evaluate, models
+    _check_model(args.model)
     x, y = _load_faces(args.data, args.split)
     model = models.load_model(args.model)
     proba = evaluate.predict_proba(model, x, tta=args.tta)
     s = evaluate.summary(y, proba)
-    label = f"{args.split}" + (" (flip TTA)" if args.tta else "")
+    label = f"{args.split}{_data_label(args.data)}" + (" (flip TTA)" if args.tta else "")
     print(f"model {args.model} | split {label} | {len(y)} faces")
     print(f"accuracy {s['accuracy']:.4f}")
     print(f"macro-F1 {s['macro_f1']:.4f}")
@@ -99,7 +128,8 @@ def _cmd_evaluate(args) -> int:
             leaked = data.duplicates_of(x, train_split.x)
             if leaked.any():
                 clean = evaluate.summary(y[~leaked], proba[~leaked])
-                print(f"without the {int(leaked.sum())} {args.split} images byte-identical to training images: "
+                n = int(leaked.sum())
+                print(f"without the {n} {args.split} image{'s' if n != 1 else ''} byte-identical to training images: "
                       f"accuracy {clean['accuracy']:.4f} | macro-F1 {clean['macro_f1']:.4f}")
                 result["without_train_duplicates"] = {"faces": int((~leaked).sum()), **clean}
     if args.json:
@@ -110,9 +140,11 @@ def _cmd_evaluate(args) -> int:
 def _cmd_compare(args) -> int:
     """Two models on the same faces: each one's figures, then McNemar's paired test (chapter 9, section 9.2)."""
     from . import evaluate, models
+    for name in (args.model_a, args.model_b):
+        _check_model(name)
     x, y = _load_faces(args.data, args.split)
     probas = [evaluate.predict_proba(models.load_model(name), x, tta=args.tta) for name in (args.model_a, args.model_b)]
-    print(f"split {args.split}" + (" (flip TTA)" if args.tta else "") + f" | {len(y)} faces")
+    print(f"split {args.split}{_data_label(args.data)}" + (" (flip TTA)" if args.tta else "") + f" | {len(y)} faces")
     result = {"split": args.split, "tta": args.tta, "faces": len(y)}
     for key, name, proba in (("a", args.model_a, probas[0]), ("b", args.model_b, probas[1])):
         s = evaluate.summary(y, proba)
@@ -129,6 +161,7 @@ def _cmd_compare(args) -> int:
 
 def _cmd_predict(args) -> int:
     from . import models, predict
+    _check_model(args.model)
     model = models.load_model(args.model)
     results, errors = predict.predict_files(args.images, model, detector=args.detector)
     records, written = [], set()
@@ -142,8 +175,9 @@ def _cmd_predict(args) -> int:
                             "confidence": round(float(face.confidence), 4),
                             "probabilities": {k: round(float(v), 4) for k, v in face.probabilities.items()}})
         if args.annotate:
-            from .faces import read_image
             import cv2
+
+            from .faces import read_image
             out = Path(args.annotate)
             out.mkdir(parents=True, exist_ok=True)
             name, n = f"{Path(path).stem}_emotions.jpg", 1
@@ -221,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if sys.stderr.isatty():  # a person waiting: say something before TensorFlow's import (seconds) starts
+        print(f"fer_helpers {args.command}: loading Keras and TensorFlow...", file=sys.stderr, flush=True)
     try:
         return args.func(args)
     except FerError as err:

@@ -6,7 +6,9 @@ They see pixels in 0..255, before the model's own rescaling.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
+from keras import layers
 
 from .data import CLASS_NAMES, NUM_CLASSES
 from .errors import FerError
@@ -28,9 +30,6 @@ def augmentation_layers(flip: bool = True, rotation: float = 0.05, zoom: float =
     ``seed`` makes the draws repeatable; each layer gets its own (seed, seed + 1, ...), so that the flip
     decision and the rotation angle of a face are not drawn from the same random numbers.
     """
-    import keras
-    from keras import layers
-
     def layer_seed(i):
         return None if seed is None else seed + i
 
@@ -97,7 +96,8 @@ def subset_with_proportions(x: np.ndarray, y: np.ndarray, proportions, largest: 
         proportions = [proportions[name] for name in CLASS_NAMES]
     share = np.asarray(proportions, dtype=float)
     if share.shape != (NUM_CLASSES,) or share.max() <= 0 or share.min() < 0:
-        raise FerError(f"proportions must be {NUM_CLASSES} non-negative numbers, not all zero (got {list(proportions)})")
+        raise FerError(f"proportions must be {NUM_CLASSES} non-negative numbers, not all zero "
+                       f"(got {list(proportions)})")
     share = share / share.max()
     rng = np.random.default_rng(seed)
     keep = []

@@ -21,13 +21,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import augment, data, evaluate, faces, models
-
 
 # --- reading an answer ------------------------------------------------------------------------------------------
 
@@ -129,22 +129,22 @@ def _parameter_name(answer, expected) -> bool:
 
 # --- expected answers, from fer_helpers -------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _seed_cnn():
     return models.build_seed_cnn()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _vgg_bn():
     return models.build_vgg_bn()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _seed_table():
     return models.layer_table(_seed_cnn()).set_index("layer")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _seed_cnn_same():
     """Chapter 4's network with every convolution padded 'same' (exercise 4.2), rebuilt from its config."""
     import keras
@@ -154,6 +154,14 @@ def _seed_cnn_same():
         if layer["class_name"] == "Conv2D":
             layer["config"]["padding"] = "same"
     return keras.Model.from_config(config)
+
+
+@functools.cache
+def _conv3_variant_row():
+    """Exercise 4.1's layer: conv3 of chapter 4 with 384 filters of 5x5 (input 10x10x256, valid, biases)."""
+    import keras
+    layer = keras.Sequential([keras.Input((10, 10, 256)), keras.layers.Conv2D(384, 5, name="conv3_5x5")])
+    return models.layer_table(layer).set_index("layer").loc["conv3_5x5"]
 
 
 def _layers_of(model, kind: str) -> list:
@@ -190,31 +198,41 @@ def _sees_every_pixel(sizes=range(40, 65)) -> list[int]:
     return found
 
 
-def _always_happy(y=None) -> list[float]:
-    """Accuracy and macro-F1 of answering 'happy' for every face: on ``y`` if given, else on FER2013's PublicTest
-    (3,435 faces, 895 happy: the figures given in exercise 7.1)."""
-    happy = data.CLASS_NAMES.index("happy")
-    if y is None:
-        y = np.r_[np.full(895, happy), np.zeros(3435 - 895, dtype=int)]
+def _always(emotion: str, y) -> list[float]:
+    """Accuracy and macro-F1 of answering ``emotion`` for every face of ``y``."""
     y = np.asarray(y)
-    scores = evaluate.summary(y, np.full(len(y), happy))
+    scores = evaluate.summary(y, np.full(len(y), data.CLASS_NAMES.index(emotion)))
     return [scores["accuracy"], scores["macro_f1"]]
 
 
-def _pooled_84() -> list[float]:
-    """Training accuracies a for which 84% on the original pool (28,709 train + 3,435 test = 32,144 faces) leaves
-    a test accuracy t = (0.84 - share * a) / (1 - share) between 0 and 1."""
-    share = sum(augment.FER2013_TRAIN_COUNTS.values()) / 32_144
-    return [(0.84 - (1 - share)) / share, 0.84 / share]
+# Our copy of PublicTest, faces per class in data.CLASS_NAMES order (the figures given in exercise 7.1).
+_PUBLIC_TEST_COUNTS = (467, 56, 496, 895, 607, 653, 261)
 
 
-def _balanced_totals() -> list[float]:
+def _uniform_guess(y=None) -> list[float]:
+    """Expected accuracy and macro-F1 of guessing each emotion with probability 1/7, from the expected counts: on
+    ``y`` if given, else on our copy of PublicTest. Class k's precision is its share of the faces, its recall 1/7."""
+    counts = (np.bincount(np.asarray(y), minlength=data.NUM_CLASSES) if y is not None
+              else np.asarray(_PUBLIC_TEST_COUNTS))
+    share, recall = counts / counts.sum(), 1 / data.NUM_CLASSES
+    f1 = np.where(share > 0, 2 * share * recall / np.maximum(share + recall, 1e-12), 0.0)
+    return [recall, float(f1.mean())]
+
+
+def _pooled_csv() -> list[float]:
+    """Training accuracies a for which 84% on the CSV's whole pool (28,709 train + 3,589 PublicTest + 3,589
+    PrivateTest) leaves a test accuracy t = (0.84 - share * a) / (1 - share) between 0 and 1, with a itself
+    between 0 and 1."""
+    share = sum(augment.FER2013_TRAIN_COUNTS.values()) / (28_709 + 2 * 3_589)
+    return [max(0.0, (0.84 - (1 - share)) / share), min(1.0, 0.84 / share)]
+
+
+def _happy_over_disgust(power: float = 0.5) -> float:
+    """How many times more total loss weight (count x weight) happy carries than disgust in FER2013's train."""
     y = np.repeat(np.arange(data.NUM_CLASSES), list(augment.FER2013_TRAIN_COUNTS.values()))
-    weights = augment.class_weights(y, power=1)
-    totals = {round(count * weights[label], 6) for label, count in enumerate(np.bincount(y))}
-    sizes = set(np.bincount(augment.oversample(y, y)[1]).tolist())
-    assert len(totals) == 1 and len(sizes) == 1, "power=1 weights or oversampling no longer balance the classes"
-    return [totals.pop(), sizes.pop()]
+    weights, counts = augment.class_weights(y, power=power), np.bincount(y)
+    happy, disgust = data.CLASS_NAMES.index("happy"), data.CLASS_NAMES.index("disgust")
+    return counts[happy] * weights[happy] / (counts[disgust] * weights[disgust])
 
 
 def _haar_parameter() -> str:
@@ -265,27 +283,27 @@ _EXERCISES = {
         "per convolution 3 x 3 x c_in x c_out (no bias) plus 4 x c_out for its BatchNormalization; then the "
         "softmax layer on the pooled channels, with its biases"),
     "2.1": _Exercise(
-        "accuracy and macro-F1 of always answering 'happy' on test (PublicTest); pass y=test.y for your copy",
-        _always_happy, _each(_within(0.003, share=True)),
-        "a pair (accuracy, macro-F1); accuracy is the share of happy faces; only happy gets a nonzero F1, and "
-        "macro-F1 averages over all seven classes"),
+        "accuracy and macro-F1 of always answering 'neutral' on test (PublicTest); pass y=test.y",
+        lambda y: _always("neutral", y), _each(_within(0.003, share=True)),
+        "a pair (accuracy, macro-F1); accuracy is the share of neutral faces; only neutral gets a nonzero F1 "
+        "(its recall is 1), and macro-F1 averages over all seven classes", needs=("y",)),
     "2.2": _Exercise(
         "test faces with an exact or near copy (<= 12 bits) inside the test split; pass x=test.x",
         lambda x: int((data.nearest_by_hash(x)[1] <= 12).sum()), _exact,
         "count faces, not extra copies: every face whose nearest other test face (data.nearest_by_hash) is at "
         "most 12 bits away, exact copies included", needs=("x",)),
     "3.2": _Exercise(
-        "count x weight per class with power=1 weights, and faces per class after oversampling (FER2013 train)",
-        _balanced_totals, _each(_within(0.5)),
-        "a pair of numbers, each the same for all seven classes; use augment.FER2013_TRAIN_COUNTS, "
-        "augment.class_weights(y, power=1) and augment.oversample"),
+        "with power=0.5 weights, happy's total weight (count x weight) over disgust's, on FER2013 train",
+        _happy_over_disgust, _within(0.02),
+        "one number; count x weight per class with augment.class_weights(y, power=0.5) on labels built from "
+        "augment.FER2013_TRAIN_COUNTS, then happy's total divided by disgust's"),
     "4.1": _Exercise(
-        "parameters of conv3 (input 10x10x256, 512 filters of 3x3)",
-        lambda: int(_seed_table().loc["conv3", "parameters"]), _exact,
+        "parameters of conv3 with 384 filters of 5x5 (input 10x10x256, valid)",
+        lambda: int(_conv3_variant_row()["parameters"]), _exact,
         "kernel height x width x input channels x filters, plus one bias per filter"),
     "4.1b": _Exercise(
-        "MFLOPs per face of conv3",
-        lambda: float(_seed_table().loc["conv3", "MFLOPs"]), _within(0.5),
+        "MFLOPs per face of that layer",
+        lambda: float(_conv3_variant_row()["MFLOPs"]), _within(0.5),
         "output height x width x filters, times the multiply-adds per output value, times 2 FLOPs each; in millions"),
     "4.2": _Exercise(
         "output shapes of the four blocks with padding='same' (list of (h, w, c), or of side lengths)",
@@ -298,10 +316,12 @@ _EXERCISES = {
         "Flatten gives h x w x c values of the last block; the Dense layer has one weight per value and unit, "
         "plus one bias per unit"),
     "4.3": _Exercise(
-        "parameters saved by GlobalAveragePooling2D instead of Flatten in chapter 4's network",
-        lambda: (int(np.prod(_seed_cnn().get_layer("flatten").output.shape[1:]))
-                 - _layers_of(_seed_cnn(), "Conv2D")[-1].filters) * _seed_cnn().get_layer("dense1").units, _exact,
-        "compare how many numbers Flatten and global average pooling pass on; look at the size of the last map"),
+        "parameters saved by GlobalAveragePooling2D instead of Flatten in the padding='same' network of 4.2",
+        lambda: (int(np.prod(_seed_cnn_same().get_layer("flatten").output.shape[1:]))
+                 - _layers_of(_seed_cnn_same(), "Conv2D")[-1].filters) * _seed_cnn_same().get_layer("dense1").units,
+        _exact,
+        "compare how many numbers Flatten and global average pooling pass on to the first Dense layer; each one "
+        "costs a weight per unit of that layer"),
     "4.3b": _Exercise(
         "parameters left with GlobalAveragePooling2D and no hidden Dense layers",
         lambda: (sum(c.count_params() for c in _layers_of(_seed_cnn(), "Conv2D"))
@@ -314,18 +334,19 @@ _EXERCISES = {
         "a list of sizes; follow n through conv (n - 2) and pool (n // 2) four times: every pooling must get an "
         "even size"),
     "6.4": _Exercise(
-        "lowest and highest training accuracy compatible with 84% on the pool (test accuracy from 0 to 1)",
-        _pooled_84, _each(_within(0.006, share=True)),
-        "a pair (lowest, highest); solve t = (0.84 - 0.893 a) / 0.107 for a at t = 1 and at t = 0"),
+        "lowest and highest training accuracy compatible with 84% on the CSV's pool of 35,887 faces",
+        _pooled_csv, _each(_within(0.006, share=True)),
+        "a pair (lowest, highest); write 84% = (training share) x a + (test share) x t for this pool, find a where t "
+        "is at its largest and at its smallest, and remember that a is an accuracy too"),
     "6.5": _Exercise(
         "is 'best val acc' (max over epochs) a fair estimate of accuracy on new faces? yes/no",
         lambda: False, _choice,
         "think about what choosing the maximum of many noisy measurements on the same faces does to it"),
     "7.1": _Exercise(
-        "accuracy and macro-F1 of always answering 'happy' on PublicTest (3,435 faces, 895 happy)",
-        _always_happy, _each(_within(0.003, share=True)),
-        "a pair (accuracy, macro-F1); happy's precision is the share of happy faces and its recall is 1; the other "
-        "six F1 scores are 0, and macro-F1 averages all seven"),
+        "expected accuracy and macro-F1 of guessing each emotion with probability 1/7 on PublicTest (counts given)",
+        _uniform_guess, _each(_within(0.003, share=True)),
+        "a pair (accuracy, macro-F1); every class's recall is 1/7 and its precision is its share of the faces; "
+        "F1 = 2PR / (P + R) per class, then the plain mean of the seven"),
     "7.5": _Exercise(
         "validation faces byte-identical to a training face; pass x_val=... and x_train=...",
         lambda x_val, x_train: int(data.duplicates_of(x_val, x_train).sum()), _exact,
@@ -341,6 +362,12 @@ _EXERCISES = {
         _orientation_call, _contains,
         "give the function's name as a string; read faces.read_image: phones store a rotation tag in the photo's "
         "metadata"),
+    "9.1": _Exercise(
+        "validation faces McNemar's test needs for a 1-point gain when 10% of the faces are discordant (p < 0.05)",
+        lambda: 1.96 ** 2 * 0.10 / 0.01 ** 2, _within(200),
+        "with b and c the faces only one recipe gets right, McNemar's statistic is (b - c)^2 / (b + c); write both "
+        "as shares of N faces and solve for the N that reaches the 5% critical value of a chi-square with 1 degree "
+        "of freedom"),
     "10.2": _Exercise(
         "about how many times smaller a TFLite file with 8-bit weights is than one with 32-bit weights",
         lambda: 32 / 8, _within(0.5),
@@ -349,6 +376,13 @@ _EXERCISES = {
         "GFLOP/s needed for 2,000 faces/s with chapter 4's network (models.count_flops)",
         lambda: 2000 * models.count_flops(_seed_cnn()) / 1e9, _within(10),
         "faces per second x FLOPs per face, in billions; models.count_flops(models.build_seed_cnn()) gives FLOPs"),
+    "11.1": _Exercise(
+        "global batch, steps per epoch and linear-scaling learning rate: 6 replicas x 96 faces, 25,838 faces, "
+        "base 1e-3 at batch 64",
+        lambda: [6 * 96, math.ceil(25_838 / (6 * 96)), 1e-3 * 6 * 96 / 64],
+        _each(lambda answer, expected: _within(expected * 1e-3)(answer, expected)),
+        "three numbers (global batch, steps per epoch, learning rate); an epoch is every face once, and the rule "
+        "multiplies the learning rate by how many times larger the batch is"),
 }
 
 

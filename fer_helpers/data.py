@@ -67,7 +67,7 @@ def canonical_class(name: str) -> str | None:
     return CLASS_SYNONYMS.get(name.strip().lower())
 
 
-def _split_folder(root: Path, split: str) -> Path | None:
+def split_folder(root: Path, split: str) -> Path | None:
     """The folder holding ``split``'s class folders, allowing one extra level of nesting (train/train/)."""
     if split not in SPLIT_ALIASES:
         raise FerError(f"unknown split '{split}' (use {', '.join(SPLIT_ALIASES)})")
@@ -90,6 +90,39 @@ def _find_csv(root: Path) -> Path | None:
             if candidate.name.lower().startswith("fer2013"):
                 return candidate
     return None
+
+
+def _holds_fer2013(folder: Path) -> bool:
+    """True if :func:`load_split` can read a train split from ``folder``: class folders under a train folder
+    (nested or not), or a fer2013*.csv."""
+    train = split_folder(folder, "train")
+    if train is not None and any(canonical_class(p.name) for p in train.iterdir() if p.is_dir()):
+        return True
+    found = _find_csv(folder)
+    return found is not None and found.parent == folder  # a copy one level down is found at its own level
+
+
+def find_dataset(base: str | os.PathLike, depth: int = 3) -> Path | None:
+    """The first folder at or under ``base`` (breadth first, in name order, at most ``depth`` levels down) that
+    holds FER2013 in a layout :func:`load_split` reads, else None. For the datasets a Kaggle notebook has attached
+    (``/kaggle/input/<dataset>/...``), whatever the dataset's name and however deep its copy sits."""
+    level = [Path(base)] if Path(base).is_dir() else []
+    for _ in range(depth + 1):
+        for folder in level:
+            try:
+                if _holds_fer2013(folder):
+                    return folder
+            except OSError:  # an unreadable mount: look elsewhere
+                continue
+        level = sorted(child for folder in level for child in _subfolders(folder))
+    return None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return []
 
 
 def decode_gray48(encoded: np.ndarray, name: str) -> np.ndarray:
@@ -183,7 +216,7 @@ def load_split(root: str | os.PathLike, split: str = "train", cache: bool = True
     root = Path(root)
     if not root.exists():
         raise FerError(f"{root}: no such folder (set FER_DATA, or see data/README.md for getting FER2013)")
-    folder = _split_folder(root, split) if root.is_dir() else None
+    folder = split_folder(root, split) if root.is_dir() else None
     source = folder if folder is not None else _find_csv(root)
     if source is None:
         raise FerError(f"{root}: no '{split}' folder and no fer2013.csv (see data/README.md for the layouts)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .course import REPO_ROOT, shown_path  # noqa: F401  (demo.shown_path: chapter 8 prints with it)
+from .course import REPO_ROOT, shown_path
 from .errors import FerError, reason
 from .faces import read_image
 
@@ -58,7 +58,7 @@ def read_image_bytes(content: bytes, name: str = "upload") -> np.ndarray:
             return read_image(path)
         except FerError as err:
             message = str(err)
-            for shown in sorted({str(path), str(path.resolve())}, key=len, reverse=True):
+            for shown in sorted({str(path), str(path.resolve()), shown_path(path)}, key=len, reverse=True):
                 message = message.replace(shown, name)
             raise FerError(message) from None
 

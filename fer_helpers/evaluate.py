@@ -7,6 +7,10 @@ always reported beside accuracy.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .data import CLASS_NAMES, NUM_CLASSES, as_model_input
 
@@ -28,7 +32,6 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str | None =
 
 def summary(y_true: np.ndarray, proba_or_pred: np.ndarray) -> dict[str, float]:
     """{'accuracy': ..., 'macro_f1': ...} from labels and either probabilities (N, 7) or predicted labels (N,)."""
-    from sklearn.metrics import accuracy_score, f1_score
     y_pred = _labels(proba_or_pred)
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=list(range(NUM_CLASSES)),
@@ -37,8 +40,6 @@ def summary(y_true: np.ndarray, proba_or_pred: np.ndarray) -> dict[str, float]:
 
 def per_class_table(y_true: np.ndarray, proba_or_pred: np.ndarray):
     """Precision, recall, F1 and support per emotion, as a DataFrame (index: class names)."""
-    import pandas as pd
-    from sklearn.metrics import precision_recall_fscore_support
     p, r, f, s = precision_recall_fscore_support(y_true, _labels(proba_or_pred), labels=list(range(NUM_CLASSES)),
                                                  zero_division=0)
     return pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=list(CLASS_NAMES)).round(3)
@@ -47,7 +48,6 @@ def per_class_table(y_true: np.ndarray, proba_or_pred: np.ndarray):
 def confusion(y_true: np.ndarray, proba_or_pred: np.ndarray, normalise: bool = False) -> np.ndarray:
     """Confusion matrix, rows = true class, columns = predicted; ``normalise`` divides each row by its total
     (the diagonal is then each class's recall)."""
-    from sklearn.metrics import confusion_matrix
     cm = confusion_matrix(y_true, _labels(proba_or_pred), labels=list(range(NUM_CLASSES)))
     if normalise:
         cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -64,7 +64,6 @@ def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int 
 
 def reliability_table(y_true: np.ndarray, proba: np.ndarray, bins: int = 15):
     """Per confidence bin: number of predictions, their mean confidence and their accuracy (a reliability diagram)."""
-    import pandas as pd
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == np.asarray(y_true)
     edges = np.linspace(0, 1, bins + 1)
@@ -104,7 +103,6 @@ def fit_temperature(y_true: np.ndarray, proba: np.ndarray, bounds: tuple[float, 
 
     Fit it on the VALIDATION split, then apply it to test: fitted on test, the test calibration figure would be
     a score we optimised, not a measurement (Guo et al. 2017, "On calibration of modern neural networks")."""
-    from scipy.optimize import minimize_scalar
     y_true = np.asarray(y_true)
     result = minimize_scalar(lambda log_t: negative_log_likelihood(y_true, apply_temperature(proba, np.exp(log_t))),
                              bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
@@ -120,7 +118,6 @@ def paired_comparison(y_true: np.ndarray, proba_or_pred_a: np.ndarray, proba_or_
     two-sided binomial test of ``only_a`` against ``only_a + only_b`` gives the probability of a split at least
     this lopsided by luck. Sharper than comparing two accuracies as if measured on different faces.
     Returns {'only_a': ..., 'only_b': ..., 'p_value': ...}."""
-    from scipy.stats import binomtest
     y_true = np.asarray(y_true)
     right_a, right_b = _labels(proba_or_pred_a) == y_true, _labels(proba_or_pred_b) == y_true
     only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())

@@ -13,10 +13,10 @@
   reference, on :func:`comparison_faces`), :func:`time_throughput` (faces per second at a batch size),
   :func:`time_side_by_side` (every runtime timed in turn, call by call) and :func:`time_end_to_end` (one photo:
   read, detect, crop, classify). Every timing is a median over repeats, after warm-up calls that are not counted.
-- **The table.** :func:`deploy_table` puts exports, checks and timings side by side; :func:`run_benchmark` does it
-  all in one call, and ``tools/benchmark_deploy.py`` writes the table as CSV and Markdown (:func:`table_markdown`),
-  with the ``fer`` package measured in the same run as a last row (``tools/benchmark_fer_package.py``, in its own
-  virtualenv): chapter 10 shows that committed table.
+- **The table.** :func:`deploy_table` puts exports, checks and timings side by side. ``tools/benchmark_deploy.py``
+  (the measurement harness, apart from this lesson) runs all of it in one call and writes the table as CSV and
+  Markdown, with the ``fer`` package measured in the same run as a last row (``tools/benchmark_fer_package.py``,
+  in its own virtualenv): chapter 10 shows that committed table.
 
 TensorFlow, ONNX Runtime and tf2onnx are imported inside the functions that need them, so this module imports
 without them; a missing one gives a one-line :class:`~fer_helpers.errors.FerError`.
@@ -29,13 +29,14 @@ import platform
 import shutil
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from .data import as_model_input
-from .evaluate import summary
 from .errors import FerError, reason
+from .evaluate import summary
 
 #: What :func:`export_all` writes, in order: format name -> file or folder name.
 FORMATS = {
@@ -65,6 +66,22 @@ def _require(module: str, what: str):
     except ImportError:
         raise FerError(f"{what} needs the {module} package ({_INSTALL.get(module, 'pip install ' + module)})") \
             from None
+
+
+def _require_onnx():
+    """``onnx``, imported, or one FerError line. Besides a missing package, it names the one conflict hosted
+    runtimes produce: an onnx whose generated code needs a newer protobuf than the one TensorFlow has already
+    loaded into this kernel (installing onnx upgrades protobuf on disk, not in memory)."""
+    try:
+        import onnx
+    except ImportError:
+        raise FerError(f"ONNX export needs the onnx package ({_INSTALL['tf2onnx']})") from None
+    except Exception as err:  # protobuf's VersionError, raised while onnx's generated modules load
+        import google.protobuf
+        raise FerError(f"onnx {metadata.version('onnx')} does not work with the protobuf "
+                       f"{google.protobuf.__version__} this kernel has loaded ({reason(err, 80)}): restart the "
+                       f"runtime and rerun the chapter, or install an onnx built for that protobuf") from None
+    return onnx
 
 
 def _require_tensorflow_backend(what: str) -> None:
@@ -120,7 +137,8 @@ def _quiet_native_stderr():
 
 def _called(model) -> None:
     """Call the model once: Keras exports only models that have run (their input shapes are then known)."""
-    model(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)  # __call__: predict() does not count under JAX
+    # __call__, not predict(): predict() does not count under JAX
+    model(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)
 
 
 # --------------------------------------------------------------------------------------------------- export
@@ -167,6 +185,7 @@ def export_onnx(model, path) -> Path:
     TensorFlow goes through tf2onnx and PyTorch through torch.onnx (both installed here); JAX needs jax2onnx, which
     the course does not pin (it brings some thirty packages): there this raises one line saying so.
     """
+    _require_onnx()
     converter = {"tensorflow": "tf2onnx", "jax": "jax2onnx"}.get(_backend())   # what Keras' own export calls
     if converter:
         _require(converter, "ONNX export")
@@ -287,16 +306,17 @@ class TFLitePredictor(Predictor):
             self.runtime = "LiteRT (ai_edge_litert)"
         except ImportError:
             tf = _require("tensorflow", "the TFLite interpreter")
-            Interpreter = tf.lite.Interpreter
+            Interpreter = tf.lite.Interpreter  # noqa: N806 - a class, named as in the branch above
             self.runtime = f"TFLite (tensorflow {tf.__version__})"
         try:
-            with warnings.catch_warnings(), _quiet_native_stderr():  # tf.lite warns that it moves to LiteRT
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(), _quiet_native_stderr():
+                # tf.lite says it moves to LiteRT (ai_edge_litert, tried first above, is not pinned)
+                warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
                 self.interpreter = Interpreter(model_path=str(path), num_threads=self.threads)
                 self.interpreter.allocate_tensors()
                 self.interpreter.invoke()  # the first call creates the XNNPACK delegate, and says so
         except (ValueError, RuntimeError) as err:
-            raise FerError(f"{shown(path)}: not a TFLite model ({str(err).splitlines()[0][:80]})") from None
+            raise FerError(f"{shown(path)}: not a TFLite model ({reason(err, limit=80)})") from None
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
         self._shape = tuple(self.interpreter.get_input_details()[0]["shape"])
@@ -530,7 +550,6 @@ def deploy_table(paths: dict, comparison, throughput: list[dict], end_to_end: li
     row is measured here (``measured``: "here"); ``tools/benchmark_fer_package.merge_into_table`` adds the ``fer``
     package's row, measured in the same run.
     """
-    import pandas as pd
     table = comparison.copy()
     table.insert(0, "MB", [round(size_mb(paths[n]), 1) if n in paths else None for n in table.index])
     table.insert(0, "measured", "here")
@@ -563,64 +582,8 @@ def comparison_faces(root, max_faces: int | None = None, min_faces: int = 100, s
     return x, y, f"{len(y)} {what}"
 
 
-def end_to_end_repeats(repeats: int) -> int:
-    """Runs of one photo end to end when ``repeats`` calls are timed at batch 1: a fifth, at least 3."""
-    return max(3, repeats // 5)
-
-
-def run_benchmark(model, out_dir, x, y=None, photo=None, repeats: int = 30, batch_sizes=(1, 64),
-                  threads: int | None = None, detector="auto", verbose: bool = True):
-    """Everything ``tools/benchmark_deploy.py`` does, in one call: export the model into ``out_dir/models``, check
-    every runtime against Keras on faces ``x`` (labels ``y``), time them side by side (:func:`time_side_by_side`,
-    ``repeats`` calls at batch 1), time one ``photo`` end to end with each, and return ``(table, details)``: the
-    :func:`deploy_table` and a dict of the parts (paths, comparison, timings, settings). ``detector``: a name or a
-    :class:`~fer_helpers.faces.Detector` (e.g. ``faces.make_detector("yunet", max_side=320)``)."""
-    from .course import REPO_ROOT
-    photo = Path(photo) if photo is not None else REPO_ROOT / "data" / "photos" / "astronaut.jpg"
-    paths = export_all(model, Path(out_dir) / "models", verbose=verbose)
-    predictors = make_predictors(model, paths, threads=threads, verbose=verbose)
-    comparison = compare_predictions(predictors, x, y)
-    throughput = time_side_by_side(predictors, x, batch_sizes, repeats)
-    end_to_end = [time_end_to_end(p, photo, detector, repeats=end_to_end_repeats(repeats))
-                  for p in predictors.values()]
-    if verbose:
-        for name in predictors:
-            speeds = ", ".join(f"{t['faces/s']:.0f}" for t in throughput if t["runtime"] == name)
-            total = next(e["total ms"] for e in end_to_end if e["runtime"] == name)
-            print(f"{name}: faces/s at batch {', '.join(map(str, batch_sizes))}: {speeds}; {total:.0f} ms end to end")
-    table = deploy_table(paths, comparison, throughput, end_to_end)
-    details = {"paths": paths, "comparison": comparison, "throughput": throughput, "end_to_end": end_to_end,
-               "settings": thread_settings(threads)}
-    return table, details
-
-
-def table_markdown(table) -> str:
-    """The deploy table as a Markdown table: shares as percentages, differences in scientific notation, speeds and
-    milliseconds rounded; empty cells as '-'."""
-    def cell(column: str, value) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "-"
-        if not isinstance(value, (int, float, np.number)):
-            return str(value)
-        if column == "top-1 agreement" or column.startswith("accuracy"):  # 'accuracy, test (PublicTest)' too
-            return f"{value:.2%}"
-        if column.startswith("macro-F1"):
-            return f"{value:.3f}"
-        if column.startswith("max abs"):
-            return f"{value:.1e}"
-        if column == "MB":
-            return f"{value:.1f}"
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
-    header = ["runtime", *table.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, row in table.iterrows():
-        lines.append("| " + " | ".join([str(name), *(cell(c, v) for c, v in row.items())]) + " |")
-    return "\n".join(lines) + "\n"
-
-
 __all__ = ["FORMATS",
            "export_saved_model", "export_tflite", "export_onnx", "export_all",
            "Predictor", "KerasPredictor", "TFLitePredictor", "OnnxPredictor", "make_predictors",
            "compare_predictions", "time_throughput", "time_side_by_side", "batched_repeats", "time_end_to_end",
-           "end_to_end_repeats", "thread_settings", "deploy_table",
-           "table_markdown", "comparison_faces", "run_benchmark", "shown", "size_mb"]
+           "thread_settings", "deploy_table", "comparison_faces", "shown", "size_mb"]

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .course import shown_path
 from .data import IMAGE_SIZE
 from .errors import FerError
 
@@ -38,14 +39,6 @@ CROP_OFFSET = (0.008, 0.007)
 
 
 # ----------------------------------------------------------------------------------------------- reading
-
-
-def _short(path: Path) -> str:
-    """The path as the user gave it, but relative to the current folder when it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _to_rgb(image) -> np.ndarray:
@@ -91,7 +84,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
     path = Path(path)
-    name = _short(path)
+    name = shown_path(path)
     if not path.exists():
         raise FerError(f"{name}: no such file")
     if path.is_dir():

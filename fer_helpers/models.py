@@ -8,6 +8,7 @@ Bundled weights load by name: ``load_model('seed')``.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from .data import IMAGE_SIZE, NUM_CLASSES
@@ -260,11 +261,29 @@ def load_model(name_or_path: str | Path):
         raise FerError(f"{text}: not a bundled model name, a .keras file or a .weights.h5 file")
     model = build(card["architecture"], **card.get("kwargs", {}))
     try:
-        model.load_weights(weights)
+        load_weights(model, weights)
     except Exception as err:
         raise FerError(f"{weights}: weights do not fit architecture '{card['architecture']}' "
                        f"({reason(err)})") from None
     return model
+
+
+def load_weights(model, path: str | Path) -> None:
+    """Load a ``.weights.h5`` file into ``model``, all or nothing: every variable the file holds, or an error.
+
+    Keras 3.15 answers a file that does not fit with a ``ValueError``, but first retries the layers
+    that failed through a functional model's graph (``_operations_by_depth``) and warns once per layer group,
+    "Skipping nested container ... Affected layers will retain their freshly-initialized weights". Those
+    warnings describe the load that is about to be refused, so they are dropped; if one ever came with a load
+    that succeeded, some layer would be left at its random start, and that is raised as an error here.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights(path)
+    for warning in caught:
+        if str(warning.message).startswith("Skipping nested container"):
+            raise ValueError(f"some layers kept their fresh weights ({reason(warning.message, limit=1000)})")
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def course_model(runs_dir: str | Path | None = None, verbose: bool = True):

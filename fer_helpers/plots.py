@@ -14,6 +14,7 @@ def save_fig(name: str, fig=None, folder: str | Path | None = None, dpi: int = 1
     Chapters name their figures ``NN_what`` (e.g. ``05_curves``) so figures/ reads like a table of contents.
     """
     import matplotlib.pyplot as plt
+
     from .course import FIGURES_DIR
     folder = Path(folder) if folder is not None else FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,8 @@ def plot_confusion(cm: np.ndarray, normalise: bool = False, title: str = "", ax=
                 yticklabels=CLASS_NAMES, cbar=False, ax=ax, vmin=0, vmax=1 if normalise else None)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or ("confusion matrix (row-normalised: diagonal = recall)" if normalise else "confusion matrix (counts)"))
+    ax.set_title(title or ("confusion matrix (row-normalised: diagonal = recall)" if normalise
+                           else "confusion matrix (counts)"))
     ax.figure.tight_layout()
     return ax.figure
 

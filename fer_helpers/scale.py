@@ -34,9 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .course import load_average  # noqa: F401  (scale.load_average: chapter 11 prints it)
+from .course import REPO_ROOT, load_average
 from .data import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, as_model_input
-from .train import _EpochClock
 
 #: The three Keras 3 backends, and the package each one needs.
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -45,7 +44,6 @@ BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 #: A narrow ``build_vgg_bn`` (a quarter of its channels): big enough to time, small enough for a 2-core CPU.
 SMALL_WIDTHS = (8, 16, 32, 64)
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- running a measurement in a fresh process -------------------------------------------------------------------
@@ -74,7 +72,7 @@ def _worker_env(backend: str, devices: int, device: str) -> dict:
     env = dict(os.environ)
     env["KERAS_BACKEND"] = backend
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["PYTHONPATH"] = os.pathsep.join([str(_REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     if device == "cpu":  # hide GPUs from all three frameworks: the figure is the CPU's
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
@@ -104,7 +102,7 @@ def run_worker(command: str, backend: str = "tensorflow", *, devices: int = 1, d
             argv.append(",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
     started = time.perf_counter()
     try:
-        done = subprocess.run(argv, env=_worker_env(backend, devices, device), cwd=_REPO_ROOT, capture_output=True,
+        done = subprocess.run(argv, env=_worker_env(backend, devices, device), cwd=REPO_ROOT, capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"backend": backend, "status": "timed out", "error": f"no result within {timeout:g} s"}
@@ -199,7 +197,8 @@ def _timed_fit(model, x, y, batch_size: int, epochs: int) -> dict:
     started = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[record])
     first = time.perf_counter() - started
-    clock = _EpochClock()
+    from .train import EpochClock  # here, not at the top: train imports Keras, and the worker picks its backend first
+    clock = EpochClock()
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
     return {"first_epoch_s": round(first, 2), "timed_s": round(sum(clock.seconds), 2),
             "images_per_s": _rate(len(x), clock.seconds), "first_step_loss": running[0],
@@ -476,6 +475,7 @@ def legacy_generator(folder: str | Path, batch_size: int = 32, seed: int = 42):
         return None
     import contextlib
     import io
+
     import tensorflow as tf
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Found N images belonging to 7 classes."
         return tf.keras.preprocessing.image.ImageDataGenerator().flow_from_directory(
@@ -544,7 +544,8 @@ def pipeline_benchmark(x: np.ndarray, y: np.ndarray, folder: str | Path | None =
                    "read_images_per_s": _rate(images, passes)}
             if train:
                 model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # the pipelines shuffle themselves
-                clock = _EpochClock()
+                from .train import EpochClock  # (imports Keras: see above)
+                clock = EpochClock()
                 model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
                 row["train_images_per_s"] = _rate(images, clock.seconds)
             rows.append(row)

@@ -12,13 +12,15 @@ The validation split decides everything (which epoch to keep, when to stop); the
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+import pandas as pd
 
 from .data import NUM_CLASSES, as_model_input
 from .errors import FerError
@@ -33,7 +35,6 @@ def learning_rate_schedule(learning_rate: float = 1e-3, epochs: int = 30, steps_
     'onecycle': a long warm-up from lr/25 over the first 30% of training (``warmup_epochs`` is ignored), then the
     same cosine decay: the "one-cycle" policy, which lets a high peak rate act as a regulariser.
     """
-    import keras
     total = max(1, int(epochs * steps_per_epoch))
     warmup = min(int(warmup_epochs * steps_per_epoch), total - 1)
     if schedule == "cosine":
@@ -56,7 +57,6 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, epochs: int 
     """An optimizer following :func:`learning_rate_schedule`. ``name``: 'adam', 'adamw' or 'sgd' (Nesterov
     momentum 0.9). ``ema`` (e.g. 0.999) also keeps an exponential moving average of the weights (Polyak
     averaging), which :func:`fit` evaluates and keeps."""
-    import keras
     lr = learning_rate_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs, schedule)
     averaging = {"use_ema": True, "ema_momentum": ema} if ema else {}
     if name == "adam":
@@ -73,111 +73,91 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, epochs: int 
     raise FerError(f"unknown optimizer '{name}' (adam, adamw, sgd)")
 
 
-class TimeBudget:
+class TimeBudget(keras.callbacks.Callback):
     """Stop training cleanly after ``minutes`` (checked at the end of each epoch); rerunning resumes."""
 
-    def __new__(cls, minutes: float):
-        import keras
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.minutes = minutes
 
-        class _TimeBudget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.started = time.monotonic()
-                self.stopped_early = False
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+        self.stopped_early = False
 
-            def on_epoch_end(self, epoch, logs=None):
-                if (time.monotonic() - self.started) / 60 > minutes:
-                    self.model.stop_training = True
-                    self.stopped_early = True
-                    print(f"time budget of {minutes:g} min reached after epoch {epoch + 1}: stopping; "
-                          f"rerun to continue from here")
-
-        return _TimeBudget()
+    def on_epoch_end(self, epoch, logs=None):
+        if (time.monotonic() - self.started) / 60 > self.minutes:
+            self.model.stop_training = True
+            self.stopped_early = True
+            print(f"time budget of {self.minutes:g} min reached after epoch {epoch + 1}: stopping; "
+                  f"rerun to continue from here")
 
 
-def _best_weights_callback(model, path: Path, monitor: str, initial_best: float):
-    """Save ``model`` (the bare network, not the augmenting wrapper) whenever ``monitor`` improves."""
-    import keras
+class BestWeights(keras.callbacks.Callback):
+    """Save ``network`` (the bare network, not the augmenting wrapper being trained) to ``path`` whenever
+    ``monitor`` beats ``best``; ``best`` and ``best_epoch`` say where it stands."""
 
-    class BestWeights(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.best = initial_best
-            self.best_epoch = None
+    def __init__(self, network, path: str | Path, monitor: str = "val_accuracy", best: float = -math.inf):
+        super().__init__()
+        self.network, self.path, self.monitor = network, Path(path), monitor
+        self.best, self.best_epoch = best, None
 
-        def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get(monitor)
-            if value is not None and value > self.best:
-                self.best, self.best_epoch = float(value), epoch + 1
-                model.save_weights(path)
-
-    return BestWeights()
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.network.save_weights(self.path)
 
 
-class _EpochClock:
-    """A callback that times every epoch: into the epoch's logs (``seconds``, with the ``learning_rate`` it ended
-    on, so history.csv has both) and into its own ``seconds`` list (chapter 11's benchmarks read that)."""
-    def __new__(cls):
-        import keras
+class EpochClock(keras.callbacks.Callback):
+    """Time every epoch: into the epoch's logs (``seconds``, with the ``learning_rate`` it ended on, so
+    history.csv has both) and into its own ``seconds`` list (chapter 11's benchmarks read that)."""
 
-        class EpochClock(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.seconds = []
+    def on_train_begin(self, logs=None):
+        self.seconds = []
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.t0 = time.perf_counter()
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self.t0)
-                if logs is not None:
-                    logs["seconds"] = round(self.seconds[-1], 1)
-                    lr = self.model.optimizer.learning_rate
-                    logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))   # a tensor on any device
-
-        return EpochClock()
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.t0)
+        if logs is not None:
+            logs["seconds"] = round(self.seconds[-1], 1)
+            lr = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))   # a tensor on any device
 
 
-@functools.lru_cache(maxsize=None)
-def _mixup_batches_class():
-    import keras
+class MixupBatches(keras.utils.PyDataset):
+    """Batches of mixup (Zhang et al., 2018): each face is blended with another face of the same batch,
+    ``lam * a + (1 - lam) * b``, and so are their label vectors and class weights; ``lam`` is drawn from
+    Beta(alpha, alpha) per batch (alpha 0.2: most blends stay close to one of the two faces). The order is
+    reshuffled every epoch."""
 
-    class MixupBatches(keras.utils.PyDataset):
-        """Batches of mixup (Zhang et al., 2018): each face is blended with another face of the same batch,
-        ``lam * a + (1 - lam) * b``, and so are their label vectors and class weights; ``lam`` is drawn from
-        Beta(alpha, alpha) per batch (alpha 0.2: most blends stay close to one of the two faces). The order is
-        reshuffled every epoch."""
+    def __init__(self, x, targets, batch_size: int, alpha: float = 0.2, class_weight: dict | None = None,
+                 seed: int = 0):
+        super().__init__()
+        self.x = as_model_input(x)
+        self.targets = np.asarray(targets, dtype="float32")
+        self.batch_size, self.alpha = batch_size, alpha
+        weights = np.ones(NUM_CLASSES, "float32")
+        for k, w in (class_weight or {}).items():
+            weights[int(k)] = w
+        self.sample_weight = self.targets @ weights  # a soft label gets the blend of its classes' weights
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(self.x))
 
-        def __init__(self, x, targets, batch_size: int, alpha: float = 0.2, class_weight: dict | None = None,
-                     seed: int = 0):
-            super().__init__()
-            self.x = as_model_input(x)
-            self.targets = np.asarray(targets, dtype="float32")
-            self.batch_size, self.alpha = batch_size, alpha
-            weights = np.ones(NUM_CLASSES, "float32")
-            for k, w in (class_weight or {}).items():
-                weights[int(k)] = w
-            self.sample_weight = self.targets @ weights  # a soft label gets the blend of its classes' weights
-            self.rng = np.random.default_rng(seed)
-            self.order = self.rng.permutation(len(self.x))
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
 
-        def __len__(self):
-            return math.ceil(len(self.x) / self.batch_size)
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        partner = self.rng.permutation(len(idx))
+        lam = np.float32(self.rng.beta(self.alpha, self.alpha))
+        x, t, w = self.x[idx], self.targets[idx], self.sample_weight[idx]
+        return (lam * x + (1 - lam) * x[partner], lam * t + (1 - lam) * t[partner],
+                lam * w + (1 - lam) * w[partner])
 
-        def __getitem__(self, i):
-            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-            partner = self.rng.permutation(len(idx))
-            lam = np.float32(self.rng.beta(self.alpha, self.alpha))
-            x, t, w = self.x[idx], self.targets[idx], self.sample_weight[idx]
-            return (lam * x + (1 - lam) * x[partner], lam * t + (1 - lam) * t[partner],
-                    lam * w + (1 - lam) * w[partner])
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(self.x))
-
-    return MixupBatches
-
-
-def MixupBatches(*args, **kwargs):  # noqa: N802 - a class to its callers, defined on first use (Keras loads late)
-    return _mixup_batches_class()(*args, **kwargs)
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
 
 
 #: How far a resumed run moves each random stream per epoch already trained (far beyond what one run draws).
@@ -195,7 +175,6 @@ def fresh_random_streams(model, epochs_done: int, seed: int = 0) -> int:
     Each seed generator keeps its seed and jumps its counter to ``epochs_done * RESUME_STREAM_STEP``; the
     global seed (batch order) moves the same way.
     """
-    import keras
     keras.utils.set_random_seed(seed + RESUME_STREAM_STEP * epochs_done)
     moved = 0
     for variable in model.variables:   # seed generator states are listed among a layer's variables
@@ -208,7 +187,6 @@ def fresh_random_streams(model, epochs_done: int, seed: int = 0) -> int:
 
 def read_history(run_dir: str | Path):
     """The run's per-epoch log as a DataFrame (one row per epoch, the last record wins after a resume)."""
-    import pandas as pd
     path = Path(run_dir) / "history.csv"
     if not path.exists():
         return pd.DataFrame()
@@ -234,16 +212,15 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
     ``soft_targets`` (n x 7 probabilities, e.g. an ensemble's) replaces the one-hot labels: distillation.
     A run folder that already finished is not retrained: its best weights are loaded (``fresh=True`` restarts).
     """
-    import shutil
-    import keras
-
     run_dir = Path(run_dir)
     settings = {"model": model.name, "params": int(model.count_params()), "train": int(len(y_train)),
                 "val": int(len(y_val)), "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
                 "learning_rate": learning_rate, "schedule": schedule, "warmup_epochs": warmup_epochs,
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-                "class_weight": None if class_weight is None else {str(k): round(v, 4) for k, v in class_weight.items()},
-                "augmentation": None if augmentation is None else [l.name for l in getattr(augmentation, "layers", [augmentation])]}
+                "class_weight": None if class_weight is None else {str(k): round(v, 4)
+                                                                   for k, v in class_weight.items()},
+                "augmentation": None if augmentation is None else [
+                    layer.name for layer in getattr(augmentation, "layers", [augmentation])]}
     # Settings added later are recorded only when used, so runs made before them still resume.
     settings.update({k: v for k, v in {"mixup": mixup, "ema": ema, "distilled": soft_targets is not None}.items() if v})
     settings_path = run_dir / "run.json"
@@ -270,7 +247,8 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
 
     trainer = model
     if augmentation is not None:
-        trainer = keras.Sequential([keras.Input(model.input_shape[1:]), augmentation, model], name=f"{model.name}_training")
+        trainer = keras.Sequential([keras.Input(model.input_shape[1:]), augmentation, model],
+                                   name=f"{model.name}_training")
     if done:
         fresh_random_streams(trainer, done, seed)
     steps = math.ceil(len(y_train) / batch_size)
@@ -280,10 +258,10 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
         metrics=["accuracy"])
 
     best_so_far = float(history["val_accuracy"].max()) if done else -math.inf
-    best = _best_weights_callback(model, best_path, "val_accuracy", best_so_far)
+    best = BestWeights(model, best_path, "val_accuracy", best_so_far)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
-        _EpochClock(),
+        EpochClock(),
         # with EMA: validate with the averaged weights, and hand them to the callbacks after this one
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         best,

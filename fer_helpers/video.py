@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .course import shown_path
 from .data import CLASS_NAMES
 from .errors import FerError
-from .faces import Box, Detector, _short, make_detector
+from .faces import Box, Detector, make_detector
 
 # FFmpeg (inside OpenCV) prints its own lines to stderr for a broken file ("moov atom not found"); open_video says
 # what went wrong in one FerError line instead. OpenCV reads this when it first opens a video (AV_LOG_QUIET = -8).
@@ -127,7 +128,7 @@ def open_video(path: str | os.PathLike):
     naming the file and the reason (no such file, a folder, empty, not a video, no frame decodable)."""
     import cv2
     path = Path(path)
-    name = _short(path)
+    name = shown_path(path)
     if not path.exists():
         raise FerError(f"{name}: no such file")
     if path.is_dir():
@@ -164,7 +165,7 @@ def read_frames(path: str | os.PathLike, indices=None) -> list[np.ndarray]:
         index += 1
     capture.release()
     if wanted is not None and len(frames) < len(wanted):
-        raise FerError(f"{_short(Path(path))}: has {index} frames, no frame {max(wanted - set(frames))}")
+        raise FerError(f"{shown_path(Path(path))}: has {index} frames, no frame {max(wanted - set(frames))}")
     return list(frames.values()) if indices is None else [frames[int(i)] for i in indices]
 
 
@@ -180,6 +181,7 @@ def _pixels(box) -> Box:
 def _draw(rgb: np.ndarray, predictions, track_ids) -> np.ndarray:
     """``predict.annotate`` plus each face's track number under its box (yellow on a black outline)."""
     import cv2
+
     from .predict import annotate
     image = annotate(rgb, predictions)
     for pred, track_id in zip(predictions, track_ids):
@@ -206,6 +208,7 @@ def process_video(path: str | os.PathLike, model, detector: str | Detector = "au
     """
     import cv2
     import pandas as pd
+
     from .predict import FacePrediction, predict_faces
 
     if every < 1:
@@ -282,6 +285,6 @@ def _writer(path: str | os.PathLike, fps: float, width: int, height: int):
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
-        raise FerError(f"{_short(path)}: OpenCV cannot write an mp4v video here (use an .mp4 name; "
+        raise FerError(f"{shown_path(path)}: OpenCV cannot write an mp4v video here (use an .mp4 name; "
                        "OpenCV needs its FFmpeg backend)")
     return writer

@@ -3,8 +3,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 
 @pytest.fixture
@@ -33,3 +33,28 @@ def tiny_model():
         return keras.Model(inputs, outputs, name=name)
 
     return make
+
+
+@pytest.fixture
+def assert_holds_weights(tmp_path_factory):
+    """``assert_holds_weights(model, path)``: every array of the ``.weights.h5`` file at ``path`` is in ``model``.
+
+    The model saves itself again and the two files must hold the same arrays under the same names: a layer that
+    kept its fresh weights, or a variable the file lacks, makes them differ."""
+    import h5py
+
+    def arrays(path):
+        found = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, item: found.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+        return found
+
+    def check(model, path):
+        again = tmp_path_factory.mktemp("resaved") / "model.weights.h5"
+        model.save_weights(again)
+        saved, held = arrays(path), arrays(again)
+        assert sorted(held) == sorted(saved) and len(saved) == len(model.weights)
+        differ = [name for name in saved if not np.array_equal(saved[name], held[name])]
+        assert not differ, f"{len(differ)} of {len(saved)} arrays differ from {path}, e.g. {differ[:3]}"
+
+    return check

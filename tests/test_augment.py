@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fer_helpers import augment
-from fer_helpers.errors import FerError
 from fer_helpers.data import CLASS_NAMES, NUM_CLASSES
+from fer_helpers.errors import FerError
 
 
 def labels_from_counts(counts):

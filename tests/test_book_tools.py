@@ -45,7 +45,8 @@ def _chapter(badges: bool = False):
         title += "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://x)\n" \
                  "[![Binder](https://mybinder.org/badge_logo.svg)](https://y)\n\n"
     title += "By the end you will be able to:\n\n- do one thing;\n- do another\n  thing.\n\n" \
-             "| mode | data | 2-core CPU | one GPU |\n|---|---|---|---|\n| quick (`FER_QUICK=1`) | s | ~1 min | < 1 min |\n"
+             "| mode | data | 2-core CPU | one GPU |\n|---|---|---|---|\n" \
+             "| quick (`FER_QUICK=1`) | s | ~1 min | < 1 min |\n"
     setup = nbformat.v4.new_code_cell(SETUP, execution_count=1,
                                       outputs=[nbformat.v4.new_output("stream", text="mode: quick\n")])
     params = nbformat.v4.new_code_cell("EPOCHS = 1", metadata={"tags": ["parameters"]}, execution_count=2)
@@ -101,12 +102,13 @@ def test_stamp_inserts_badges_and_fixes_the_clone_line_in_both_files_of_the_pair
     nb = nbformat.read(ipynb, as_version=4)
     title = nb.cells[0].source.split("\n")
     assert title[0] == "# 9. A synthetic chapter" and title[1] == ""
-    assert title[2:4] == course_repo.badge_lines("notebooks/09_synthetic.ipynb")
-    assert title[4] == "" and title[5].startswith("By the end")
+    assert title[2:5] == course_repo.badge_lines("notebooks/09_synthetic.ipynb")
+    assert title[5] == "" and title[6].startswith("By the end")
     setup = nb.cells[1].source
-    assert f"!{course_repo.clone_command()}" in setup
-    assert f'os.path.isdir("{course_repo.REPO}")' in setup and f'os.chdir("{course_repo.REPO}/notebooks")' in setup
-    assert f"%pip install --quiet -e {course_repo.REPO}" in setup and "old-name" not in setup
+    assert setup.startswith(stamp_headers.setup_head()) and setup.endswith("session = course.start()")
+    assert f'clone = "{course_repo.clone_command()}"' in setup
+    assert f'os.path.isdir("{course_repo.REPO}/fer_helpers")' in setup and "old-name" not in setup
+    assert "!git" not in setup and "%pip" not in setup, "no shell magics: one or two quiet lines on Colab"
     assert nb.cells[1].outputs[0].text == "mode: quick\n", "outputs are kept"
     from_ipynb, from_py = _pair_sources(ipynb)
     assert from_ipynb == from_py, "the .ipynb and its .py twin must stay in sync"
@@ -123,6 +125,7 @@ def test_stamp_replaces_stale_badges_in_place_and_follows_course_repo(chapter_di
     assert stamp_headers.main(["--notebooks", str(chapter_dir)]) == 0
     title = nbformat.read(ipynb, as_version=4).cells[0].source
     assert title.count("colab-badge.svg") == 1 and title.count("badge_logo.svg") == 1
+    assert title.count("open-in-kaggle.svg") == 1
     assert "github/school/fer-course/blob/spring-2026/notebooks/09_synthetic.ipynb" in title
     assert "v2/gh/school/fer-course/spring-2026?labpath=notebooks%2F09_synthetic.ipynb" in title
     assert "https://x" not in title and "https://y" not in title
@@ -250,7 +253,8 @@ def test_slides_give_sections_to_headings_and_skip_setup_and_solutions():
 
 
 def test_slides_are_written_with_the_outputs_and_without_the_solutions(chapter_dir, tmp_path):
-    target = make_slides.write_slides(chapter_dir / "09_synthetic.ipynb", tmp_path / "slides", reveal_prefix="reveal.js")
+    target = make_slides.write_slides(chapter_dir / "09_synthetic.ipynb", tmp_path / "slides",
+                                      reveal_prefix="reveal.js")
     html = target.read_text()
     assert target.name == "09_synthetic.slides.html"
     assert "reveal.js/dist/reveal.js" in html and "A synthetic chapter" in html

@@ -10,8 +10,10 @@ from fer_helpers.course import SAMPLE_DIR
 BUNDLED = models.bundled_models()
 
 
-def test_seed_is_bundled():
-    assert "seed" in BUNDLED
+def test_the_chapters_models_are_bundled_and_every_weights_file_has_its_card():
+    assert {"seed", "best"} <= set(BUNDLED)   # chapter 5's reference model and the strongest one, by name
+    weights = sorted(p.name[: -len(".weights.h5")] for p in models.WEIGHTS_DIR.glob("*.weights.h5"))
+    assert weights and all(name in BUNDLED for name in weights), "a .weights.h5 without a NAME.json card"
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -24,6 +26,12 @@ def test_bundled_model_reproduces_its_stored_probabilities(name):
     assert len(index) == len(wanted) >= 7
     proba = evaluate.predict_proba(model, sample.x[index])
     np.testing.assert_allclose(proba, np.asarray(card["check"]["probabilities"]), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_holds_every_variable_of_its_weights_file(name, assert_holds_weights):
+    card = models.model_card(name)
+    assert_holds_weights(models.load_model(name), models.WEIGHTS_DIR / f"{card.get('alias_of', name)}.weights.h5")
 
 
 @pytest.mark.parametrize("name", BUNDLED)

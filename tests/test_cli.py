@@ -24,6 +24,7 @@ def test_evaluate_prints_accuracy_and_macro_f1_and_writes_json(tmp_path, capsys,
     assert report["faces"] == 140 and 0 <= report["accuracy"] <= 1 and set(report["per_class"]) >= {"happy", "disgust"}
 
 
+@pytest.mark.slow
 def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path):
     report = tmp_path / "seed.json"
     assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", "seed", "--json", str(report)]) == 0
@@ -33,17 +34,20 @@ def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path)
     assert figures["accuracy"] > 2 / 7          # 140 sample faces: chance is 1/7, the trained model does better
 
 
+@pytest.mark.slow
 def test_evaluate_on_the_parts_of_train_that_chapter_5_carves(tmp_path):
     figures = {}
     for split in ("validation", "fit", "train"):
         report = tmp_path / f"{split}.json"
-        assert main(["evaluate", "--data", str(SAMPLE), "--split", split, "--model", "seed", "--json", str(report)]) == 0
+        args = ["evaluate", "--data", str(SAMPLE), "--split", split, "--model", "seed", "--json", str(report)]
+        assert main(args) == 0
         figures[split] = json.loads(report.read_text())
     assert figures["validation"]["faces"] + figures["fit"]["faces"] == figures["train"]["faces"]
     assert figures["validation"]["faces"] == round(0.1 * figures["train"]["faces"])
     assert "without_train_duplicates" not in figures["fit"]     # train against itself: every face a "duplicate"
 
 
+@pytest.mark.slow
 def test_compare_prints_both_models_and_mcnemar_on_the_same_faces(tmp_path, capsys, tiny_model):
     tiny_model().save(tmp_path / "tiny.keras")
     out_json = tmp_path / "compare.json"
@@ -80,6 +84,7 @@ def test_predict_names_faces_writes_json_and_annotations_and_reports_bad_files(t
                                                             "no_face_shuttle_emotions.jpg"]
 
 
+@pytest.mark.slow
 def test_train_with_flags_writes_a_run_that_evaluate_reads(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", str(SAMPLE), "--epochs", "1", "--batch-size", "32", "--run-dir", str(run)]) == 0
@@ -90,6 +95,7 @@ def test_train_with_flags_writes_a_run_that_evaluate_reads(tmp_path, capsys):
     assert "| 140 faces" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_train_with_a_named_recipe_uses_its_architecture_and_settings(tmp_path, capsys):
     from fer_helpers import recipes
     run = tmp_path / "run"
@@ -115,6 +121,7 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, args, message):
     assert message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_module_runs_as_a_script():
     result = subprocess.run([sys.executable, "-m", "fer_helpers", "--help"], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)

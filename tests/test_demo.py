@@ -34,7 +34,7 @@ def card():
 def upload_value(name, content):
     """What ipywidgets 8's FileUpload holds after one upload."""
     return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-             "last_modified": datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)},)
+             "last_modified": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)},)
 
 
 def test_no_upload_falls_back_to_a_bundled_photo(capsys):

@@ -29,11 +29,13 @@ def test_a_pack_decodes_to_exactly_the_faces_load_split_reads(tmp_path):
     assert np.array_equal(faces, expected.x) and np.array_equal(labels, expected.y) and files == expected.files
 
 
+@pytest.mark.slow
 def test_the_jobs_put_seed_and_best_first_and_every_recipe_builds():
     device = load_tool("train_on_device")
     jobs = device.jobs(rehearse=False)
     assert [name for name, *_ in jobs[:2]] == ["seed", "best"]
     assert jobs[0][1] == recipes.SEED  # the seed model is chapter 5's recipe, unchanged
+    assert jobs[1][1] == recipes.NAMED["accelerator_best"].but("best")  # the registry's, under the job's name
     names = [name for name, *_ in jobs]
     assert len(names) == len(set(names)) and {f"ladder_{s.name}" for s in recipes.LADDER} <= set(names)
     assert abs(sum(share for _, _, share, _ in jobs) - 1) < 0.05
@@ -41,6 +43,7 @@ def test_the_jobs_put_seed_and_best_first_and_every_recipe_builds():
         assert recipe.epochs == 1 and recipe.build_model().count_params() > 0, name
 
 
+@pytest.mark.slow
 def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measured_on_it(tmp_path):
     tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
     split = data.load_split(SAMPLE_DIR, "train")
@@ -70,6 +73,7 @@ def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measure
                                                      "tiny.weights.h5"]
 
 
+@pytest.mark.slow
 def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts_both(tmp_path):
     tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
     split = data.load_split(SAMPLE_DIR, "train")
@@ -108,7 +112,8 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     # difference of the two stages' best validation accuracies (as the logs have them), in faces
     paired = card["stages"][1]["vs_stage_before"]
     best_val = [stage["best_val_accuracy"] for stage in card["stages"]]
-    assert paired["only_this_stage_right"] - paired["only_stage_before_right"] == round((best_val[1] - best_val[0]) * len(y_val))
+    assert paired["only_this_stage_right"] - paired["only_stage_before_right"] == round(
+        (best_val[1] - best_val[0]) * len(y_val))
     assert 0 < paired["mcnemar_p"] <= 1 and "McNemar p =" in (out / "tiny.md").read_text()
     # a second restart: every earlier stage is named, oldest first, and each link of the chain is checked
     third = tmp_path / "third"
@@ -127,6 +132,7 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     assert list(pd.read_csv(out / "tiny.history.csv")["stage"]) == [1, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_stage_cut_short_and_restarted_counts_the_epochs_it_ran_and_says_what_it_had_planned(tmp_path):
     """A warm restart replaces the rest of the stage before it: the model's planned epochs are the earlier stages'
     epochs run plus the last stage's plan, and the card says how much of its plan the cut stage ran."""

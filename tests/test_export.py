@@ -50,7 +50,8 @@ def exported(model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def onnx_file(exported):
     if "onnx" not in exported[1]:
-        pytest.skip("ONNX export from the JAX backend needs jax2onnx (not pinned); the TensorFlow and PyTorch runs test it")
+        pytest.skip("ONNX export from the JAX backend needs jax2onnx (not pinned); "
+                    "the TensorFlow and PyTorch runs test it")
     return exported[1]["onnx"]
 
 
@@ -60,6 +61,7 @@ def faces():
     return rng.integers(0, 256, (40, 48, 48), dtype=np.uint8)
 
 
+@pytest.mark.slow
 def test_export_all_writes_every_format_this_backend_can(exported):
     out, paths = exported
     assert tuple(paths) == EXPECTED
@@ -72,6 +74,7 @@ def test_export_all_writes_every_format_this_backend_can(exported):
         assert export.size_mb(paths["tflite_float16"]) < 0.8 * export.size_mb(paths["tflite"])
 
 
+@pytest.mark.slow
 def test_exports_agree_with_keras(model, exported, faces):
     _, paths = exported
     predictors = export.make_predictors(model, paths, threads=1, verbose=False)
@@ -122,6 +125,7 @@ def test_compare_predictions_sees_a_runtime_that_disagrees(model, faces):
     assert table.loc["shuffled", "top-1 agreement"] < 1.0
 
 
+@pytest.mark.slow
 def test_predictors_share_one_interface(model, exported, faces):
     _, paths = exported
     for name, predictor in export.make_predictors(model, paths, threads=1, verbose=False).items():
@@ -136,6 +140,7 @@ def test_predictors_share_one_interface(model, exported, faces):
             predictor.predict(np.zeros((2, 32, 32), np.uint8))
 
 
+@pytest.mark.slow
 def test_a_predictor_works_as_the_model_of_predict_faces(onnx_file):
     from fer_helpers import faces, predict
     predictor = export.OnnxPredictor(onnx_file, threads=1)
@@ -146,6 +151,7 @@ def test_a_predictor_works_as_the_model_of_predict_faces(onnx_file):
     np.testing.assert_array_equal(spinning.predict(found.face[None]), predictor.predict(found.face[None]))
 
 
+@pytest.mark.slow
 def test_timings_are_positive_medians(onnx_file, faces):
     predictor = export.OnnxPredictor(onnx_file, threads=1)
     one = export.time_throughput(predictor, faces, batch_size=1, repeats=3, warmup=1)
@@ -160,6 +166,7 @@ def test_timings_are_positive_medians(onnx_file, faces):
     assert min(steps) >= 0 and e2e["total ms"] > 0
 
 
+@pytest.mark.slow
 def test_deploy_table_holds_only_what_was_measured_here(exported, onnx_file, model, faces):
     _, paths = exported
     predictors = export.make_predictors(model, {"onnx": paths["onnx"]}, keras_modes=("predict",), verbose=False)
@@ -173,7 +180,9 @@ def test_deploy_table_holds_only_what_was_measured_here(exported, onnx_file, mod
     assert table.loc["onnx", "ms end to end (512 x 512 photo)"] > 0
     assert table.loc["onnx", "MB"] == round(export.size_mb(paths["onnx"]), 1)
     assert not hasattr(export, "FER_PACKAGE_STATED") and not hasattr(export, "FER_PACKAGE_ROW")
-    text = export.table_markdown(table)
+    sys.path.insert(0, str(ROOT / "tools"))
+    import benchmark_deploy
+    text = benchmark_deploy.table_markdown(table)
     lines = text.splitlines()
     assert len(lines) == len(table) + 2 and "| onnx | here |" in text
     assert {line.count("|") for line in lines} == {len(table.columns) + 2}  # no stray '|' splits a cell
@@ -216,6 +225,7 @@ def test_export_all_skips_what_it_cannot_make_with_one_line(model, tmp_path, mon
                                                       "skipped tflite_float16", "skipped onnx"]
 
 
+@pytest.mark.slow
 def test_a_missing_runtime_skips_its_row_with_one_line(model, onnx_file, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
     predictors = export.make_predictors(model, {"onnx": onnx_file}, keras_modes=("predict",))
@@ -253,6 +263,7 @@ def _run_script(*args, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs_end_to_end_quick(model, tmp_path):
     model.save(tmp_path / "tiny.keras")
     out = tmp_path / "bench"
@@ -296,6 +307,7 @@ def test_benchmark_script_runs_end_to_end_quick(model, tmp_path):
     (["--photo", "no/such/photo.jpg"], "no/such/photo.jpg: no such file"),
     (["--data", "no/such/folder"], "no/such/folder: no such folder"),
 ])
+@pytest.mark.slow
 def test_benchmark_script_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     done = _run_script(*args, "--quick", "--out", str(tmp_path / "bench"), timeout=60)
     assert done.returncode == 2

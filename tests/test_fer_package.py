@@ -124,7 +124,7 @@ def test_the_measured_fer_row_is_merged_beside_the_course_rows():
     assert theirs[fp.TEST_COLUMNS[0]] == 0.66 and theirs[fp.TEST_COLUMNS[1]] == 0.6
     # trained on the validation faces, another model: no validation accuracy, no agreement with Keras
     assert all(pd.isna(theirs[c]) for c in ("accuracy", "macro-F1", "top-1 agreement", "max abs diff"))
-    text = export.table_markdown(table)
+    text = benchmark_deploy.table_markdown(table)
     assert "| 66.00% | 0.600 |" in text and "| 60.00% | 0.550 |" in text
     assert {line.count("|") for line in text.splitlines()} == {len(table.columns) + 2}
     notes = "\n".join(fp.markdown_notes(MEASURED))
@@ -140,7 +140,8 @@ def test_a_skipped_fer_row_says_why_and_adds_no_test_columns():
     assert row["measured"] == f"not measured: {result['skipped']}"
     assert row.drop("measured").isna().all()
     assert fp.markdown_notes(result) == [f"- `fer` {fp.FER_VERSION}: not measured: {result['skipped']}"]
-    assert export.table_markdown(table).splitlines()[-1].startswith(f"| {fp.ROW} | not measured: pip could not")
+    last = benchmark_deploy.table_markdown(table).splitlines()[-1]
+    assert last.startswith(f"| {fp.ROW} | not measured: pip could not")
 
 
 def test_benchmark_deploy_without_the_fer_package_says_so_in_its_row():

@@ -1,6 +1,7 @@
 """fer_helpers.models: the original CNN layer by layer, its cost table, the VGG-BN builder, loading and saving."""
 import json
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -55,7 +56,8 @@ def test_seed_cnn_parameter_count_and_shapes(seed_cnn):
     assert seed_cnn.count_params() == 4_232_199
     assert tuple(seed_cnn.input.shape) == (None, 48, 48, 1)
     assert tuple(seed_cnn.output.shape) == (None, 7)
-    spatial = [layer.output.shape[1] for layer in layers_of(seed_cnn) if type(layer).__name__ in ("Conv2D", "MaxPooling2D")]
+    spatial = [layer.output.shape[1] for layer in layers_of(seed_cnn)
+               if type(layer).__name__ in ("Conv2D", "MaxPooling2D")]
     assert spatial == [46, 23, 21, 10, 8, 4, 2, 1]
 
 
@@ -130,14 +132,30 @@ def test_weights_round_trip_with_card(tmp_path):
                                   keras.ops.convert_to_numpy(model(x, training=False)))
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Keras lists the groups it could not match before failing
-def test_weights_of_another_architecture_are_refused(tmp_path):
+def test_weights_of_another_architecture_are_refused(tmp_path, recwarn):
     weights = tmp_path / "vgg.weights.h5"
     models.build_vgg_bn().save_weights(weights)
     (tmp_path / "vgg.json").write_text(json.dumps({"architecture": "seed_cnn"}))
     with pytest.raises(FerError, match="do not fit architecture 'seed_cnn'") as info:
         models.load_model(weights)
     assert "\n" not in str(info.value)
+    # Keras warns "Skipping nested container ..." once per layer group before it refuses: models.load_weights
+    # drops those warnings, which describe the refused load
+    assert not [w for w in recwarn if "nested container" in str(w.message)]
+
+
+def test_load_weights_refuses_a_load_that_left_layers_at_their_fresh_weights(tmp_path, monkeypatch):
+    model = models.build_seed_cnn(widths=(4, 4, 4, 4))
+    model.save_weights(tmp_path / "w.weights.h5")
+
+    def load_leaving_a_layer(path):   # what Keras does when a saved file lacks a nested layer group
+        warnings.warn("Skipping nested container at '_operations_by_depth/container_3': no matching group found "
+                      "in the saved file. Affected layers will retain their freshly-initialized weights.",
+                      stacklevel=2)
+
+    monkeypatch.setattr(model, "load_weights", load_leaving_a_layer)
+    with pytest.raises(ValueError, match="some layers kept their fresh weights"):
+        models.load_weights(model, tmp_path / "w.weights.h5")
 
 
 @pytest.mark.parametrize("card_text, reason", [

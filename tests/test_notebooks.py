@@ -15,8 +15,13 @@ def _sources(notebook):
     return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
 
 
-def test_there_are_chapters():
-    assert len(CHAPTERS) >= 5
+def test_the_chapters_are_numbered_without_gaps_and_the_readme_lists_each_once():
+    # a chapter may have a second part under the same number (01_learning is chapter 1b), sorted after the first
+    numbers = [int(path.name[:2]) for path in CHAPTERS]
+    assert sorted(set(numbers)) == list(range(1, max(numbers) + 1))
+    readme = (NOTEBOOK_DIR.parent / "README.md").read_text()
+    listed = re.findall(r"^\| \d+[a-z]? \| \[(\d\d_\w+)\]\(notebooks/\1\.ipynb\)", readme, re.M)
+    assert listed == [path.stem for path in CHAPTERS]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -31,7 +36,7 @@ def test_ipynb_and_py_pair_are_in_sync(path):
 def test_chapter_frame(path):
     nb = nbformat.read(path, as_version=4)
     title = nb.cells[0]
-    assert title.cell_type == "markdown" and re.match(r"# \d+\. ", title.source), "first cell: '# N. Title'"
+    assert title.cell_type == "markdown" and re.match(r"# \d+[a-z]?\. ", title.source), "first cell: '# N. Title'"
     assert "colab.research.google.com" in title.source and "mybinder.org" in title.source, "launch badges"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "course.start(" in code[0].source, "the first code cell is the setup cell"

@@ -2,11 +2,11 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from fer_helpers import evaluate, plots  # noqa: E402
-from fer_helpers.data import NUM_CLASSES  # noqa: E402
+from fer_helpers import evaluate, plots
+from fer_helpers.data import NUM_CLASSES
 
 
 def test_plot_reliability_draws_one_bar_per_filled_bin_at_its_accuracy(tmp_path):

@@ -35,13 +35,15 @@ def test_seed_recipe_builds_the_original_cnn_and_batchnorm_adds_only_normalisati
 
 def test_new_architectures_map_a_face_to_seven_probabilities():
     x = np.zeros((2, 48, 48, 1), "float32")
-    for model in (models.build_vgg_bn(widths=(4, 8), head="flatten"), models.build_resnet(widths=(4, 8), blocks=(1, 1))):
+    for model in (models.build_vgg_bn(widths=(4, 8), head="flatten"),
+                  models.build_resnet(widths=(4, 8), blocks=(1, 1))):
         proba = keras.ops.convert_to_numpy(model(x, training=False))
         assert proba.shape == (2, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     with pytest.raises(FerError, match="unknown head"):
         models.build_vgg_bn(head="dense")
 
 
+@pytest.mark.slow
 def test_climb_keeps_only_changes_that_raise_validation_accuracy():
     # a fake trainer: accuracy rises with BatchNorm and mixup, falls with SGD
     def fit_step(recipe):
@@ -90,14 +92,17 @@ def test_onecycle_warms_up_for_30_percent_then_decays():
     assert lr[0] == pytest.approx(0.01 / 25) and lr[1] == pytest.approx(0.01, rel=1e-3) and lr[2] < 1e-4
 
 
+@pytest.mark.slow
 def test_ema_run_keeps_the_averaged_weights_it_validated(tmp_path):
     x, y = tiny_data()
     recipe = TINY.but("ema", ema=0.9, epochs=3)
     model, history = recipes.train_recipe(recipe, x, y, x[:48], y[:48], tmp_path / "ema", verbose=0)
     assert json.loads((tmp_path / "ema" / "run.json").read_text())["ema"] == 0.9
-    assert recipes.validation_scores(model, x[:48], y[:48])["accuracy"] == pytest.approx(history["val_accuracy"].max(), abs=1e-6)
+    assert recipes.validation_scores(model, x[:48], y[:48])["accuracy"] == pytest.approx(
+        history["val_accuracy"].max(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_train_recipe_with_mixup_and_soft_targets_records_its_recipe(tmp_path):
     x, y = tiny_data()
     model, history = recipes.train_recipe(TINY.but("mix", mixup=0.2), x, y, x[:32], y[:32], tmp_path / "mix",
@@ -111,6 +116,7 @@ def test_train_recipe_with_mixup_and_soft_targets_records_its_recipe(tmp_path):
     assert proba.shape == (5, 7) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_runs_made_before_the_new_options_still_resume(tmp_path):
     """run.json records mixup/ema/distillation only when used: a chapter 5 run started earlier still matches."""
     x, y = tiny_data()
@@ -122,6 +128,7 @@ def test_runs_made_before_the_new_options_still_resume(tmp_path):
     assert (tmp_path / "plain" / "history.csv").read_text() == logged   # loaded, not trained again
 
 
+@pytest.mark.slow
 def test_fresh_starts_over_where_another_run_with_other_data_was_kept(tmp_path):
     # quick mode with the sample, then quick mode with FER_DATA: same folder, other data
     x, y = tiny_data(96)
@@ -158,6 +165,7 @@ def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_of
         build_parser().parse_args(["train", "--data", "DIR", "--recipe", "no_such_recipe"])
 
 
+@pytest.mark.slow
 def test_init_weights_starts_a_run_from_those_weights_and_records_which(tmp_path):
     x, y = tiny_data(96)
     first, _ = recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "first", verbose=0)
@@ -179,6 +187,32 @@ def test_init_weights_starts_a_run_from_those_weights_and_records_which(tmp_path
     with pytest.raises(FerError, match="best.weights.h5: cannot start 'other'"):
         recipes.train_recipe(TINY.but("other", model_kwargs={"widths": (8, 16)}), x, y, x[:32], y[:32],
                              tmp_path / "other", verbose=0, init_weights=start)
+
+
+@pytest.mark.slow
+def test_a_warm_start_holds_every_variable_of_the_weights_it_starts_from(tmp_path, monkeypatch,
+                                                                         assert_holds_weights):
+    x, y = tiny_data(96)
+    first, _ = recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "first", verbose=0)
+    start = tmp_path / "first" / "best.weights.h5"
+    monkeypatch.setattr(train, "fit", lambda *args, **kwargs: None)   # stop right after the weights are loaded
+    warm, _ = recipes.train_recipe(TINY.but("warm"), x, y, x[:32], y[:32], tmp_path / "warm", verbose=0, seed=1,
+                                   init_weights=start)
+    assert_holds_weights(warm, start)
+    assert [v.path for v in warm.weights] == [v.path for v in first.weights]
+    for kept, loaded in zip(first.weights, warm.weights):   # trainable or not (BatchNorm's moving statistics)
+        assert np.array_equal(keras.ops.convert_to_numpy(kept), keras.ops.convert_to_numpy(loaded)), kept.path
+    moving = [keras.ops.convert_to_numpy(v) for v in first.weights if v.path.endswith("moving_mean")]
+    assert moving and all(np.any(m != 0) for m in moving)   # they moved away from their start: the check can fail
+
+
+def test_a_warm_start_from_weights_that_do_not_fit_is_refused_without_keras_warnings(tmp_path, recwarn):
+    TINY.build_model().save_weights(tmp_path / "narrow.weights.h5")
+    x, y = tiny_data(32)
+    with pytest.raises(FerError, match="narrow.weights.h5: cannot start 'wide'"):
+        recipes.train_recipe(TINY.but("wide", model_kwargs={"widths": (8, 16)}), x, y, x, y, tmp_path / "wide",
+                             verbose=0, init_weights=tmp_path / "narrow.weights.h5")
+    assert not [w for w in recwarn if "nested container" in str(w.message)]
 
 
 def test_the_reference_recipe_trains_the_small_resnet_and_its_restart_changes_only_the_cycle():

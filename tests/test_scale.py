@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fer_helpers import data, scale
+from fer_helpers.course import REPO_ROOT
 
 
 def _faces(n, seed=0):
@@ -16,23 +18,26 @@ def _faces(n, seed=0):
     return rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), np.arange(n) % data.NUM_CLASSES
 
 
+@pytest.mark.slow
 def test_imports_without_jax_and_torch():
     blocked = "import sys; sys.modules['jax'] = None; sys.modules['torch'] = None; import fer_helpers.scale"
-    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, cwd=scale._REPO_ROOT)
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_missing_backend_is_a_row_not_an_error():
     assert not scale.backend_installed("no_such_backend")
     assert scale.run_worker("backend", "no_such_backend", weights="x") == {"backend": "no_such_backend",
                                                                           "status": "not installed"}
     # the worker itself, started as the chapter starts it, answers in JSON too
     done = subprocess.run([sys.executable, "-m", "fer_helpers.scale", "backend", "--backend", "no_such_backend",
-                           "--weights", "x"], capture_output=True, text=True, cwd=scale._REPO_ROOT, timeout=120)
+                           "--weights", "x"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"backend": "no_such_backend", "status": "not installed"}
 
 
+@pytest.mark.slow
 def test_backend_benchmark_reports_each_backend():
     x, y = _faces(32)
     table = scale.backend_benchmark(x, y, backends=("tensorflow", "no_such_backend"), widths=(4, 8), batch_size=16,
@@ -48,6 +53,7 @@ def test_backend_benchmark_reports_each_backend():
     assert table.loc["no_such_backend", "status"] == "not installed"
 
 
+@pytest.mark.slow
 def test_two_devices_train_exactly_like_one():
     x, y = _faces(64)
     result = scale.data_parallel_check("tensorflow", devices=2, steps=3, per_replica_batch=8, x=x, y=y,
@@ -61,17 +67,29 @@ def test_two_devices_train_exactly_like_one():
     assert result["max_weight_diff_per_replica_batch_on_one_device"] > 100 * result["max_weight_diff"] + 1e-5
 
 
-def test_data_parallel_unsupported_backend_says_so():
+def test_data_parallel_on_a_missing_backend_says_not_installed():
     assert scale.data_parallel_check("no_such_backend")["status"] == "not installed"
 
 
+@pytest.mark.slow
+def test_data_parallel_on_an_installed_but_unsupported_backend_says_so():
+    if not scale.backend_installed("torch"):
+        pytest.skip("PyTorch is not installed (make test-backends installs it)")
+    result = scale.data_parallel_check("torch", devices=2, steps=1, per_replica_batch=4, timeout=300)
+    assert result["status"] == "not supported" and result["backend"] == "torch"
+    assert "keras.distribution (JAX) or tf.distribute (TensorFlow)" in result["error"]
+
+
+@pytest.mark.slow
 def test_pipeline_benchmark_counts_every_face(tmp_path):
     import keras
     x, y = _faces(48)
     augmentation = keras.Sequential([keras.layers.RandomFlip("horizontal")])
     table = scale.pipeline_benchmark(x, y, batch_size=16, read_passes=1, epochs=1, augmentation=augmentation,
                                      widths=(4, 8))
-    assert len(table) >= 4
+    # four tf.data pipelines (folders twice, arrays, arrays + augmentation) and the original's, where tf.keras has it
+    assert len(table) == 4 + scale.legacy_available()
+    assert "arrays + augmentation mapped in tf.data" in table.index
     assert (table["images"] == 48).all()
     for column in ("read_images_per_s", "train_images_per_s"):
         assert np.isfinite(table[column]).all() and (table[column] > 0).all()

@@ -11,6 +11,7 @@ def _split(x, y):
     return x[:90], y[:90], x[90:], y[90:]
 
 
+@pytest.mark.slow
 def test_fit_learns_and_keeps_best_weights(tmp_path, separable_faces, tiny_model):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     model = tiny_model()
@@ -32,6 +33,7 @@ def _raw_log_epochs(run):
     return list(pd.read_csv(run / "history.csv")["epoch"])
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, separable_faces, tiny_model, capsys):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
@@ -57,6 +59,7 @@ def _seed_counters(layer):
     return [int(keras.ops.convert_to_numpy(v)[1]) for v in layer.variables if v.name.endswith("seed_generator_state")]
 
 
+@pytest.mark.slow
 def test_a_resumed_run_draws_new_augmentations_not_the_first_sessions_again(tmp_path, separable_faces, tiny_model):
     from fer_helpers import augment
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
@@ -79,6 +82,7 @@ def test_a_resumed_run_draws_new_augmentations_not_the_first_sessions_again(tmp_
     assert all(c > train.RESUME_STREAM_STEP for c in _seed_counters(augmentation))
 
 
+@pytest.mark.slow
 def test_run_folder_with_other_settings_is_refused(tmp_path, separable_faces, tiny_model):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
@@ -90,6 +94,7 @@ def test_run_folder_with_other_settings_is_refused(tmp_path, separable_faces, ti
     assert json.loads((run / "run.json").read_text())["batch_size"] == 32
 
 
+@pytest.mark.slow
 def test_augmentation_stays_out_of_the_saved_model(tmp_path, separable_faces, tiny_model):
     from fer_helpers import augment
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)

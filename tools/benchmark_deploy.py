@@ -42,8 +42,68 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import benchmark_fer_package as fer_package  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer_helpers import export  # noqa: E402
 from fer_helpers.errors import FerError  # noqa: E402
 
+# ------------------------------------------------------------------ the measurement (fer_helpers.export's parts)
+
+def end_to_end_repeats(repeats: int) -> int:
+    """Runs of one photo end to end when ``repeats`` calls are timed at batch 1: a fifth, at least 3."""
+    return max(3, repeats // 5)
+
+
+def run_benchmark(model, out_dir, x, y=None, photo=None, repeats: int = 30, batch_sizes=(1, 64),
+                  threads: int | None = None, detector="auto", verbose: bool = True):
+    """Everything this tool measures, in one call: export the model into ``out_dir/models``, check every runtime
+    against Keras on faces ``x`` (labels ``y``), time them side by side (``export.time_side_by_side``, ``repeats``
+    calls at batch 1), time one ``photo`` end to end with each, and return ``(table, details)``: the
+    ``export.deploy_table`` and a dict of the parts (paths, comparison, timings, settings). ``detector``: a name
+    or a :class:`~fer_helpers.faces.Detector` (e.g. ``faces.make_detector("yunet", max_side=320)``)."""
+    photo = Path(photo) if photo is not None else ROOT / "data" / "photos" / "astronaut.jpg"
+    paths = export.export_all(model, Path(out_dir) / "models", verbose=verbose)
+    predictors = export.make_predictors(model, paths, threads=threads, verbose=verbose)
+    comparison = export.compare_predictions(predictors, x, y)
+    throughput = export.time_side_by_side(predictors, x, batch_sizes, repeats)
+    end_to_end = [export.time_end_to_end(p, photo, detector, repeats=end_to_end_repeats(repeats))
+                  for p in predictors.values()]
+    if verbose:
+        for name in predictors:
+            speeds = ", ".join(f"{t['faces/s']:.0f}" for t in throughput if t["runtime"] == name)
+            total = next(e["total ms"] for e in end_to_end if e["runtime"] == name)
+            print(f"{name}: faces/s at batch {', '.join(map(str, batch_sizes))}: {speeds}; {total:.0f} ms end to end")
+    table = export.deploy_table(paths, comparison, throughput, end_to_end)
+    details = {"paths": paths, "comparison": comparison, "throughput": throughput, "end_to_end": end_to_end,
+               "settings": export.thread_settings(threads)}
+    return table, details
+
+
+def table_markdown(table) -> str:
+    """The deploy table as a Markdown table: shares as percentages, differences in scientific notation, speeds and
+    milliseconds rounded; empty cells as '-'."""
+    def cell(column: str, value) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "-"
+        if not isinstance(value, (int, float, np.number)):
+            return str(value)
+        if column == "top-1 agreement" or column.startswith("accuracy"):  # 'accuracy, test (PublicTest)' too
+            return f"{value:.2%}"
+        if column.startswith("macro-F1"):
+            return f"{value:.3f}"
+        if column.startswith("max abs"):
+            return f"{value:.1e}"
+        if column == "MB":
+            return f"{value:.1f}"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+    header = ["runtime", *table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, row in table.iterrows():
+        lines.append("| " + " | ".join([str(name), *(cell(c, v) for c, v in row.items())]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ the command line
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -123,7 +183,7 @@ def header(args, model_name: str, faces: str, details: dict, seconds: float, fer
     lines += [f"- comparison faces: {faces}",
               f"- timings: medians, warm-up calls excluded; the runtimes are timed in turn, call by call "
               f"({args.repeats} calls each at batch 1, {export.batched_repeats(args.repeats)} at batch {args.batch}); "
-              f"end to end: {export.end_to_end_repeats(args.repeats)} runs on `{Path(args.photo).name}`, "
+              f"end to end: {end_to_end_repeats(args.repeats)} runs on `{Path(args.photo).name}`, "
               f"detector {e2e['detector']} searching {details['detect_side']}"
               f" ({e2e['faces']} face(s) found; detection {_median_detect(details):.0f} ms, the median over the "
               f"course's rows)"]
@@ -178,7 +238,7 @@ def main(argv=None) -> int:
         print(f"model {model_line}; comparing on {faces_used}")
         side = faces.DETECT_MAX_SIDE if args.detect_max_side is None else (args.detect_max_side or None)
         detector = faces.make_detector(args.detector, max_side=side)
-        table, details = export.run_benchmark(model, out, x, y, photo=photo, repeats=args.repeats,
+        table, details = run_benchmark(model, out, x, y, photo=photo, repeats=args.repeats,
                                               batch_sizes=(1, args.batch), threads=args.threads, detector=detector)
         details["detect_side"] = f"the photo shrunk to {side} pixels at most" if side else "the photo at full size"
         table, fer_result = fer_row(args, table, details, model, root, x, photo, max_faces)
@@ -189,7 +249,7 @@ def main(argv=None) -> int:
     table.to_csv(out / "deploy.csv", float_format="%.6g")
     seconds = time.perf_counter() - start
     text = header(args, args.model, faces_used, details, seconds, fer_result, model_line)
-    (out / "deploy.md").write_text(text + "\n" + export.table_markdown(table))
+    (out / "deploy.md").write_text(text + "\n" + table_markdown(table))
     (out / "deploy.json").write_text(json.dumps(
         {"command": command_line(args), "date": date.today().isoformat(), "seconds": round(seconds),
          "model": model_line, "faces": faces_used, "settings": details["settings"],
@@ -197,7 +257,7 @@ def main(argv=None) -> int:
          "end_to_end": details["end_to_end"], "throughput": details["throughput"], "fer": fer_result},
         indent=1, default=str) + "\n")
     print()
-    print(export.table_markdown(table))
+    print(table_markdown(table))
     print(f"wrote {export.shown(out / 'deploy.csv')}, {export.shown(out / 'deploy.md')} and deploy.json "
           f"in {time.perf_counter() - start:.0f} s")
     return 0

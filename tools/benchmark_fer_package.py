@@ -82,7 +82,7 @@ CAVEAT = ("fer's checkpoint was chosen on PublicTest + PrivateTest, so its test 
           "validation figures")
 
 
-class Skip(Exception):
+class SkipError(Exception):
     """fer cannot be measured here; the message says why, in one line."""
 
 
@@ -141,7 +141,7 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
     """The virtualenv's python and how it was made: ``{'python', 'install seconds', 'venv MB', 'reused'}``.
 
     Reuses ``venv`` when its marker says it was made with :data:`PINS`; else (``install``) creates it and installs
-    the pins and ``fer`` (``--no-deps``). Raises :class:`Skip` with one line when it cannot.
+    the pins and ``fer`` (``--no-deps``). Raises :class:`SkipError` with one line when it cannot.
     """
     venv = Path(venv)
     python, marker = venv_python(venv), venv / MARKER
@@ -156,7 +156,7 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
                     "venv MB": made.get("venv MB"), "reused": True}
     if not install:
         why = "has no fer" if python.exists() else "does not exist"
-        raise Skip(f"the virtualenv {shown(venv)} {why} (run tools/benchmark_fer_package.py without --no-install "
+        raise SkipError(f"the virtualenv {shown(venv)} {why} (run tools/benchmark_fer_package.py without --no-install "
                    f"to make it)")
     log(f"installing fer {FER_VERSION} and its pins into {shown(venv)} (once: about 2 minutes and 1.7 GB, most "
         f"of it TensorFlow; pip's output goes to {shown(venv / 'install.log')})")
@@ -167,7 +167,7 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
                            timeout=300)
     except (OSError, subprocess.SubprocessError) as err:
         detail = _last_line(err.stderr) if getattr(err, "stderr", None) else type(err).__name__
-        raise Skip(f"cannot create a virtualenv in {shown(venv)} ({detail})") from None
+        raise SkipError(f"cannot create a virtualenv in {shown(venv)} ({detail})") from None
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--timeout", "30", "--retries", "1"]
     with open(venv / "install.log", "w") as out:
         for command in (pip + list(PINS), pip + ["--no-deps", f"fer=={FER_VERSION}"]):
@@ -176,10 +176,11 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
             try:
                 done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
             except (OSError, subprocess.SubprocessError) as err:
-                raise Skip(f"pip could not install fer {FER_VERSION} and its pins ({type(err).__name__})") from None
+                raise SkipError(f"pip could not install fer {FER_VERSION} and its pins "
+                                f"({type(err).__name__})") from None
             if done.returncode:
                 why = _last_line((venv / "install.log").read_text(errors="replace"), prefer="ERROR")
-                raise Skip(f"pip could not install fer {FER_VERSION} and its pins (no network?): {why}")
+                raise SkipError(f"pip could not install fer {FER_VERSION} and its pins (no network?): {why}")
     seconds = time.perf_counter() - start
     made = {**wanted, "install seconds": round(seconds, 1), "venv MB": round(_folder_mb(venv))}
     marker.write_text(json.dumps(made, indent=1) + "\n")
@@ -189,7 +190,7 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
 
 def run_worker(python, request: dict, arrays: dict, timeout: float = 1800) -> dict:
     """Run this file's :func:`worker` under ``python`` with ``request`` (JSON) and ``arrays`` (saved as .npz);
-    return what it wrote. A worker that fails raises :class:`Skip` with its last line."""
+    return what it wrote. A worker that fails raises :class:`SkipError` with its last line."""
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as tmp:
         given, result = Path(tmp) / "in.npz", Path(tmp) / "out.json"
         np.savez(given, request=np.asarray(json.dumps(request)), **arrays)
@@ -199,11 +200,11 @@ def run_worker(python, request: dict, arrays: dict, timeout: float = 1800) -> di
             done = subprocess.run([str(python), str(Path(__file__).resolve()), "--worker", str(given), str(result)],
                                   capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
         except subprocess.TimeoutExpired:
-            raise Skip(f"the fer worker did not finish in {timeout:.0f} s") from None
+            raise SkipError(f"the fer worker did not finish in {timeout:.0f} s") from None
         except OSError as err:
-            raise Skip(f"cannot run {shown(python)} ({err.strerror or type(err).__name__})") from None
+            raise SkipError(f"cannot run {shown(python)} ({err.strerror or type(err).__name__})") from None
         if done.returncode or not result.exists():
-            raise Skip(f"fer does not run in its virtualenv: {_last_line(done.stderr, prefer='fer worker:')}")
+            raise SkipError(f"fer does not run in its virtualenv: {_last_line(done.stderr, prefer='fer worker:')}")
         return json.loads(result.read_text())
 
 
@@ -227,7 +228,7 @@ def measure(x_time, x_test=None, y_test=None, photo=ROOT / "data" / "photos" / "
         if x_test is not None:
             arrays["x_test"] = np.asarray(x_test, dtype=np.uint8)
         result = run_worker(made["python"], request, arrays)
-    except Skip as why:
+    except SkipError as why:
         log(f"benchmark_fer_package: skipped: {why}")
         return {"row": ROW, "skipped": str(why)}
     result.update(row=ROW, skipped=None, venv=shown(venv), reused=made["reused"],
@@ -339,15 +340,16 @@ def _median_rounds(calls: dict, rounds: int, warmup: int) -> dict:
 def worker(given: str, out: str) -> None:
     """Runs under fer's virtualenv: load fer, time it, classify the test faces, write JSON to ``out``."""
     import warnings
-    warnings.filterwarnings("ignore")  # pkg_resources' and tf.lite.Interpreter's deprecation warnings
+    # fer's imports: pkg_resources says it is deprecated, tf.lite.Interpreter that it moves to LiteRT
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
     with np.load(given, allow_pickle=False) as data:
         request = json.loads(str(data["request"]))
         x_time = data["x_time"]
         x_test = data["x_test"] if "x_test" in data.files else None
     start = time.perf_counter()
-    import fer  # first: a virtualenv without it fails here, in a second
-
     import cv2
+    import fer  # first: a virtualenv without it fails here, in a second
     import tensorflow as tf
     try:
         from fer import FER
@@ -381,7 +383,7 @@ def worker(given: str, out: str) -> None:
             shape = [batch, 48, 48, 1]
             interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
             interpreter.allocate_tensors()
-            calls[name] = lambda it=interpreter, x=faces[..., None].astype(np.float32): _invoke(it, x)
+            calls[name] = lambda it=interpreter, x=faces[..., None].astype(np.float32): _invoke(it, x)  # noqa: B008 - bound once, here
         rounds = repeats if batch == 1 else max(3, repeats // 10)
         for name, seconds in _median_rounds(calls, rounds, 2 if batch == 1 else 1).items():
             throughput.append({"runtime": name, "batch": batch, "ms per call": 1000 * seconds,

@@ -9,9 +9,10 @@
    title (the ``# ...`` heading of its notebook or markdown file) as its ``<h1>``; a chapter page must also show
    the launch links (Colab and Binder, from ``tools/course_repo.py``), previous/next links, a search box, and as
    many figures as its notebook has image outputs.
-2. **In the files.** Every ``.html`` page under ``_build/html`` (not the theme's fragments in ``_static/``) is parsed: every internal link (``href``, ``src``)
-   must point at a file that exists, a link's ``#anchor`` into a page must exist in that page, and every
-   ``<img>`` must exist (external images, such as the Colab badge, are counted but not fetched).
+2. **In the files.** Every ``.html`` page under ``_build/html`` (not the theme's fragments in ``_static/``) is
+   parsed: every internal link (``href``, ``src``) must point at a file that exists, a link's ``#anchor`` into a
+   page must exist in that page, and every ``<img>`` must exist (external images, such as the Colab badge, are
+   counted but not fetched).
 
 Chromium runs without network access to anything but the local server (``--disable-background-networking``
 and friends; MathJax, which the pages load from a CDN, is not needed for the checks).
@@ -37,7 +38,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course_repo  # noqa: E402
+import course_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"

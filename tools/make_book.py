@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course_repo  # noqa: E402
-import nbformat  # noqa: E402
+import course_repo
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -43,7 +43,9 @@ def chapters(notebook_dir: Path) -> list[str]:
 def toc_text(notebook_dir: Path) -> str:
     lines = [HEADER, "format: jb-book", "root: book/intro", "parts:", "  - caption: Chapters", "    chapters:"]
     lines += [f"      - file: {entry}" for entry in chapters(notebook_dir)]
-    lines += ["  - caption: Teaching with it", "    chapters:", "      - file: book/teachers_guide"]
+    lines += ["  - caption: Teaching with it", "    chapters:", "      - file: book/teachers_guide",
+              "      - file: book/syllabus", "      - file: book/rubric", "      - file: book/projects",
+              "      - file: book/ethics"]
     return "\n".join(lines) + "\n"
 
 

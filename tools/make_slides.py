@@ -25,8 +25,8 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_student_copies import SOLUTION_TAG  # noqa: E402  (the tag the student copies remove, too)
-from stamp_headers import CHAPTER_GLOB  # noqa: E402
+from make_student_copies import SOLUTION_TAG
+from stamp_headers import CHAPTER_GLOB
 
 ROOT = Path(__file__).resolve().parent.parent
 

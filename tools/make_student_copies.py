@@ -7,6 +7,8 @@ A student copy is its chapter with
 
 - every cell tagged ``solution`` removed (the exercises stay), and, when any were removed, one closing markdown
   cell that says where the solutions are;
+- an empty answer cell under the exercises for each of them (``# Exercise N: your answer``), so a student has
+  somewhere to work without adding cells (graded work uses the nbgrader assignments, ``tools/make_assignments.py``);
 - every output and execution count cleared (students run the cells themselves);
 - its Colab and Binder badges pointing at the student copy (``tools/course_repo.py`` names the repository);
 - no jupytext pairing in its metadata, so opening it in JupyterLab with jupytext does not create a .py twin.
@@ -16,16 +18,18 @@ A student copy is its chapter with
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stamp_headers  # noqa: E402
+import stamp_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
+EXERCISE = re.compile(r"^(\d+)\. ", re.MULTILINE)
 README = """\
 # Student copies
 
@@ -45,6 +49,17 @@ def student_copy(nb, name: str, prefix: str = "students"):
             cell.outputs = []
             cell.execution_count = None
         cell.metadata.pop("execution", None)
+    exercises = next((i for i, c in enumerate(kept) if c.cell_type == "markdown" and "## Exercises" in c.source), None)
+    if exercises is not None:
+        numbers = [int(n) for n in EXERCISE.findall(kept[exercises].source.split("## Exercises", 1)[1])]
+        answers = [nbformat.v4.new_code_cell(f"# Exercise {n}: your answer (code, or a comment; add cells as you need)")
+                   for n in numbers]
+        for n, cell in zip(numbers, answers):
+            if "id" in kept[0]:
+                cell.id = f"student-answer-{n}"   # deterministic, so --check can compare bytes
+            else:
+                cell.pop("id", None)
+        kept[exercises + 1:exercises + 1] = answers
     if removed:
         kept.append(nbformat.v4.new_markdown_cell(
             "## Solutions\n\n"

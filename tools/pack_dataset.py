@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fer_helpers import data  # noqa: E402
+from fer_helpers import data
 
 
 def main(argv=None):
@@ -29,7 +29,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="the pack file to write")
     args = parser.parse_args(argv)
     split = data.load_split(args.data, args.split)
-    folder = data._split_folder(Path(args.data), args.split)
+    folder = data.split_folder(Path(args.data), args.split)
     if folder is None:
         sys.exit(f"{args.data}: packing needs the image-folder layout (the JPEG bytes are what travels)")
     blobs = [(folder / f).read_bytes() for f in split.files]

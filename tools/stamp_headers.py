@@ -1,20 +1,23 @@
-"""Write, or check, the repository links in every chapter: the title cell's Colab and Binder badges and the
-setup cell's clone line, from the one repository URL and branch in ``tools/course_repo.py``.
+"""Write, or check, the repository links in every chapter: the title cell's Colab, Kaggle and Binder badges and
+the setup cell, from the repository and ref named in ``tools/course_repo.py``.
 
     python tools/stamp_headers.py            # rewrite notebooks/NN_*.ipynb and their .py twins where needed
     python tools/stamp_headers.py --check    # exit 1 and list the chapters whose links are not current
+    python tools/stamp_headers.py --notebooks /tmp/copy/notebooks   # stamp a copy (to try a template change)
 
 Both files of a jupytext pair are edited (the .ipynb through nbformat, its outputs kept; the .py as text), so the
-pair stays in sync. Only the lines below change; a file that is already current is not rewritten.
+pair stays in sync. Only these parts change; a file that is already current is not rewritten.
 
-- title cell (the first cell): the two badge lines ``[![Open In Colab](...)](...)`` and ``[![Binder](...)](...)``;
-  inserted after the ``# N. Title`` line when missing;
-- setup cell (the first code cell that calls ``course.start(``): ``!git clone ... URL.git``, and the folder the
-  clone makes in ``os.path.isdir("REPO")``, ``%pip install ... -e REPO`` and ``os.chdir("REPO/notebooks")``.
+- title cell (the first cell): the badge lines ``[![Open In Colab](...)](...)``, ``[![Open In Kaggle](...)](...)``
+  and ``[![Binder](...)](...)``; inserted after the ``# N. Title`` line when missing;
+- setup cell (the first code cell that calls ``course.start(``): everything before ``from fer_helpers import
+  course`` is written from :data:`SETUP_TEMPLATE` (the full-mode switch, the copy of
+  ``fer_helpers.course.hosted_runtime``, the clone and its check); the lines from that import on are the chapter's.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from pathlib import Path
@@ -22,17 +25,64 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import course_repo  # noqa: E402
+import course_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
-_BADGE = re.compile(r"^\[!\[(Open In Colab|Binder)\]")
-_SETUP_RULES = [
-    (re.compile(r"^(\s*(?:# )?)!git clone .*$"), lambda m: f"{m[1]}!{course_repo.clone_command()}"),
-    (re.compile(r'os\.path\.isdir\("[^"]*"\)'), lambda m: f'os.path.isdir("{course_repo.REPO}")'),
-    (re.compile(r"^(\s*(?:# )?%pip install .*-e )\S+$"), lambda m: f"{m[1]}{course_repo.REPO}"),
-    (re.compile(r'os\.chdir\("[^"/]*/notebooks"\)'), lambda m: f'os.chdir("{course_repo.REPO}/notebooks")'),
-]
+_BADGE = re.compile(r"^\[!\[(Open In Colab|Open In Kaggle|Binder)\]")
+#: The setup cell down to the import of fer_helpers. Placeholders: {clone_command}, {url}, {repo},
+#: {hosted_runtime} (the function's source in fer_helpers/course.py, without its docstring).
+SETUP_TEMPLATE = '''\
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
+import os
+import subprocess
+import sys
+
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+{hosted_runtime}
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("{repo}/fer_helpers"):  # once per runtime
+        clone = "{clone_command}"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+        if git.returncode or not os.path.isdir("{repo}/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from {url}: {{why}}")
+    os.chdir("{repo}/notebooks" if os.path.isdir("{repo}/notebooks") else "{repo}/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
+'''
+_SETUP_END = "from fer_helpers import course"
+COURSE_PY = ROOT / "fer_helpers" / "course.py"
+
+
+def hosted_runtime_source(course_py: Path = COURSE_PY) -> str:
+    """``hosted_runtime``'s source in fer_helpers/course.py, its docstring left out (read, not imported)."""
+    text = course_py.read_text(encoding="utf-8")
+    function = next(node for node in ast.parse(text).body
+                    if isinstance(node, ast.FunctionDef) and node.name == "hosted_runtime")
+    lines = text.split("\n")[function.lineno - 1:function.end_lineno]
+    docstring = function.body[0]
+    if isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant):
+        start, end = docstring.lineno - function.lineno, docstring.end_lineno - function.lineno
+        lines = lines[:start] + lines[end + 1:]
+    return "\n".join(lines)
+
+
+def setup_head() -> str:
+    """The setup cell's lines before ``from fer_helpers import course``, from the template and course_repo."""
+    return SETUP_TEMPLATE.format(clone_command=course_repo.clone_command(),
+                                 url=course_repo.repo_url(), repo=course_repo.REPO,
+                                 hosted_runtime=hosted_runtime_source())
 
 
 def stamp_title(source: str, repo_path: str) -> str:
@@ -52,13 +102,10 @@ def stamp_title(source: str, repo_path: str) -> str:
 
 
 def stamp_setup(source: str) -> str:
-    """The setup cell's code with the clone line and the clone's folder name from ``course_repo``."""
-    out = []
-    for line in source.split("\n"):
-        for pattern, replace in _SETUP_RULES:
-            line = pattern.sub(replace, line)
-        out.append(line)
-    return "\n".join(out)
+    """The setup cell's code: the template down to ``from fer_helpers import course``, the chapter's lines after."""
+    at = source.find(_SETUP_END)
+    tail = source[at:] if at >= 0 else f"{_SETUP_END}\n\nsession = course.start()"
+    return setup_head() + "\n" + tail
 
 
 def _setup_index(cells) -> int | None:
