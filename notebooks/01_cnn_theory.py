@@ -17,6 +17,7 @@
 # # 1. How a CNN sees a face: convolution, pooling, receptive fields and softmax, by hand
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/01_cnn_theory.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/01_cnn_theory.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F01_cnn_theory.ipynb)
 #
 # Every later chapter trains or inspects a convolutional neural network (CNN). This one opens it up on a single
@@ -37,17 +38,38 @@
 # The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, host, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -317,8 +339,9 @@ plt.show()
 # ## 1.5 Learned filters: an untrained layer versus a trained one
 #
 # A CNN is not given Sobel kernels: its first layer starts from random weights and learns its own 3x3 filters
-# from the labelled faces, because they help lower the loss. Below, the 16 strongest of the 128 first-layer
-# filters of the original CNN, twice: freshly initialised (Glorot-uniform random weights), and after training on
+# from the labelled faces, because they help lower the loss (chapter 1b shows how, and learns an edge filter back
+# from data). Below, the 16 strongest of the 128 first-layer filters of the original CNN, twice: freshly
+# initialised (Glorot-uniform random weights), and after training on
 # FER2013 (the course model: chapter 5's run if this machine has one, else the bundled reference; the first output
 # line names it). Each row shows the filters with the largest weights first.
 
@@ -551,7 +574,8 @@ print(table.round(3).to_string())
 # The temperature divides every logit before the softmax. $T < 1$ sharpens the distribution towards the largest
 # logit, $T > 1$ flattens it towards uniform (1/7 = 0.143 each); the ranking, and so the predicted class, never
 # changes. Training uses $T = 1$; a temperature fitted afterwards is a common way to make a model's confidence
-# honest (*calibration*), and a high temperature is how *knowledge distillation* exposes a teacher's second choices.
+# honest (*calibration*), and a high temperature is how *knowledge distillation* usually exposes a teacher's second
+# choices (chapter 9 says when $T = 1$ is enough).
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -715,6 +739,9 @@ for s in (1, 2):
 #   per dense layer: 4,232,199 for the original CNN, over half of them in conv4.
 # - Convolutions suit faces through locality, weight sharing and translation equivariance, not through a smaller
 #   parameter count.
+#
+# Every weight in this chapter was given. Chapter 1b shows where they come from: the loss, its gradient, and
+# gradient descent.
 #
 # ## Exercises
 #

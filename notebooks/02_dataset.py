@@ -17,6 +17,7 @@
 # # 2. The dataset: FER2013, its splits and its flaws
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/02_dataset.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/02_dataset.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F02_dataset.ipynb)
 #
 # Every number in this course is a number *about FER2013*, so before training anything we look hard at the data:
@@ -39,17 +40,38 @@
 # The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -552,6 +574,37 @@ summary
 # We do not delete the duplicates or the blank images from the training data: every published result on FER2013
 # keeps them, and removing them would make our figures incomparable. Exercise 4 measures what removing them
 # would leave.
+#
+# ## 2.9 What a label can mean, and who is in the faces
+#
+# The rest of the course treats a label as "the right answer". Before it does, what is it?
+#
+# **How the labels were made.** Goodfellow et al. (2013, section on the facial expression challenge) describe it:
+# Google image searches for 184 emotion-related keywords (such as "blissful" or "enraged"), combined with words
+# for gender, age or ethnicity into about 600 queries; the first 1,000 images of each query; OpenCV's face
+# detector for the boxes; human labellers who rejected wrongly labelled images, corrected crops and filtered out
+# some duplicates; and finally a mapping of the fine-grained keywords onto seven broad categories (those of the
+# Toronto Face Database). So a FER2013 label says: *this photo came back for a search word that maps to "angry",
+# and a labeller did not reject it.* It does not say what the person felt. Sections 2.5 to 2.7 showed what such
+# labels look like up close: copies with different labels, blank images with emotions.
+#
+# **Posed, not felt.** Many of the photos are stock pictures (the watermarks of section 2.3) of people *showing*
+# an expression for a camera, often exaggerated. A review of the research on facial movements and emotion
+# (Barrett et al. 2019, *Emotional expressions reconsidered*, Psychological Science in the Public Interest 20(1),
+# doi:10.1177/1529100619832930) concludes that people do scowl when angry, smile when happy and so on more often
+# than chance, but that how they express an emotion varies a great deal across cultures, situations and people,
+# that one configuration of facial movements occurs with more than one emotion, and that a scowl often
+# communicates something other than an emotional state. What a model trained on FER2013 learns is to recognise
+# the *facial configurations* that web photos stereotypically pair with seven words. This course keeps the word
+# "emotion" for the seven labels, as the dataset does; read every prediction as "an expression that looks like
+# what FER2013 calls *sad*", never as "this person is sad".
+#
+# **Who is in the faces, and who is not.** Faces that a 2013 web search returned: adults and children, many of them
+# stock-photo models, and drawings and masks among them (section 2.3's grid shows all of these). The search words
+# named gender, age and ethnicity so that the results would vary, but no such attribute was kept: **FER2013 has no
+# demographic labels**, so nobody can measure from the dataset how its errors differ between groups of people. Nor
+# were the people shown asked: the images were collected from the web. Chapter 8 comes back to both points, with an
+# exercise on what *can* be measured honestly, and with the law that applies when such a model is pointed at people.
 
 # %% [markdown]
 # ## Summary
@@ -566,13 +619,17 @@ summary
 #   within one class; the mean faces show the shape of each expression.
 # - Hashes of decoded pixels find exact copies (240 test faces are in train), average hashes find near copies,
 #   and copies with different labels, like blank images with emotion labels, are proof of label noise.
+# - A label is a search keyword mapped to one of seven words and not rejected by a labeller; many faces are posed.
+#   A model learns expressions as web photos show them, not what people feel, and FER2013 records nothing about
+#   who is in it.
 #
 # ## Exercises
 #
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
-# 1. A model that always answers *happy*: what are its accuracy and its macro-F1 on test (PublicTest)? Compute
-#    both (macro-F1 is defined in section 2.2), and say in one sentence why the two differ so much.
+# 1. Section 2.8 gives the floor of always answering *happy*. A model that always answers *neutral* instead: what
+#    are its accuracy and its macro-F1 on test (PublicTest)? Compute both (macro-F1 is defined in section 2.2),
+#    and say in one sentence why the two differ so much.
 #    - Check your answer: `check.exercise("2.1", (accuracy, macro_f1), y=test.y)`.
 # 2. How many test (PublicTest) faces have an exact or near copy **inside** the test split itself? Count faces,
 #    not pairs: every test face whose nearest *other* test face is at most `NEAR_MAX_BITS` bits away (16x16
@@ -589,17 +646,17 @@ summary
 # %% [markdown] tags=["solution"]
 # ## Solutions
 #
-# 1. Accuracy is the share of *happy* in test (26.1% in the full data; 1/7 = 14.3% on the balanced sample).
-#    Macro-F1 averages the F1 of the seven classes: *happy* gets a modest F1 (recall 1, precision 0.26), the
-#    six others get 0, so macro-F1 is about 0.06. Accuracy rewards the majority class; macro-F1 asks for every
-#    class.
+# 1. Accuracy is the share of *neutral* in test (607 of 3,435 = 17.7% in the full data; 1/7 = 14.3% on the
+#    balanced sample). Macro-F1 averages the F1 of the seven classes: *neutral* gets a modest F1 (recall 1,
+#    precision 0.177, so F1 = 2 x 0.177 / 1.177 = 0.30), the six others get 0, so macro-F1 is 0.30 / 7 = 0.043.
+#    Accuracy counts the faces of one class; macro-F1 asks for every class.
 
 # %% tags=["solution"]
 from sklearn.metrics import accuracy_score, f1_score
 
-always_happy = np.full_like(test.y, data.CLASS_NAMES.index("happy"))
-print(f"always 'happy': accuracy {accuracy_score(test.y, always_happy):.3f}, "
-      f"macro-F1 {f1_score(test.y, always_happy, average='macro', labels=range(data.NUM_CLASSES), zero_division=0):.3f}")
+always_neutral = np.full_like(test.y, data.CLASS_NAMES.index("neutral"))
+print(f"always 'neutral': accuracy {accuracy_score(test.y, always_neutral):.3f}, macro-F1 "
+      f"{f1_score(test.y, always_neutral, average='macro', labels=range(data.NUM_CLASSES), zero_division=0):.3f}")
 
 # %% [markdown] tags=["solution"]
 # 2. Copies inside test are counted twice, so they weigh double in the test figure, but the model has not seen

@@ -17,6 +17,7 @@
 # # 3. Augmentation and class balancing: more faces from the same data, a fair say for *disgust*
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/03_augmentation.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/03_augmentation.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F03_augmentation.ipynb)
 #
 # FER2013 has two problems that no architecture fixes by itself: it is **small** for a CNN (28,709 training faces
@@ -41,17 +42,38 @@
 # The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -694,11 +716,11 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 #    translation=0.3, brightness=0.5, contrast=0.5)` and show seven random draws of each of the four faces, as
 #    in section 3.3. Which draws would you still label with the original emotion? What does this say about
 #    choosing augmentation strengths?
-# 2. Show numerically that oversampling to the largest class and `power=1` weights put the same total weight on
-#    every class of FER2013's training split (compute `count x weight` per class, and the class sizes after
-#    oversampling). In what way do the two still differ during training?
-#    - Check your answer: `check.exercise("3.2", (count_times_weight, faces_per_class))`, two numbers (each is
-#      the same for all seven classes).
+# 2. Section 3.7 says that oversampling and `power=1` weights put the same total weight on every class. With the
+#    gentler `power=0.5`, compute `count x weight` per class of FER2013's training split: how many times more
+#    total weight does *happy* carry than *disgust* (16.5 times with no weights, once with `power=1`)? And in what
+#    way do `power=1` weights and oversampling still differ during training?
+#    - Check your answer: `check.exercise("3.2", happy_over_disgust)`.
 # 3. Why are the validation and test faces never augmented, oversampled or weighted? What would an oversampled
 #    validation split report instead of accuracy?
 # 4. Move augmentation into a `tf.data` pipeline: build a dataset of the training subset (`x_sub`, `y_sub` of
@@ -726,17 +748,23 @@ show_rows(rows, "too strong: rotation 0.25, zoom 0.4, translation 0.3, brightnes
 plt.show()
 
 # %% [markdown] tags=["solution"]
-# 2. With `power=1`, `count x weight` is the same for every class (28,709 / 7 = 4,101.3), and oversampling makes
-#    every class 7,215 faces: in both cases each class carries 1/7 of the loss. They differ in *how*: weights
-#    keep one pass over the data per epoch and make each disgust face count about 9 times (a few faces, large
-#    pulls: noisier steps); oversampling keeps every face's pull at 1 but shows each disgust face about 16.5
-#    times per epoch, in a 76% longer epoch, as exact copies unless augmentation is on.
+# 2. With `power=0.5` each weight is proportional to 1 / sqrt(count), so `count x weight` grows as sqrt(count):
+#    *happy* carries sqrt(7,215 / 436) = 4.07 times the total weight of *disgust*, a quarter of the imbalance
+#    without weights (16.5) but not yet none. With `power=1`, `count x weight` is the same for every class
+#    (28,709 / 7 = 4,101.3), and oversampling makes every class 7,215 faces: in both cases each class carries 1/7
+#    of the loss. They differ in *how*: weights keep one pass over the data per epoch and make each disgust face
+#    count about 9 times (a few faces, large pulls: noisier steps); oversampling keeps every face's pull at 1 but
+#    shows each disgust face about 16.5 times per epoch, in a 76% longer epoch, as exact copies unless
+#    augmentation is on.
 
 # %% tags=["solution"]
-w1 = augment.class_weights(fer_y, power=1)
+w_half, w1 = augment.class_weights(fer_y, power=0.5), augment.class_weights(fer_y, power=1)
 _, fer_y_over = augment.oversample(fer_y, fer_y)
-pd.DataFrame({"count x weight (power 1)": fer_counts * [w1[i] for i in range(data.NUM_CLASSES)],
-              "faces after oversampling": data.class_counts(fer_y_over)}).round(1).T
+totals = pd.DataFrame({"count x weight (power 0.5)": fer_counts * [w_half[i] for i in range(data.NUM_CLASSES)],
+                       "count x weight (power 1)": fer_counts * [w1[i] for i in range(data.NUM_CLASSES)],
+                       "faces after oversampling": data.class_counts(fer_y_over)})
+print(f"power 0.5: happy / disgust total weight = {totals.iloc[:, 0]['happy'] / totals.iloc[:, 0]['disgust']:.2f}")
+totals.round(1).T
 
 # %% [markdown] tags=["solution"]
 # 3. Validation and test must estimate how the model does on faces as they come, in the proportions they come:

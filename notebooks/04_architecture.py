@@ -17,6 +17,7 @@
 # # 4. The CNN: the original project's network, layer by layer
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/04_architecture.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/04_architecture.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F04_architecture.ipynb)
 #
 # The course is built around one network: the convolutional net of the original student project. This chapter
@@ -38,17 +39,38 @@
 # The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -154,11 +176,9 @@ seed_cnn.summary()
 #
 # 48 -> **46** -> 23 -> **21** -> 10 -> **8** -> 4 -> **2** -> 1 (convolutions in bold)
 #
-# while the channels go 1 -> 128 -> 256 -> 512 -> 512. The last column below is the **receptive field**: the
-# side of the input square that one value of that layer depends on. It grows by (k - 1) x *jump* at each
-# layer of kernel k, where *jump* is the distance in input pixels between two neighbouring values of the layer
-# (it doubles at each pooling). That is the whole point of stacking small kernels: after four blocks one value
-# sees 46x46 pixels, almost the whole face.
+# while the channels go 1 -> 128 -> 256 -> 512 -> 512. The last column is the **receptive field**, which
+# chapter 1 (section 1.6) derived and checked pixel by pixel: after four blocks one value sees 46x46 pixels.
+# What is new here is the middle: how many numbers each layer produces per face.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -298,8 +318,8 @@ plt.show()
 # | Flatten + Dense 512, 256 | a fully connected classifier on the 512 features | combines features into the decision; here the map is 1x1, so Flatten just turns 1x1x512 into 512 |
 # | Dense 7 + softmax | seven scores -> seven probabilities summing to 1 | the cross-entropy loss of chapter 5 compares them with the true emotion |
 #
-# Dropout is active only when the model is called with `training=True` (inside `fit`). At prediction time the
-# full network is used, which is why `predict` gives the same answer twice.
+# Dropout is active only when the model is called with `training=True` (inside `fit`; chapter 1b, section 1b.10).
+# At prediction time the full network is used, which is why `predict` gives the same answer twice.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -312,10 +332,10 @@ print(f"softmax output sums to 1: {np.isclose(twice[0].sum(), 1.0)}")
 # %% [markdown]
 # ## 4.6 Where the parameters and the arithmetic are
 #
-# A convolution with k x k kernels, C_in input and C_out output channels has k x k x C_in x C_out weights plus
-# C_out biases, **whatever the size of the image**. Its arithmetic does depend on the image: each of the
-# H x W x C_out output values costs k x k x C_in multiply-adds (2 FLOPs each). A dense layer with N inputs and
-# M units has N x M + M parameters and costs 2 x N x M FLOPs. `models.layer_table` applies these formulas.
+# Chapter 1 (section 1.8) counted this network's parameters by formula and by Keras; they do not depend on the
+# size of the image. Its arithmetic does: each of the H x W x C_out output values of a convolution costs
+# k x k x C_in multiply-adds (2 FLOPs each), and a dense layer with N inputs and M units costs 2 x N x M FLOPs.
+# `models.layer_table` puts both side by side.
 
 # %%
 cost = models.layer_table(seed_cnn)
@@ -400,20 +420,22 @@ print(timing.to_string(index=False))
 #
 # Read your own table: if batch 1 is close to the best, this CPU is limited by memory traffic more than by
 # overhead. In the table saved here (an otherwise idle machine: the load average is this notebook's own work)
-# the middle size won: batch 32 at about 308 faces/s, twice batch 1's 151 (the shared overhead), and ahead of
-# batch 256's 240 (the memory traffic). On a machine whose cores are shared with other work every figure drops,
+# the largest batch won, narrowly: batch 256 at about 376 faces/s, batch 32 at 338, both about twice batch 1's
+# 164 (the shared overhead); going from 32 to 256 gained only a tenth (the memory traffic starts to bite). On a
+# machine whose cores are shared with other work every figure drops,
 # and the order can change: rerun the cell and read your own.
 #
 # ## 4.8 The design in today's terms
 #
 # The network works (chapter 5 trains it), but four choices would not be made today:
 #
-# - **No batch normalisation.** Normalising each layer's outputs over the batch lets deeper nets train faster
-#   and with larger learning rates; without it this net leans on dropout alone and on a careful learning rate.
+# - **No batch normalisation.** Normalising each layer's outputs over the batch (chapter 1b, section 1b.10, shows
+#   the layer in training and inference mode) lets deeper nets train faster and with larger learning rates;
+#   without it this net leans on dropout alone and on a careful learning rate.
 # - **Parameters in the wrong place.** conv4 holds 2.36 million weights for a 2x2 map, and the dense head 0.4
 #   million where one Dense(7) layer on the 512 features (3,591 parameters) would do. Global average pooling is
-#   what keeps that head small once the last map is larger than 1x1 (exercise 3: on this net's 1x1 map it saves
-#   nothing by itself).
+#   what keeps that head small once the last map is larger than 1x1 (on this net's 1x1 map it saves nothing by
+#   itself; exercise 3 measures it on a larger map).
 # - **An over-wide first layer.** 128 filters of 3x3x1 hold 9 weights each, so before their bias and ReLU their
 #   maps are combinations of at most 9 independent ones: many are redundant (chapter 1 found most of them silent
 #   on a face). Modern nets start at 32-64 channels (`build_vgg_bn`: 32).
@@ -471,15 +493,18 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 #
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
-# 1. Compute by hand the number of parameters and the MFLOPs per face of conv3 (input 10x10x256, 512 filters of
-#    3x3, `valid`). Check your answer against `models.layer_table`.
+# 1. The layer table of 4.3 gives conv3's parameters and FLOPs. Compute by hand those of a variant of conv3 with
+#    384 filters of 5x5 (input 10x10x256, `valid`, with biases), then build that layer alone
+#    (`keras.Sequential([keras.Input((10, 10, 256)), layers.Conv2D(384, 5)])`) and check your answer with
+#    `models.layer_table`.
 #    - Check your answers: `check.exercise("4.1", parameters)` and `check.exercise("4.1b", mflops)`.
 # 2. Change every convolution to `padding="same"`. Predict the output shape of each block and the number of
 #    parameters of the first Dense layer, then build it and check. What happens to the FLOPs?
 #    - Check your answers: `check.exercise("4.2", block_output_shapes)` and
 #      `check.exercise("4.2b", first_dense_parameters)`.
-# 3. Replace `Flatten` with `GlobalAveragePooling2D`. How many parameters does that save, and why? Then also
-#    remove the two hidden Dense layers (and their dropout): how many parameters are left?
+# 3. In the `padding="same"` network of exercise 2, replace `Flatten` with `GlobalAveragePooling2D`. How many
+#    parameters does that save, and why? Then also remove the two hidden Dense layers (and their dropout): how many
+#    parameters are left?
 #    - Check your answers: `check.exercise("4.3", parameters_saved)` and `check.exercise("4.3b", parameters_left)`.
 # 4. For which input sizes from 40 to 64 (both included) does the original architecture (valid padding, four
 #    blocks) see every pixel and still end with at least a 1x1 map? Would cropping faces to 46x46 lose anything
@@ -492,16 +517,18 @@ print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0
 # %% [markdown] tags=["solution"]
 # ## Solutions
 #
-# 1. Weights 3 x 3 x 256 x 512 = 1,179,648, plus 512 biases: **1,180,160** parameters. The output is 8x8x512;
-#    each value costs 3 x 3 x 256 = 2,304 multiply-adds, so 8 x 8 x 512 x 2,304 x 2 = **151.0 MFLOPs**.
+# 1. Weights 5 x 5 x 256 x 384 = 2,457,600, plus 384 biases: **2,457,984** parameters. The output is 6x6x384
+#    (10 - 5 + 1 = 6); each value costs 5 x 5 x 256 = 6,400 multiply-adds, so 6 x 6 x 384 x 6,400 x 2 =
+#    **176.9 MFLOPs**: more weights than conv3 but fewer outputs, so the FLOPs grow less than the parameters.
 
 # %% tags=["solution"]
 # Solution 1: the hand computation against the helper.
-conv3 = models.layer_table(seed_cnn).set_index("layer").loc["conv3"]
-by_hand_parameters = 3 * 3 * 256 * 512 + 512
-by_hand_mflops = 2 * 8 * 8 * 512 * (3 * 3 * 256) / 1e6
+variant = keras.Sequential([keras.Input((10, 10, 256)), layers.Conv2D(384, 5, name="conv3_5x5")])
+row = models.layer_table(variant).set_index("layer").loc["conv3_5x5"]
+by_hand_parameters = 5 * 5 * 256 * 384 + 384
+by_hand_mflops = 2 * 6 * 6 * 384 * (5 * 5 * 256) / 1e6
 print(f"by hand: {by_hand_parameters:,} parameters, {by_hand_mflops:.1f} MFLOPs; "
-      f"layer_table: {conv3['parameters']:,}, {conv3['MFLOPs']:.1f}")
+      f"layer_table: {row['parameters']:,}, {row['MFLOPs']:.1f}")
 
 # %% [markdown] tags=["solution"]
 # 2. With `same`, convolutions keep the size and only pooling halves it: 48 -> 24 -> 12 -> 6 -> 3. Flatten then
@@ -533,18 +560,18 @@ print(f"first Dense: {first_dense.count_params():,} parameters; "
 print(f"MFLOPs per face: {models.count_flops(same) / 1e6:.0f} (valid: {models.count_flops(seed_cnn) / 1e6:.0f})")
 
 # %% [markdown] tags=["solution"]
-# 3. Nothing: the last map is 1x1, and the average of one value is that value, so `GlobalAveragePooling2D`
-#    gives the same 512 numbers as `Flatten`, with the same parameters after it. Removing the two hidden Dense
-#    layers leaves a head of 512 x 7 + 7 = 3,591 parameters instead of 395,783; the cell counts the total.
-#    (On a larger final map, e.g. the 3x3 of exercise 2, global average pooling does save parameters: 9 times
-#    fewer inputs to the first Dense layer.)
+# 3. The last map of the `same` network is 3x3x512: `Flatten` passes 4,608 numbers to Dense 512, global average
+#    pooling passes 512 (one average per channel), so the first Dense layer loses (4,608 - 512) x 512 =
+#    2,097,152 weights; its biases and everything else stay. Removing the two hidden Dense layers leaves a head of
+#    512 x 7 + 7 = 3,591 parameters on top of the convolutions, whose counts do not depend on the padding; the
+#    cell counts the totals. (On the original `valid` network the last map is 1x1 and the swap saves nothing.)
 
 # %% tags=["solution"]
-# Solution 3
-gap = student_like_cnn(head="gap")
-gap_only = student_like_cnn(head="gap", hidden=())
-print(f"Flatten: {seed_cnn.count_params():,} | GAP: {gap.count_params():,} | GAP, no hidden Dense: "
-      f"{gap_only.count_params():,} parameters")
+# Solution 3: the `same` network of exercise 2 with the two heads.
+gap = student_like_cnn(padding="same", head="gap")
+gap_only = student_like_cnn(padding="same", head="gap", hidden=())
+print(f"Flatten: {same.count_params():,} | GAP: {gap.count_params():,} (saves {same.count_params() - gap.count_params():,})"
+      f" | GAP, no hidden Dense: {gap_only.count_params():,} parameters")
 
 # %% [markdown] tags=["solution"]
 # 4. Every pixel is seen when every pooling gets an even-sized map (nothing is rounded away). The cell below

@@ -17,6 +17,7 @@
 # # 5. Training the CNN: callbacks, a validation split, and curves you can trust
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/05_training.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/05_training.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F05_training.ipynb)
 #
 # In chapter 4 we built the original project's CNN. Now we train it, and we train it **honestly**: the model is
@@ -25,29 +26,51 @@
 #
 # - carve a stratified, seeded validation split out of FER2013's training set, and say why the test set must not
 #   play that role;
-# - compile and fit a Keras model with the callbacks a real run needs: keep the best epoch, stop early, follow a
+# - write `compile` and `fit` with the callbacks a real run needs: keep the best epoch, stop early, follow a
 #   learning-rate schedule, log every epoch to CSV, and **resume after an interruption** (`BackupAndRestore`);
+# - write a callback of your own, and check that the course's `train.fit` is the same loop, packaged;
 # - balance the classes with loss weights, read training curves, and report accuracy beside macro-F1.
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample (or 100 faces per class), 2 epochs | 36 s (measured) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | all of FER2013's training set, up to 60 epochs | 9-10 min per epoch on an idle CPU (measured: 530-590 s, about 46 faces/s; up to 35 min while the cores were shared): ~10 h for 60 epochs, resumable; the committed run took 635 min for the 52 epochs it ran | ~10-20 s per epoch (estimated) |
+# | quick (`FER_QUICK=1`, the default) | the committed sample (or 100 faces per class), 2 epochs; section 5.5's loop on the same faces | 5.1-13 min on 2 cores shared with a training job (measured at load 6-10; 104 s of CPU time); about 1.5 min idle (estimated; 36 s measured before section 5.5's four small runs were added) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | all of FER2013's training set, up to 60 epochs | 9-10 min per epoch on an idle CPU (measured: 530-590 s, about 46 faces/s; up to 35 min while the cores were shared): ~10 h for 60 epochs, resumable; the committed run took 635 min for the 52 epochs it ran; section 5.5's small runs (350 faces, 2 epochs, four times) add a few minutes (estimated); the committed outputs were re-executed on 2026-12-07 from the finished run's files (training skipped) in 117 s | ~10-20 s per epoch (estimated) |
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -61,6 +84,9 @@ QUICK_PER_CLASS = 100          # quick mode with the full dataset: this many tra
 VALIDATION_FRACTION = 0.1      # carved out of train, stratified
 LEARNING_RATE = 1e-3
 LABEL_SMOOTHING = 0.1
+DEMO_PER_CLASS = 50            # section 5.5's hand-written loop: at most this many faces per class
+DEMO_EPOCHS = 2                # ... and this many epochs, in both modes
+PATIENCE = 5                   # EarlyStopping: epochs without a better validation accuracy before it stops
 TIME_BUDGET_MIN = float(os.environ.get("FER_TIME_BUDGET_MIN", 0)) or None  # stop after this many minutes; rerun resumes
 RUN_DIR = course.RUNS_DIR / ("05_training_quick" if session.quick else "05_training")
 
@@ -84,7 +110,7 @@ x_train_all, y_train_all = train_split.x, train_split.y
 x_train, x_val, y_train, y_val = data.train_val_split(x_train_all, y_train_all, VALIDATION_FRACTION, seed=42)
 if session.quick and len(y_train) > QUICK_PER_CLASS * data.NUM_CLASSES:
     x_train, y_train = data.per_class_subset(x_train, y_train, QUICK_PER_CLASS)
-print(f"train {len(y_train)} | validation {len(y_val)} | test: not loaded until section 5.7")
+print(f"train {len(y_train)} | validation {len(y_val)} | test: not loaded until section 5.8")
 
 # %%
 import pandas as pd
@@ -118,7 +144,9 @@ print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(m
 # - **Class weights**: *happy* has 16 times more training faces than *disgust*. Unweighted, the loss is
 #   dominated by the big classes and the model rarely predicts the small ones. Weighting each class by
 #   1/frequency (the "balanced" weights) over-corrects: a few disgust faces then move the weights as much as
-#   thousands of happy ones, and training gets noisy. The square root of that is the compromise we use.
+#   thousands of happy ones, and training gets noisy. The square root of that is the compromise we use. (The
+#   original project balanced its classes without saying how; trained with the full "balanced" weights and this
+#   chapter's other settings, this network stayed at chance for the four epochs we ran it: chapter 6, 6.9.)
 
 # %%
 from fer_helpers import augment
@@ -131,49 +159,168 @@ pd.Series({name: round(weights[i], 2) for i, name in enumerate(data.CLASS_NAMES)
 # %% [markdown]
 # ## 5.4 The learning-rate schedule
 #
-# A large learning rate makes fast progress early on but cannot settle into a narrow minimum; a small one
-# settles but crawls. A **schedule** gives both: a short linear *warm-up* (the first updates of a freshly
-# initialised net are the wildest; starting small avoids a bad first step), then a *cosine decay* down to zero
-# at the last epoch. The curve below is the one this run uses.
+# Chapter 1b showed what the learning rate does to a loss curve. A large rate makes fast progress early on but
+# cannot settle into a narrow minimum; a small one settles but crawls. A **schedule** gives both: a short linear
+# *warm-up* (the first updates of a freshly initialised net are the wildest; starting small avoids a bad first
+# step), then a *cosine decay* down to zero at the last step. Keras has it built in: a schedule is a function
+# from the step number (not the epoch) to the learning rate, handed to the optimizer in place of a number.
 
 # %%
 import math
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
 from fer_helpers import plots, train
 
+
+def warmup_cosine(learning_rate, epochs, steps_per_epoch):
+    """One epoch of linear warm-up from learning_rate / 10, then cosine decay to 0 at the last step."""
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10, warmup_target=learning_rate, warmup_steps=steps_per_epoch,
+        decay_steps=(epochs - 1) * steps_per_epoch, alpha=0.0)
+
+
 steps_per_epoch = math.ceil(len(y_train) / BATCH_SIZE)
-schedule = train.learning_rate_schedule(LEARNING_RATE, EPOCHS, steps_per_epoch, warmup_epochs=1)
+schedule = warmup_cosine(LEARNING_RATE, EPOCHS, steps_per_epoch)
 step_numbers = np.linspace(0, EPOCHS * steps_per_epoch, 200).astype(int)
 learning_rates = [float(schedule(int(step))) for step in step_numbers]
 fig, ax = plt.subplots(figsize=(6, 2.6))
 ax.plot(step_numbers / steps_per_epoch, learning_rates)
 ax.set_xlabel("epoch")
 ax.set_ylabel("learning rate")
-ax.set_title("warm-up, then cosine decay")
+ax.set_title(f"warm-up, then cosine decay ({steps_per_epoch} steps per epoch)")
 ax.grid(alpha=0.3)
 plots.save_fig("05_learning_rate")
 plt.show()
 
 # %% [markdown]
-# ## 5.5 The callbacks a real run needs
+# ## 5.5 The training loop, written out: compile, callbacks, fit
 #
-# `fer_helpers.train.fit` compiles the model (Adam, categorical cross-entropy with label smoothing 0.1, accuracy)
-# and calls Keras `fit` with these callbacks, each for a reason:
+# Training a Keras model takes three calls. We write them out here and run them on a small subset (the same
+# cells in both modes: a few dozen faces per class, two epochs); section 5.6 then runs the real training.
+#
+# **`compile`** fixes how the model learns: the **optimizer** (Adam, chapter 1b, section 1b.8, following the
+# schedule above), the **loss** (cross-entropy on one-hot targets, with label smoothing) and the **metrics** to
+# report. Label smoothing replaces the one-hot target (0, 0, 1, 0, ...) with (0.014, ..., 0.914, ...): FER2013's
+# labels are noisy (chapter 2 shows faces whose label is doubtful), and a model asked for 100% certainty on those
+# learns to be over-confident everywhere. The augmentation layers go *in front of* the model in a wrapper that
+# only training uses: the saved model stays the architecture of section 5.2.
+
+# %%
+DEMO_SEED = 7
+x_demo, y_demo = data.per_class_subset(x_train, y_train, DEMO_PER_CLASS)
+x_demo_val, y_demo_val = data.per_class_subset(x_val, y_val, DEMO_PER_CLASS)
+print(f"the subset for this section: train {len(y_demo)} | validation {len(y_demo_val)}")
+
+
+def compile_trainer(model, augmentation, epochs, steps_per_epoch):
+    """The model behind its augmentation, compiled: Adam on the warm-up + cosine schedule, smoothed cross-entropy."""
+    trainer = keras.Sequential([keras.Input(model.input_shape[1:]), augmentation, model], name="trainer")
+    trainer.compile(optimizer=keras.optimizers.Adam(warmup_cosine(LEARNING_RATE, epochs, steps_per_epoch)),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
+                    metrics=["accuracy"])
+    return trainer
+
+
+# %% [markdown]
+# **Callbacks** are objects that `fit` calls at fixed points (the start and end of training, of each epoch, of
+# each batch). A real run needs these four, each for a reason:
 #
 # | callback | what it does | why |
 # |---|---|---|
-# | `BackupAndRestore` | saves model and optimizer state after every epoch in `RUN_DIR/backup/` | a crash, a closed laptop or a Colab disconnect costs at most one epoch: **rerun the cell and training resumes** |
-# | best-weights checkpoint | saves the weights whenever *validation* accuracy improves (`best.weights.h5`) | the last epoch is rarely the best; we keep the best one, chosen on validation |
+# | `BackupAndRestore` | saves model and optimizer state after every epoch in `backup/` | a crash, a closed laptop or a Colab disconnect costs at most one epoch: **rerun the cell and training resumes** |
+# | `ModelCheckpoint` | saves the weights whenever *validation* accuracy improves (`best.weights.h5`) | the last epoch is rarely the best; we keep the best one, chosen on validation |
 # | `CSVLogger` | appends one row per epoch to `history.csv` | the curves survive the kernel; a resumed run continues the same file |
-# | `EarlyStopping` (optional) | stops when validation accuracy has not improved for `patience` epochs | saves time once the model has stopped learning |
-# | time budget | stops at the end of the first epoch that finishes past `FER_TIME_BUDGET_MIN` minutes (so a run can overrun by up to one epoch: ~10 minutes in full mode on two cores) | fits a run into a session; the next run picks up where this one stopped |
+# | `EarlyStopping` | stops when validation accuracy has not improved for `patience` epochs | saves time once the model has stopped learning |
 #
-# Label smoothing replaces the one-hot target (0, 0, 1, 0, ...) with (0.014, ..., 0.914, ...): FER2013's labels
-# are noisy (chapter 2 shows faces whose label is doubtful), and a model asked for 100% certainty on those
-# learns to be over-confident everywhere.
+# The learning-rate schedule needs no callback here: it lives in the optimizer and changes the rate at every
+# step. (Keras also has schedules as callbacks, `LearningRateScheduler` once per epoch and `ReduceLROnPlateau`
+# when validation stalls.)
+
+# %%
+def training_callbacks(run_dir):
+    """The callbacks of a real run, writing into run_dir."""
+    run_dir.mkdir(parents=True, exist_ok=True)   # CSVLogger does not create its folder
+    return [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.weights.h5"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=PATIENCE),
+    ]
+
+
+# %% [markdown]
+# **`fit`** runs the epochs: it shuffles the faces, cuts them into batches of `batch_size`, takes one step per
+# batch (chapter 1b, section 1b.5), evaluates on the validation data after each epoch, and calls the callbacks.
+# The targets are one-hot vectors; `class_weight` multiplies each face's loss by its class's weight (section
+# 5.3). Progress is printed once per epoch (`verbose=2`): one readable line, not a progress bar redrawn
+# thousands of times into the saved notebook.
+
+# %%
+import shutil
+
+keras.utils.set_random_seed(DEMO_SEED)            # the same initial weights and random draws on every run
+by_hand = models.build_seed_cnn()
+by_hand_augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
+                                                   brightness=0.1, contrast=0.1)
+by_hand_dir = course.RUNS_DIR / "05_training_by_hand"
+shutil.rmtree(by_hand_dir, ignore_errors=True)   # start over on every run of this cell
+trainer = compile_trainer(by_hand, by_hand_augmentation, DEMO_EPOCHS, math.ceil(len(y_demo) / BATCH_SIZE))
+trainer.fit(data.as_model_input(x_demo), keras.utils.to_categorical(y_demo, data.NUM_CLASSES),
+            validation_data=(data.as_model_input(x_demo_val), keras.utils.to_categorical(y_demo_val, data.NUM_CLASSES)),
+            epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, class_weight=weights,
+            callbacks=training_callbacks(by_hand_dir), verbose=2)
+trainer.load_weights(by_hand_dir / "best.weights.h5")   # back to the best epoch, chosen on validation
+by_hand_weights = by_hand.get_weights()
+
+# %% [markdown]
+# What the callbacks left behind in the run folder: the best weights, the log and the backup.
+
+# %%
+print(sorted(p.name for p in by_hand_dir.iterdir()))
+pd.read_csv(by_hand_dir / "history.csv").round(4)
+
+# %% [markdown]
+# **A callback of our own: a simulated crash.** A callback is a subclass of `keras.callbacks.Callback` that
+# overrides the methods it needs (`on_epoch_end`, `on_train_batch_end`, ...); `self.model` is the model being
+# trained, and `logs` holds the epoch's metrics. This one raises an error after the first epoch, as a crash
+# would. We train a fresh model with it in a new folder, then rerun the same `fit` without it:
+# `BackupAndRestore` finds the state saved at the end of epoch 1 and continues with epoch 2.
+
+# %%
+class Crash(keras.callbacks.Callback):
+    """Raise an error at the end of epoch `after` (counting from 1), like a lost connection would."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise RuntimeError(f"simulated crash after epoch {epoch + 1}")
+
+
+resume_dir = course.RUNS_DIR / "05_training_resume"
+shutil.rmtree(resume_dir, ignore_errors=True)
+resumed = compile_trainer(models.build_seed_cnn(), augment.augmentation_layers(), DEMO_EPOCHS,
+                          math.ceil(len(y_demo) / BATCH_SIZE))
+for attempt, extra in enumerate([[Crash(after=1)], []], start=1):
+    try:
+        resumed.fit(data.as_model_input(x_demo), keras.utils.to_categorical(y_demo, data.NUM_CLASSES),
+                    validation_data=(data.as_model_input(x_demo_val),
+                                     keras.utils.to_categorical(y_demo_val, data.NUM_CLASSES)),
+                    epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, class_weight=weights,
+                    callbacks=training_callbacks(resume_dir) + extra, verbose=2)
+    except RuntimeError as error:
+        print(f"run {attempt}: {error}")
+print("epochs in the log:", list(pd.read_csv(resume_dir / "history.csv")["epoch"] + 1))
+
+# %% [markdown]
+# The second run printed only epoch 2: the first epoch's work survived the crash. The callbacks run in list
+# order, so `BackupAndRestore` (first) had saved epoch 1 before `Crash` (last) raised.
 #
 # **A trap in resuming, found in this chapter's own full run.** `BackupAndRestore` restores the weights and the
 # optimizer, but not the state of the random layers: Keras saves the counters of the seed generators that drive
@@ -186,8 +333,31 @@ plt.show()
 # memorising, not learning. `train.fit` now moves every seed generator of a resumed run to draws it has never
 # used (`train.fresh_random_streams`); the epochs from 21 on were trained that way.
 #
-# Progress is printed once per epoch (`verbose=2`): one readable line, not a progress bar redrawn thousands of
-# times into the saved notebook.
+# ## 5.6 `train.fit`: the same loop, packaged
+#
+# The rest of the course calls `fer_helpers.train.fit`. It is the loop above, with what long runs need besides:
+# it refuses to mix a run folder with a run of other settings (`run.json`), gives a resumed run fresh random
+# draws (the trap above), saves the *bare* model's best weights rather than the wrapper's, writes each epoch's
+# duration and learning rate into the log, can stop after a time budget (`FER_TIME_BUDGET_MIN`, to resume in the
+# next session), and offers options later chapters use (other optimizers and schedules, mixup, weight averaging).
+# The claim "the same loop" is checked: from the same seed, on the same subset, it must end with the same weights
+# as our hand-written run (`tests/test_training_loop.py` checks it too).
+
+# %%
+keras.utils.set_random_seed(DEMO_SEED)
+packaged = models.build_seed_cnn()
+packaged_augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
+                                                    brightness=0.1, contrast=0.1)
+train.fit(packaged, x_demo, y_demo, x_demo_val, y_demo_val, course.RUNS_DIR / "05_training_packaged",
+          epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, augmentation=packaged_augmentation, class_weight=weights,
+          optimizer="adam", learning_rate=LEARNING_RATE, warmup_epochs=1, label_smoothing=LABEL_SMOOTHING,
+          patience=PATIENCE, fresh=True, verbose=0)
+difference = max(float(np.abs(a - b).max()) for a, b in zip(by_hand_weights, packaged.get_weights()))
+print(f"largest difference between the hand-written run's weights and train.fit's: {difference:.1e}")
+
+# %% [markdown]
+# Now the real run, with `train.fit`: all the training faces, `EPOCHS` epochs (quick mode: the small set and two
+# epochs). In full mode it takes hours on a CPU and resumes where it stopped when the cell is run again.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -198,7 +368,7 @@ history = train.fit(model, x_train, y_train, x_val, y_val, RUN_DIR, epochs=EPOCH
                     fresh=session.quick)  # quick runs take seconds: start over, full runs resume
 
 # %% [markdown]
-# ## 5.6 Reading the curves
+# ## 5.7 Reading the curves
 #
 # What to look for:
 #
@@ -224,7 +394,7 @@ print(f"best epoch {int(best_epoch['epoch'])}: validation accuracy {best_epoch['
       f"{history['seconds'].sum() / 60:.1f} min of training over {len(history)} epochs")
 
 # %% [markdown]
-# ## 5.7 Validation report, then the test split, once
+# ## 5.8 Validation report, then the test split, once
 #
 # Accuracy alone flatters a model on FER2013: one that never says *disgust* loses only 1.5% of accuracy for it on
 # our validation split (44 of 2,871 faces), 1.6% on the test split.
@@ -254,11 +424,13 @@ print(evaluate.report(test_split.y, test_proba, test_name))
 # are noise, and this paragraph describes the full run):
 #
 # - **How the run ended.** It was run in sessions of 90 minutes (`FER_TIME_BUDGET_MIN=90` in the environment),
-#   each resuming the last; the log above is the last session's (epochs 44-52), while the curves and
-#   `history.csv` hold all 52 epochs. It stopped at epoch 52 of its planned 60, and there it stays: the machine
-#   that held its resumable state (`RUN_DIR/backup/`) was lost, and the eight epochs left would have run at a
+#   each resuming the last; the curves and `history.csv` hold all 52 epochs. It stopped at epoch 52 of its
+#   planned 60, and there it stays: the machine that held its resumable state (`RUN_DIR/backup/`) was lost, and
+#   the eight epochs left would have run at a
 #   learning rate below 5e-5, after validation had gained only 1.5 points in ten epochs and fallen back 0.8
-#   since its best. So the cosine schedule did not reach zero; the kept weights are epoch 48's. Chapters 6 and 7
+#   since its best. So the cosine schedule did not reach zero; the kept weights are epoch 48's. The full-mode
+#   outputs above were made later from that run's files (the bundled `seed`'s weights, log and settings, put
+#   back in `RUN_DIR` with a `finished` marker), so the training cell loaded the kept weights instead of training. Chapters 6 and 7
 #   and the model card (`fer_helpers/weights/seed.md`) say "52 of 60 planned epochs".
 # - **The curves.** The jumps of training accuracy at epochs 8, 11 and 19 (and validation's dips at 11 and 19)
 #   are the resuming trap of section 5.5, not learning; at epoch 21, the first resumed with fresh draws, training
@@ -277,7 +449,7 @@ print(evaluate.report(test_split.y, test_proba, test_name))
 #   standard error of about 0.9 points, so part of the gap is chance.
 
 # %% [markdown]
-# ## 5.8 Keeping the model
+# ## 5.9 Keeping the model
 #
 # The best weights are already on disk as `RUN_DIR/best.weights.h5`: a plain HDF5 file of arrays (no pickle, no
 # code), which loads under the TensorFlow, JAX and PyTorch backends alike. Beside it we write a small *card*:
@@ -301,8 +473,10 @@ print("reloaded model gives the same predictions:", same)
 # ## Summary
 #
 # - The test split never chooses anything: a stratified, seeded validation split carved from train does.
-# - A real run needs callbacks: best-on-validation weights, a CSV log, a learning-rate schedule, and
-#   `BackupAndRestore` so that an interruption costs at most one epoch.
+# - Training is `compile` (optimizer with its learning-rate schedule, loss, metrics) and `fit` (epochs of
+#   batches, validation after each epoch, callbacks). A real run needs callbacks: best-on-validation weights
+#   (`ModelCheckpoint`), a CSV log, `EarlyStopping`, and `BackupAndRestore` so that an interruption costs at
+#   most one epoch. `train.fit` is that loop, packaged, and gives the same weights.
 # - Class weights (square root of inverse frequency) and augmentation are switched on here; chapter 3 explains
 #   both and compares them on a small budget, chapter 6 shows what augmentation (and dropout) do to the gap
 #   between training and validation.
@@ -323,6 +497,11 @@ print("reloaded model gives the same predictions:", same)
 #    the curves differ in the last epochs of a complete run (the committed one stopped at 52 of 60)?
 # 5. A classmate reports "my model reached 70% on the test set after I tried 30 settings and kept the best".
 #    What is wrong with that figure, and how would you fix the procedure?
+# 6. Write a callback of your own, `LearningRateLog`, that puts the optimizer's current learning rate into `logs`
+#    at the end of every epoch (`self.model.optimizer.learning_rate`; `keras.ops.convert_to_numpy` turns it into
+#    a number). Put it *before* `CSVLogger` in the list of section 5.5, train the subset of that section for two
+#    epochs in a new folder, and check that `history.csv` now has a `learning_rate` column that follows the
+#    schedule of section 5.4. Why must it come before `CSVLogger`?
 
 # %% [markdown] tags=["solution"]
 # ## Solutions
@@ -375,3 +554,29 @@ for name, class_weight in [("weighted", augment.class_weights(y_small)), ("unwei
         linear.fit(flat_pixels(x_small), y_small)
     recall[name] = evaluate.per_class_table(y_val, linear.predict_proba(flat_pixels(x_val)))["recall"]
 pd.DataFrame(recall).T.round(3)
+
+
+# %% [markdown] tags=["solution"]
+# 6. Keras calls the callbacks in list order with the same `logs` dictionary, so a value added by one callback is
+#    seen by those after it: after `CSVLogger` it would come too late for the file. The rate at the end of epoch 1
+#    is the schedule's peak (the warm-up lasts one epoch), at the end of the last epoch 0.
+
+# %% tags=["solution"]
+class LearningRateLog(keras.callbacks.Callback):
+    """Add the optimizer's learning rate at the end of each epoch to the epoch's logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+lr_log_dir = course.RUNS_DIR / "05_training_lr_log"
+shutil.rmtree(lr_log_dir, ignore_errors=True)
+callbacks = training_callbacks(lr_log_dir)
+callbacks.insert(2, LearningRateLog())          # after the checkpoint, before CSVLogger
+logged = compile_trainer(models.build_seed_cnn(), augment.augmentation_layers(), DEMO_EPOCHS,
+                         math.ceil(len(y_demo) / BATCH_SIZE))
+logged.fit(data.as_model_input(x_demo), keras.utils.to_categorical(y_demo, data.NUM_CLASSES),
+           validation_data=(data.as_model_input(x_demo_val), keras.utils.to_categorical(y_demo_val, data.NUM_CLASSES)),
+           epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, class_weight=weights, callbacks=callbacks, verbose=0)
+pd.read_csv(lr_log_dir / "history.csv")[["epoch", "learning_rate", "accuracy", "val_accuracy"]]

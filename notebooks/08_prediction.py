@@ -17,6 +17,7 @@
 # # 8. From a photo to an emotion: face detection, the FER2013 crop, and input as people have it
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/08_prediction.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/08_prediction.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F08_prediction.ipynb)
 #
 # Our model has only ever seen 48x48 grayscale faces, cut and framed by FER2013's authors. A real photo is
@@ -43,17 +44,38 @@
 # Nothing is trained here. The outputs saved in this notebook come from the run named in the first output line.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, host, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -702,8 +724,10 @@ shutil.rmtree(TMP)  # the temporary files have served
 # ## 8.11 Your own photo: an upload button, a webcam snapshot
 #
 # Four demo photos say little about how the model does on *you*. Two ways to give it your own face, both ending
-# in the same function, which predicts and draws (`show_emotions` below). The photo stays where the notebook runs:
-# your computer with JupyterLab, or the Binder or Colab machine, which forgets it when the session ends.
+# in the same function, which predicts and draws (`show_emotions` below). The course's code sends the photo
+# nowhere and writes it to no file of its own; section 8.13 says exactly where a copy can remain (the kernel's
+# memory, the notebook's saved outputs, the Binder or Colab machine) and what to agree on before using a face that
+# is not your own.
 #
 # - **Upload** (JupyterLab, Binder; Colab too): an `ipywidgets.FileUpload` button. Each upload is read with
 #   `read_image` (so a sideways phone photo is put upright, and a file that is not an image gives one line) and
@@ -942,6 +966,65 @@ for path in (PHOTOS / "holiday.mp4", BAD_VIDEOS / "notes.mp4"):
 shutil.rmtree(BAD_VIDEOS)
 
 # %% [markdown]
+# ## 8.13 What this model may be used for: validity, privacy and the law
+#
+# The chapter has made a working pipeline from a photo to seven probabilities. Three questions come before
+# pointing it at anyone.
+#
+# **What does a prediction say?** Chapter 2 (section 2.9) showed what the labels are: web-search keywords mapped
+# to seven words, on photos that are often posed. The research on faces and emotion (Barrett et al. 2019,
+# *Emotional expressions reconsidered*, Psychological Science in the Public Interest 20(1)) finds that people do
+# move their faces with emotions more often than chance, but that the same movements go with different emotions,
+# and different movements with the same one, across people, cultures and situations. So "happy 83%" says that
+# this face looks like the faces FER2013 filed under *happy*, with the calibration caveats of chapter 7 on top. It
+# does not say what the person feels, and nothing in this course measures that.
+#
+# **Where does your photo go?** Read from the code of `fer_helpers.demo` and this chapter:
+#
+# - *Upload*: the browser sends the file to the Python kernel, wherever that runs. The upload widget keeps its
+#   bytes in the kernel's memory until the next upload or a restart; `read_image_bytes` writes them to a
+#   temporary folder for the decoder and deletes it at once. The course's code sends nothing anywhere.
+# - *Webcam* (Colab): the JavaScript runs in your browser, which asks for permission; it captures one frame when
+#   you click *Capture*, stops the camera, and hands that JPEG to the Colab kernel, a Google machine. No stream,
+#   no second frame.
+# - *What remains*: the annotated photo is a cell output, so **saving the notebook saves your face in the
+#   `.ipynb` file** (on Colab, in your Google Drive; Colab can omit outputs when saving, in its notebook
+#   settings), and a JupyterLab set to save widget state can store the uploaded file with it. Before sharing or
+#   committing a notebook, clear the outputs of these cells. On Binder and Colab the
+#   kernel's machine is someone else's (mybinder.org's, Google's) and is discarded when the session ends.
+# - *A video* of real people given to `video.process_video` produces two files in the run folder: the annotated
+#   video and a CSV of inferred emotions per face and frame, a record about identifiable people. Delete both when
+#   done.
+# - *Chapter 10's server* (`emotions_from_bytes` behind a WSGI handler) keeps nothing either: it writes the body
+#   to a temporary file for the decoder, deletes it, answers JSON and forgets. A real deployment adds what the code does not show: the web server's request log
+#   (with client addresses), proxies, backups.
+#
+# A face in a photo is personal data under the EU's General Data Protection Regulation (Regulation (EU)
+# 2016/679): use your own face, or a photo of someone who agreed to *this* use, and never a classmate's picture
+# taken without asking.
+#
+# **What the law allows.** The EU's AI Act (Regulation (EU) 2024/1689) prohibits, in Article 5(1)(f), placing on
+# the market, putting into service for this purpose, or using AI systems that infer the emotions of a natural
+# person in the areas of the workplace and education institutions, except where the system is meant for medical
+# or safety reasons. The prohibition applies since 2 February 2025. Its recital 44 gives the reasons: the
+# expression of emotions varies between cultures, situations and people, so such systems are of limited
+# reliability, specificity and generalisability, and workers and students are in an unequal position. Outside
+# those two areas, emotion recognition systems are high-risk systems (Annex III, point 1(c)), and whoever deploys
+# one must tell the people exposed to it (Article 50(3)). What this means here (a reading for a course, not legal
+# advice):
+#
+# - Learning how such a model works, on FER2013 and bundled photos, infers nobody's emotions. Running the demo on
+#   your own face, at home, by your own choice, is a different act from a school running it on its students.
+# - A teacher who points a webcam at the class and shows the students' "emotions" is using an emotion-recognition
+#   system in an education institution: exactly what Article 5(1)(f) names. Do not do it, even "just as a demo";
+#   use the bundled photos, or let each student try it alone on their own face, outside any assessment.
+# - Chapter 10's server may not be deployed to read the emotions of employees (say, in video calls) or of
+#   students (say, their "engagement" in an online lesson). Elsewhere it would be a high-risk system with
+#   obligations this course does not meet.
+#
+# The teachers' guide has a page on all this, with the sources (`book/ethics.md`).
+
+# %% [markdown]
 # ## Summary
 #
 # - A photo reaches the model in five steps: read it as a viewer shows it, find the faces, cut each the way
@@ -960,6 +1043,10 @@ shutil.rmtree(BAD_VIDEOS)
 # - On a video, detect every few frames, follow each face by box overlap, and smooth each face's probabilities
 #   with an exponential moving average: it removes the frame-to-frame flicker, at the price of a lag of about
 #   its time constant.
+# - A prediction says what a face looks like to a model trained on web photos and search keywords, not what a
+#   person feels. The demos keep nothing and send nothing, but a saved notebook keeps its outputs. The EU AI Act
+#   prohibits emotion recognition in workplaces and education institutions (Article 5(1)(f)), except for medical
+#   or safety reasons: never run the demo on a class.
 #
 # ## Exercises
 #
@@ -983,6 +1070,21 @@ shutil.rmtree(BAD_VIDEOS)
 #    pass 0.5? Work it out from `video.alpha_for`, then check it with `video.ema`. (b) Run `process_video` on the
 #    demo video with `smoothing=0` and with `smoothing=2` and count, per track, how often the shown emotion
 #    changes. Which would you ship for a live display, and what does the other one cost?
+# 7. **Errors per group, honestly** (code). FER2013 records no age, gender, skin tone or ethnicity (section 2.9 of
+#    chapter 2), so its errors per group of people cannot be measured from the dataset. (a) Measure what the data
+#    do allow: the model's accuracy and macro-F1 on the test split per quartile of a face's mean brightness, each
+#    accuracy with a 95% bootstrap interval. Brightness mixes lighting, exposure and skin tone: say why a
+#    difference between quartiles cannot be read as a difference between groups of people. (b) Why not fill the
+#    gap with an automatic age, gender or ethnicity classifier? Give two reasons. (c) Design a small honest study
+#    instead: which attribute would you annotate by hand (e.g. *apparent* child or adult), on how many randomly
+#    drawn test faces, by how many annotators, and how wide would a 95% interval on each group's accuracy be
+#    with 100 faces per group? Where would you look for data that carry such annotations (e.g. RAF-DB, Li et al.
+#    2017, whose images come with perceived gender, race and age-range annotations)?
+# 8. **Discussion** (for the class). Your school wants to use chapter 10's server to show teachers, during online
+#    lessons, which students look "bored" or "confused". Using chapter 7's error figures, section 2.9 of chapter
+#    2 and section 8.13, argue what the system would really measure, who could be harmed and how, and whether it
+#    would be lawful in the EU. Would anything change if the students consented, or if it were used only for
+#    research on the teaching method?
 
 # %% [markdown] tags=["solution"]
 # ## Solutions
@@ -1066,3 +1168,35 @@ for seconds in (0, SMOOTHING, 2):
                                                                    smoothing=seconds)
     changes[f"smoothing {seconds} s"] = run.groupby("track_id").emotion.agg(label_changes)
 pd.DataFrame(changes).rename_axis("track")
+
+# %% [markdown] tags=["solution"]
+# 7. (a) The cell below scores the model per brightness quartile of the test faces. Quartiles of a few hundred
+#    faces (35 on the committed sample) leave intervals of several points: read only gaps larger than them. Even
+#    a real gap is a gap between *images*: dark faces are often dark because of the light or the camera, and
+#    the quartiles mix people of every skin tone. (b) Such a classifier is itself a model of contested categories
+#    with its own errors, and they are largest exactly where the question lies (the groups it was trained on
+#    least); and it assigns identities to people who never stated them. (c) For example: two annotators label
+#    *apparent* child or adult on 400 random test faces, without seeing the model's predictions, and keep the
+#    faces they agree on; with 100 faces in a group and an accuracy near 0.6, a 95% interval is about
+#    +-0.1 (1.96 x sqrt(0.6 x 0.4 / 100)), so only large differences will show.
+
+# %% tags=["solution"]
+# NBVAL_IGNORE_OUTPUT
+test_split = data.load_split(session.data, "test", verbose=False)
+predicted = evaluate.predict_proba(model, test_split.x).argmax(axis=1)
+right = predicted == test_split.y
+brightness = test_split.x.reshape(len(test_split.x), -1).mean(axis=1)
+quartile = np.digitize(brightness, np.quantile(brightness, [0.25, 0.5, 0.75]))
+rng = np.random.default_rng(0)
+rows = []
+for q in range(4):
+    members = quartile == q
+    draws = [rng.choice(right[members], members.sum()).mean() for _ in range(2000)]
+    low, high = np.quantile(draws, [0.025, 0.975])
+    rows.append({"quartile": q + 1,
+                 "mean brightness": f"{brightness[members].min():.0f}-{brightness[members].max():.0f}",
+                 "faces": int(members.sum()), "accuracy": right[members].mean(),
+                 "95% interval": f"{low:.3f}-{high:.3f}",
+                 "macro-F1": evaluate.summary(test_split.y[members], predicted[members])["macro_f1"]})
+pd.DataFrame(rows).set_index("quartile").round(3)
+

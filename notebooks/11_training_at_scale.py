@@ -17,6 +17,7 @@
 # # 11. Training at scale: backends, several devices, input pipelines and mixed precision
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fer-course/fer-course/blob/main/notebooks/11_training_at_scale.ipynb)
+# [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://github.com/fer-course/fer-course/blob/main/notebooks/11_training_at_scale.ipynb)
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F11_training_at_scale.ipynb)
 #
 # Chapters 5 and 6 trained one network on one processor. This chapter is about the four things that change when
@@ -41,17 +42,38 @@
 # as this CPU's best. The outputs saved in this notebook come from the run named in the first output line below.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (helpers + sample data);
-# everywhere it makes `fer_helpers` importable and prints what this run is: mode, data, hardware, versions.
+# Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
+# and sample data) and adds only what the runtime lacks; everywhere it makes `fer_helpers` importable and prints
+# what this run is: mode, data, host, hardware, versions.
 import os
+import subprocess
 import sys
 
-if ("google.colab" in sys.modules or "kaggle_secrets" in sys.modules) and os.path.basename(os.getcwd()) != "notebooks":
-    if not os.path.isdir("fer-course"):
-        # !git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git
-        # %pip install --quiet -e fer-course
-    os.chdir("fer-course/notebooks")
-sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports even without installing
+# Full mode (all of FER2013, real epochs; the table above says how long): uncomment the next line, then run.
+# os.environ["FER_QUICK"] = "0"
+
+
+# fer_helpers.course.hosted_runtime, copied: the package cannot be imported before it is fetched
+def hosted_runtime() -> str | None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "colab"
+    if "kaggle_secrets" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return None
+
+
+if hosted_runtime() and not os.path.isdir("../fer_helpers"):
+    if not os.path.isdir("fer-course/fer_helpers"):  # once per runtime
+        clone = "git clone --quiet --depth 1 --branch main https://github.com/fer-course/fer-course.git"
+        git = subprocess.run(clone.split(), capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        if git.returncode or not os.path.isdir("fer-course/fer_helpers"):  # one sentence instead of git's lines
+            offline = any(word in git.stderr.lower() for word in ("resolve host", "connect", "timed out"))
+            why = (("no network: turn Internet on in the notebook's settings (Kaggle asks for a verified phone)"
+                    if hosted_runtime() == "kaggle" else "no network: check the runtime's connection, then rerun")
+                   if offline else "it is private, missing, or not this course (README: 'Publish your own copy')")
+            raise RuntimeError(f"could not fetch the course from https://github.com/fer-course/fer-course: {why}")
+    os.chdir("fer-course/notebooks" if os.path.isdir("fer-course/notebooks") else "fer-course/students")
+sys.path.insert(0, os.path.abspath(".."))  # the repository root: fer_helpers imports without installing
 
 from fer_helpers import course
 
@@ -172,17 +194,14 @@ for backend, row in measured.iterrows():
 #   the mean losses differ in the second or third digit. Runs are reproducible within one backend, not
 #   bit-for-bit across them; none of the three is "the right one".
 # - **Speed depends on the backend and on how busy the machine is.** In this run (the load column: about 1.5 on
-#   two cores, this notebook's own work) the three trained within about a fifth of each other. An earlier run of
-#   this same cell on this machine, while other jobs kept both cores busy (load 5 to 7), measured TensorFlow at
-#   178 images/s, JAX at 198 and PyTorch at 12: a busy machine hurt PyTorch by far the most. PyTorch runs the
-#   network op by op (eagerly: Keras' default for it) and transposes Keras' channels-last images around every
-#   convolution, so each step issues many small operations, and our reading is that each of them then waits for
-#   a core; TensorFlow (a traced graph) and JAX (one XLA-compiled step, hence its longest first epoch) issue few.
-#   Where PyTorch's time goes is easy to look at with `torch.profiler` around one epoch: in a profile we ran
-#   separately (not reproduced here), copies and elementwise sums, products and divisions (the batch statistics
-#   of BatchNormalization and the momentum update, computed op by op on transposed tensors) took about two thirds
-#   of the time and the convolutions about a sixth. Between TensorFlow and JAX, other runs of this cell have seen
-#   either ahead, by up to about 2x, which is the size of the noise on a shared machine. Another machine, another
+#   two cores, this notebook's own work) the three trained within about a fifth of each other. Expect a busy
+#   machine to hurt PyTorch most (not measured in this run: rerun the cell while another job keeps the cores busy
+#   to see it). PyTorch runs the network op by op (eagerly: Keras' default for it) and transposes Keras'
+#   channels-last images around every convolution, so each step issues many small operations, each of which may
+#   then wait for a core; TensorFlow (a traced graph) and JAX (one XLA-compiled step, hence its longest first
+#   epoch) issue few. Where PyTorch's time goes is easy to look at with `torch.profiler` around one epoch
+#   (exercise material: the course does not commit such a profile). Between TensorFlow and JAX, which is ahead
+#   can change from one run to the next on a shared machine. Another machine, another
 #   load, another model size or a GPU can reorder the backends: measure on your machine, under the load it will
 #   have, before you choose.
 # - The `gpu_images_per_s` column says *not measured*: this run had no GPU. On a machine with one, the same cell
@@ -581,10 +600,9 @@ plt.show()
 # - A Keras **backend** (TensorFlow, JAX, PyTorch) runs the arithmetic; the model code and the `.weights.h5`
 #   files are the same under all three. A process chooses its backend once, so compare them in separate
 #   processes, from the same saved weights: predictions agree to about 1e-8; training drifts (the first losses
-#   equal to ~1e-7, the mean losses after a few epochs a few percent apart); speed was alike on a quiet machine
-#   and, in an earlier run that was not saved, more than ten times apart on a busy one (PyTorch, op by op,
-#   slowest). Measure on your hardware, under its
-#   load, before choosing.
+#   equal to ~1e-7, the mean losses after a few epochs a few percent apart); speed was alike in this run, and a
+#   busy machine can pull the backends far apart (PyTorch, op by op, is the most exposed). Measure on your
+#   hardware, under its load, before choosing.
 # - **Data parallelism** splits each global batch across replicas and averages their gradients: it computes the
 #   one-device step with the global batch (checked here on two CPU devices with `keras.distribution.DataParallel`
 #   and `tf.distribute.MirroredStrategy`: weights equal to ~1e-8). The learning rate follows the global batch
@@ -600,10 +618,13 @@ plt.show()
 #
 # ## Exercises
 #
+# Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
+#
 # 1. You move chapter 5's recipe (Adam, learning rate 1e-3, batch 64, one epoch of warm-up) to 6 GPUs with 96
 #    faces per replica. What is the global batch, how many steps does an epoch of FER2013's 25,838 training faces
 #    take, and what learning rate and warm-up does the linear scaling rule suggest? Why might you still prefer a
 #    smaller learning rate than the rule's, and which?
+#    - Check your answer: `check.exercise("11.1", (global_batch, steps_per_epoch, learning_rate))`.
 # 2. The data-parallel check uses a network without BatchNormalization and without dropout. Predict what happens
 #    to the maximum weight difference under `MirroredStrategy` if the network had a `BatchNormalization` layer,
 #    and name the one argument that would make it equal again.
