@@ -37,7 +37,7 @@
 # | mode | comparison (section 3.8) | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | a toy (3,500 points, seconds); small CNN on 71 training faces in FER2013's proportions, 14 validation faces on the committed sample, 6 variants x 2 epochs | 48 s (measured under nbval, 2026-12-07, cores shared with other runs) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | the toy; small CNN on all 25,838 training faces, 2,871 validation faces, 6 variants x 5 epochs | 30 min (measured: 1,782 s on 2026-12-07, the 2 cores shared with other chapter runs; 28.6 min of it the six trainings, whose minutes the table prints) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | the toy; small CNN on all 25,838 training faces, 2,871 validation faces, 6 variants x 5 epochs | 11.4 min (measured: 684 s on 2026-12-07 with the 2 cores otherwise idle, the committed run; 1,782 s earlier that day on cores shared with other chapter runs; most of it the six trainings, whose minutes the table prints) | a few minutes (estimated) |
 #
 # The outputs saved in this notebook come from the run named in the first output line below.
 
