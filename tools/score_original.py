@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     drawn = pool_indices(len(y_fit), len(test.y))
     scores = {
         "recipe": recipes.ORIGINAL.name,
-        "weights": str(weights),
+        "weights": f"RUN/{weights.name} (RUN: the run folder, outside the repository)",
         "scored on": {
             "training faces (its own, untransformed)": score(y_fit, proba["fit"]),
             "validation (carved from train)": score(y_val, proba["val"]),
