@@ -4,7 +4,8 @@ Each module is taught in full in one chapter and imported by the later ones:
 ``course`` (every chapter's first cell), ``learn`` (ch. 1b), ``data`` (ch. 2), ``augment`` (ch. 3), ``models`` (ch. 4),
 ``train`` (ch. 5), ``evaluate`` and ``saliency`` (ch. 7), ``faces``, ``predict``, ``demo`` and ``video`` (ch. 8),
 ``recipes`` (ch. 9), ``export`` (ch. 10), ``scale`` (ch. 11), ``plots`` (all of them), and ``check`` (answers to the
-exercises that have a checkable one).
+exercises that have a checkable one). ``machine`` (backend and GPU probes, load, median timers) and ``isolated`` (a
+function called in a fresh process) serve the measurements of chapters 10 and 11 and the tools.
 """
 import os as _os
 

@@ -3,6 +3,7 @@ functions the notebooks use:
 
     python -m fer_helpers train    --data DIR [--epochs 60] [--run-dir runs/cli_train]
     python -m fer_helpers train    --data DIR --recipe cpu_best --run-dir runs/cpu_best
+    python -m fer_helpers train    --data DIR --recipe seed --learning-rate 5e-4 --run-dir runs/seed_half_rate
     python -m fer_helpers train    --data DIR --recipe cpu_best_restart --init-weights runs/cpu_best/best.weights.h5
                                    --seed 43 --run-dir runs/cpu_best_restart
     python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
@@ -10,6 +11,8 @@ functions the notebooks use:
     python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
 
 Problems with the input (a missing folder, a file that is not an image) are reported in one line, no traceback.
+Each command imports the modules it needs when it runs, not at the top: so ``--help`` answers, and a person waiting
+sees a first line, before TensorFlow's import (seconds) starts.
 """
 from __future__ import annotations
 
@@ -23,42 +26,40 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .errors import FerError
 
+#: The train command's flags that change a setting of the recipe, by the Recipe field they set (unset: the recipe's).
+RECIPE_FLAGS = ("architecture", "batch_size", "optimizer", "learning_rate", "label_smoothing", "class_weight_power")
+
+
+def cli_recipe(args):
+    """The recipe the train command trains: ``--recipe`` by name (default ``seed``, chapter 5's), changed by the
+    flags that were given through ``Recipe.but``; its name says which (``seed+learning_rate``)."""
+    from . import recipes
+    recipe = recipes.named(args.recipe)
+    changes = {field: getattr(args, field) for field in RECIPE_FLAGS if getattr(args, field) is not None}
+    if not args.augment:
+        changes["augmentation"] = {transform: 0 for transform in recipe.augmentation}
+    if not changes:
+        return recipe
+    return recipe.but("+".join([recipe.name, *changes]), **changes)
+
 
 def _cmd_train(args) -> int:
     from . import course, data, evaluate, recipes
     _check_data(args.data)
+    recipe = cli_recipe(args)   # an unknown name or setting: one line, before the data load
     course.seed_everything(args.seed)
     split = data.load_split(args.data, "train")
     x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, args.val_fraction, seed=42)
-    if args.recipe:  # a whole named recipe (architecture, optimiser, schedule, augmentation...): the flags step back
-        recipe = recipes.NAMED[args.recipe]
-        print(f"train {len(y_train)} | validation {len(y_val)} | recipe {recipe.name}: "
-              f"{recipe.build_model().count_params():,} parameters")
-        model, _ = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs,
-                                        time_budget_min=args.time_budget_min, seed=args.seed,
-                                        init_weights=args.init_weights)
-    elif args.init_weights:
-        raise FerError("--init-weights needs --recipe (the weights must fit the recipe's network)")
-    else:
-        model = _train_from_flags(args, x_train, y_train, x_val, y_val)
+    print(f"train {len(y_train)} | validation {len(y_val)} | recipe {recipe.name}: "
+          f"{recipe.build_model().count_params():,} parameters")
+    model, _ = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs,
+                                    patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
+                                    init_weights=args.init_weights, teachers=args.teacher)
     s = evaluate.summary(y_val, evaluate.predict_proba(model, x_val))
     print(f"validation accuracy {s['accuracy']:.4f}")
     print(f"validation macro-F1 {s['macro_f1']:.4f}")
     print(f"best weights: {Path(args.run_dir) / 'best.weights.h5'}")
     return 0
-
-
-def _train_from_flags(args, x_train, y_train, x_val, y_val):
-    from . import augment, models, train
-    model = models.build(args.architecture)
-    augmentation = augment.augmentation_layers(rotation=0.03) if args.augment else None
-    weights = augment.class_weights(y_train, power=args.class_weight_power) if args.class_weight_power else None
-    print(f"train {len(y_train)} | validation {len(y_val)} | {model.name}: {model.count_params():,} parameters")
-    train.fit(model, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs or 60, batch_size=args.batch_size,
-              augmentation=augmentation, class_weight=weights, optimizer=args.optimizer,
-              learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-              time_budget_min=args.time_budget_min, patience=args.patience)
-    return model
 
 
 CARVED_SPLITS = {"validation": "the validation faces carved from train (a tenth, stratified, seed 42: chapter 5's)",
@@ -201,20 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model (chapter 5's recipe) with a validation split carved from train")
     t.add_argument("--data", required=True, help="FER2013 folder (DIR/train/<class>/*) or fer2013.csv")
-    t.add_argument("--architecture", default="seed_cnn", help="seed_cnn (the original) or vgg_bn")
-    from .recipes import NAMED
-    t.add_argument("--recipe", choices=sorted(NAMED), default=None,
-                   help="a named recipe of fer_helpers.recipes (its own architecture, optimiser, schedule, "
-                        "augmentation; --epochs and --time-budget-min still apply)")
+    t.add_argument("--recipe", default="seed",
+                   help="a recipe by name (fer_helpers.recipes.NAMED: seed, cpu_best, small_resnet, ...; an unknown "
+                        "name lists them); default seed, chapter 5's. The flags below change one of its settings")
     t.add_argument("--init-weights", default=None,
-                   help="with --recipe: start from this .weights.h5 (a warm restart) instead of random weights")
-    t.add_argument("--epochs", type=int, default=None, help="default 60, or the recipe's")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
-    t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--label-smoothing", type=float, default=0.1)
-    t.add_argument("--class-weight-power", type=float, default=0.5, help="0 = no class weights, 1 = 'balanced'")
-    t.add_argument("--no-augment", dest="augment", action="store_false")
+                   help="start from this .weights.h5 of the recipe's network (a warm restart), not random weights")
+    t.add_argument("--teacher", action="append", default=[], metavar="WEIGHTS",
+                   help="distil: learn the mean probabilities of these .weights.h5 of the recipe's network "
+                        "(repeat the flag for an ensemble) instead of the labels")
+    t.add_argument("--epochs", type=int, default=None, help="train this many epochs (default: the recipe's)")
+    recipe_flag = "(default: the recipe's)"
+    t.add_argument("--architecture", default=None, help=f"seed_cnn (the original), vgg_bn, ... {recipe_flag}")
+    t.add_argument("--batch-size", type=int, default=None, help=recipe_flag)
+    t.add_argument("--optimizer", default=None, choices=["adam", "adamw", "sgd"], help=recipe_flag)
+    t.add_argument("--learning-rate", type=float, default=None, help=f"the peak rate {recipe_flag}")
+    t.add_argument("--label-smoothing", type=float, default=None, help=recipe_flag)
+    t.add_argument("--class-weight-power", type=float, default=None,
+                   help=f"0 = no class weights, 0.5 = square root, 1 = 'balanced' {recipe_flag}")
+    t.add_argument("--no-augment", dest="augment", action="store_false", help="switch the recipe's augmentation off")
     t.add_argument("--val-fraction", type=float, default=0.1)
     t.add_argument("--patience", type=int, default=None, help="early stopping on validation accuracy")
     t.add_argument("--time-budget-min", type=float, default=None, help="stop after this many minutes; rerun resumes")

@@ -34,6 +34,7 @@ import numpy as np
 
 from .data import find_dataset
 from .errors import FerError
+from .machine import hardware
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -112,42 +113,6 @@ def shown_path(path: str | os.PathLike) -> str:
             continue
         return str(relative) if label is None else f"{label}/{relative}"
     return path.name
-
-
-def load_average() -> float | None:
-    """The machine's load average over the last minute (runnable processes; above the core count = shared cores),
-    or None where the system does not tell (Windows)."""
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def hardware() -> str:
-    """One phrase for the compute at hand: GPUs the Keras backend sees, else the CPU and its core count."""
-    import keras
-    backend = keras.backend.backend()
-    gpus: list[str] = []
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-        elif backend == "jax":
-            import jax
-            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
-        elif backend == "torch":
-            import torch
-            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # a broken GPU driver must not stop a CPU run
-        gpus = []
-    if gpus:
-        return f"{len(gpus)} GPU ({gpus[0]})"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU only ({os.cpu_count()} cores, {cpu})"
 
 
 def _quiet_tensorflow() -> None:

@@ -24,6 +24,10 @@ import numpy as np
 
 from .errors import FerError, reason
 
+# The imports of OpenCV and scikit-learn sit in the functions that use them: every chapter's setup cell imports this
+# module (through fer_helpers/__init__ and course) before course.start() has added what a Colab or Kaggle runtime
+# lacks, so here only numpy, which every runtime has. course.REPO_ROOT too: course imports this module.
+
 #: The seven classes, in the (alphabetical) order of the Kaggle folders: index i of a model's output is CLASS_NAMES[i].
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -128,7 +132,7 @@ def _subfolders(folder: Path) -> list[Path]:
 def decode_gray48(encoded: np.ndarray, name: str) -> np.ndarray:
     """An encoded image (the bytes of a JPEG/PNG file, as uint8) as a 48x48 uint8 array; a FerError naming
     ``name`` if it cannot be decoded."""
-    import cv2
+    import cv2  # not at the top: see the note there
     image = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE) if encoded.size else None
     if image is None:
         raise FerError(f"{name}: {'empty file' if encoded.size == 0 else 'not a decodable image'}")
@@ -192,7 +196,7 @@ def _read_csv(csv_path: Path, split: str) -> FerSplit:
 
 
 def _cache_path(source: Path, split: str) -> Path:
-    from .course import REPO_ROOT
+    from .course import REPO_ROOT  # not at the top: course imports this module
     cache_root = Path(os.environ.get("FER_CACHE", REPO_ROOT / ".cache"))
     stat = source.stat()
     stamps = [stat.st_size, stat.st_mtime_ns]
@@ -248,7 +252,7 @@ def train_val_split(x: np.ndarray, y: np.ndarray, val_fraction: float = 0.1, see
 
     Stratified so the 1.5% of disgust is 1.5% of both parts; seeded so every chapter gets the same split.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # not at the top: see the note there
     counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=NUM_CLASSES)
     lonely = [CLASS_NAMES[i] for i, n in enumerate(counts) if n == 1]
     if len(y) < 2 or lonely:
@@ -295,7 +299,7 @@ def average_hash(x: np.ndarray, size: int = 16) -> np.ndarray:
     hashes that differ in a few bits, unrelated faces in about half. The classic hash uses 8x8 (64 bits); on
     48x48 faces that is too coarse (different faces collide), 16x16 (256 bits) is the default here.
     """
-    import cv2
+    import cv2  # not at the top: see the note there
     x = np.asarray(x)
     if x.ndim == 4:
         x = x[..., 0]

@@ -1,4 +1,4 @@
-"""Your own photo in chapter 8: an upload button (JupyterLab, Binder) and a webcam snapshot (Colab).
+"""Your own photo in chapter 8b: an upload button (JupyterLab, Binder) and a webcam snapshot (Colab).
 
 Both end the same way: an RGB image and a line saying where it came from, ``(image, source)``, which the chapter
 passes to one function that predicts and draws the emotions. Where there is no upload and no camera (always the

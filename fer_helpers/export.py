@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import machine
 from .data import as_model_input
 from .errors import FerError, reason
 from .evaluate import summary
@@ -53,11 +54,6 @@ _INSTALL = {"tensorflow": "pip install tensorflow-cpu==2.21.0", "onnxruntime": "
 # -------------------------------------------------------------------------------------------------- helpers
 
 
-def _backend() -> str:
-    import keras
-    return keras.backend.backend()
-
-
 def _require(module: str, what: str):
     """Import ``module`` or raise a one-line FerError saying what needs it and how to install it."""
     import importlib
@@ -68,7 +64,7 @@ def _require(module: str, what: str):
             from None
 
 
-def _require_onnx():
+def require_onnx():
     """``onnx``, imported, or one FerError line. Besides a missing package, it names the one conflict hosted
     runtimes produce: an onnx whose generated code needs a newer protobuf than the one TensorFlow has already
     loaded into this kernel (installing onnx upgrades protobuf on disk, not in memory)."""
@@ -85,7 +81,7 @@ def _require_onnx():
 
 
 def _require_tensorflow_backend(what: str) -> None:
-    backend = _backend()
+    backend = machine.backend_name()
     if backend != "tensorflow":
         raise FerError(f"{what} goes through TensorFlow: it needs the TensorFlow backend (KERAS_BACKEND=tensorflow), "
                        f"not '{backend}'; ONNX export works from every backend")
@@ -185,8 +181,9 @@ def export_onnx(model, path) -> Path:
     TensorFlow goes through tf2onnx and PyTorch through torch.onnx (both installed here); JAX needs jax2onnx, which
     the course does not pin (it brings some thirty packages): there this raises one line saying so.
     """
-    _require_onnx()
-    converter = {"tensorflow": "tf2onnx", "jax": "jax2onnx"}.get(_backend())   # what Keras' own export calls
+    require_onnx()
+    # the converter Keras' own export calls
+    converter = {"tensorflow": "tf2onnx", "jax": "jax2onnx"}.get(machine.backend_name())
     if converter:
         _require(converter, "ONNX export")
     _called(model)
@@ -271,7 +268,7 @@ class KerasPredictor(Predictor):
             raise FerError(f"unknown Keras mode '{mode}' (choose from {', '.join(self.MODES)})")
         self.model, self.mode = model, mode
         self.name = name or f"keras {mode}"
-        self.runtime = f"Keras {_backend_version()}"
+        self.runtime = f"Keras {machine.keras_version()}"
 
     def _predict(self, x):
         if self.mode == "predict":
@@ -280,11 +277,6 @@ class KerasPredictor(Predictor):
             return self.model.predict_on_batch(x)
         import keras
         return keras.ops.convert_to_numpy(self.model(x, training=False))
-
-
-def _backend_version() -> str:
-    import keras
-    return f"{keras.__version__} ({_backend()})"
 
 
 class TFLitePredictor(Predictor):
@@ -424,17 +416,6 @@ def compare_predictions(predictors: dict, x, y=None, reference: str | None = Non
     return pd.DataFrame(rows).set_index("runtime")
 
 
-def _median_seconds(function, repeats: int, warmup: int) -> float:
-    for _ in range(max(0, warmup)):
-        function()
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def time_throughput(predictor: Predictor, x, batch_size: int = 1, repeats: int = 10, warmup: int = 2) -> dict:
     """Faces per second of ``predictor.predict`` on batches of ``batch_size`` faces taken from ``x`` (repeated
     if ``x`` has fewer): the median time of ``repeats`` calls, after ``warmup`` calls that are not counted (the
@@ -443,7 +424,7 @@ def time_throughput(predictor: Predictor, x, batch_size: int = 1, repeats: int =
     if len(x) == 0:
         raise FerError("time_throughput needs at least one face")
     batch = np.ascontiguousarray(np.resize(x, (batch_size, *x.shape[1:])))
-    seconds = _median_seconds(lambda: predictor.predict(batch), repeats, warmup)
+    seconds = machine.median_seconds(lambda: predictor.predict(batch), repeats, warmup)
     return {"runtime": predictor.name, "batch": batch_size, "ms per call": 1000 * seconds,
             "faces/s": batch_size / seconds}
 
@@ -466,17 +447,10 @@ def time_side_by_side(predictors: dict, x, batch_sizes=(1, 64), repeats: int = 3
     results = []
     for batch_size in batch_sizes:
         batch = np.ascontiguousarray(np.resize(x, (batch_size, *x.shape[1:])))
-        for predictor in predictors.values():
-            for _ in range(max(0, warmup if batch_size == 1 else min(warmup, 1))):
-                predictor.predict(batch)
-        times: dict[str, list[float]] = {name: [] for name in predictors}
-        for _ in range(repeats if batch_size == 1 else batched_repeats(repeats)):
-            for name, predictor in predictors.items():
-                start = time.perf_counter()
-                predictor.predict(batch)
-                times[name].append(time.perf_counter() - start)
-        for name, seconds in times.items():
-            median = float(np.median(seconds))
+        calls = {name: lambda p=predictor, b=batch: p.predict(b) for name, predictor in predictors.items()}
+        medians = machine.median_rounds(calls, repeats if batch_size == 1 else batched_repeats(repeats),
+                                        warmup if batch_size == 1 else min(warmup, 1))
+        for name, median in medians.items():
             results.append({"runtime": name, "batch": batch_size, "ms per call": 1000 * median,
                             "faces/s": batch_size / median})
     return results
@@ -521,10 +495,9 @@ def time_end_to_end(predictor: Predictor, photo, detector="auto", repeats: int =
 
 def thread_settings(threads: int | None = None) -> dict:
     """What the timings ran on: cores, CPU model, the threads each runtime was given, the load at the time."""
-    from .course import hardware
     threads = threads or os.cpu_count() or 1
-    settings = {"hardware": hardware(), "os.cpu_count()": os.cpu_count(), "python": platform.python_version()}
-    if _backend() == "tensorflow":
+    settings = {"hardware": machine.hardware(), "os.cpu_count()": os.cpu_count(), "python": platform.python_version()}
+    if machine.backend_name() == "tensorflow":
         try:
             import tensorflow as tf
             intra = tf.config.threading.get_intra_op_parallelism_threads()
@@ -533,8 +506,8 @@ def thread_settings(threads: int | None = None) -> dict:
             pass
     settings["TFLite num_threads"] = threads
     settings["ONNX Runtime intra_op_num_threads"] = threads
-    if hasattr(os, "getloadavg"):
-        settings["load average (1, 5, 15 min)"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    if machine.load_averages():
+        settings["load average (1, 5, 15 min)"] = machine.load_averages()
     return settings
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -25,6 +24,7 @@ import numpy as np
 from .course import shown_path
 from .data import IMAGE_SIZE
 from .errors import FerError
+from .machine import timed_calls
 
 #: Images with more pixels than this are refused (50 megapixels: more than any phone photo, far less than a
 #: "decompression bomb", a tiny file that claims billions of pixels and would fill the memory when decoded).
@@ -190,12 +190,8 @@ class Detector:
 
     def timed_detect(self, rgb: np.ndarray, repeats: int = 1) -> tuple[list[Box], float]:
         """``detect`` plus the median wall time in seconds over ``repeats`` runs."""
-        times, boxes = [], []
-        for _ in range(max(1, repeats)):
-            start = time.perf_counter()
-            boxes = self.detect(rgb)
-            times.append(time.perf_counter() - start)
-        return boxes, float(np.median(times))
+        boxes, seconds = timed_calls(lambda: self.detect(rgb), repeats)
+        return boxes, float(np.median(seconds))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_side={self.max_side})"

@@ -11,6 +11,11 @@ import json
 import warnings
 from pathlib import Path
 
+import keras
+import pandas as pd
+from keras import layers
+
+from . import course
 from .data import IMAGE_SIZE, NUM_CLASSES
 from .errors import FerError, reason
 
@@ -29,8 +34,6 @@ def build_seed_cnn(num_classes: int = NUM_CLASSES, conv_dropout: float = 0.4,
     ``widths`` sets the four convolutions' filters (``(32, 64, 128, 128)``: the same design at a quarter of the
     width, 0.44M parameters and 28 MFLOPs a face instead of 4.2M and 436, for chapter 9's CPU ladder).
     """
-    import keras
-    from keras import layers
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     if len(widths) != 4:
@@ -59,8 +62,6 @@ def build_vgg_bn(num_classes: int = NUM_CLASSES, widths=(32, 64, 128, 256), drop
     """A VGG-style net with BatchNorm: two 3x3 'same' convolutions per stage, max-pooling between stages, global
     average pooling instead of a large Flatten + Dense head (``head='flatten'`` gives the original project's
     Flatten + Dense 512 + Dense 256 head instead, for chapter 9's comparison)."""
-    import keras
-    from keras import layers
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for stage, width in enumerate(widths, start=1):
@@ -91,8 +92,6 @@ def build_resnet(num_classes: int = NUM_CLASSES, widths=(64, 128, 256, 512), blo
     stages of basic residual blocks (two 3x3 convolutions + BatchNorm, the input added back), halving the size
     and doubling the width from one stage to the next; global average pooling; softmax. ``widths=(32, 64, 128,
     256)`` gives a quarter of the parameters of the default (11.2M)."""
-    import keras
-    from keras import layers
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
@@ -126,8 +125,6 @@ def build_small_resnet(num_classes: int = NUM_CLASSES, widths=(16, 32, 64, 128),
     input added back, ReLU) follow in stage i; a stage without a block gets one more conv-BN-ReLU instead. Global
     average pooling, dropout, softmax. Cheap where the map is large (16 channels at 48x48), wide where it is small
     (128 at 6x6): that is what buys accuracy per FLOP."""
-    import keras
-    from keras import layers
 
     def conv_bn_relu(x, width, label):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{label}_conv")(x)
@@ -170,7 +167,6 @@ def layer_table(model):
 
     Only convolutions and dense layers are counted: they are >99% of the arithmetic of these nets.
     """
-    import pandas as pd
     rows = []
     for layer in _flat_layers(model):
         shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
@@ -238,7 +234,6 @@ def load_model(name_or_path: str | Path):
     """A ready-to-predict model from a bundled name ('seed', 'best'), a ``.keras`` file, or a ``.weights.h5``
     file with a card ``.json`` of the same stem beside it (``{"architecture": ..., "kwargs": {...}}``; chapter 5
     writes one). A ``.weights.h5`` file without a card is taken to hold the original CNN (``seed_cnn``)."""
-    import keras
     text = str(name_or_path)
     path = Path(text)
     if not path.suffix and not path.exists():
@@ -291,8 +286,7 @@ def course_model(runs_dir: str | Path | None = None, verbose: bool = True):
     reference model ``seed`` (the same architecture and recipe; the summary it prints says how many of the planned
     epochs it ran). Quick-mode runs are never used: a model trained on 126 faces for two epochs predicts at chance
     level and would teach nothing."""
-    from .course import RUNS_DIR
-    run = Path(runs_dir or RUNS_DIR) / "05_training" / "best.weights.h5"
+    run = Path(runs_dir or course.RUNS_DIR) / "05_training" / "best.weights.h5"
     if run.exists():
         if verbose:
             print("model: chapter 5's full-mode run (runs/05_training/best.weights.h5)")

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
+from . import course
 from .data import CLASS_NAMES
 
 
@@ -13,10 +17,7 @@ def save_fig(name: str, fig=None, folder: str | Path | None = None, dpi: int = 1
 
     Chapters name their figures ``NN_what`` (e.g. ``05_curves``) so figures/ reads like a table of contents.
     """
-    import matplotlib.pyplot as plt
-
-    from .course import FIGURES_DIR
-    folder = Path(folder) if folder is not None else FIGURES_DIR
+    folder = Path(folder) if folder is not None else course.FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     fig = fig or plt.gcf()
     path = folder / f"{name}.png"
@@ -26,7 +27,6 @@ def save_fig(name: str, fig=None, folder: str | Path | None = None, dpi: int = 1
 
 def image_grid(images, titles=None, columns: int = 8, size: float = 1.3, cmap: str = "gray", suptitle=None):
     """Show images (N, H, W) in a grid with optional titles; returns the figure."""
-    import matplotlib.pyplot as plt
     images = list(images)
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1)))
@@ -44,7 +44,6 @@ def image_grid(images, titles=None, columns: int = 8, size: float = 1.3, cmap: s
 
 def class_grid(x: np.ndarray, y: np.ndarray, per_class: int = 8, seed: int = 0):
     """``per_class`` random faces of each emotion, one row per class."""
-    import matplotlib.pyplot as plt
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 1.1, len(CLASS_NAMES) * 1.15),
                              squeeze=False)   # a 2-D grid of axes even for per_class=1
@@ -66,7 +65,6 @@ def class_grid(x: np.ndarray, y: np.ndarray, per_class: int = 8, seed: int = 0):
 
 def plot_history(history, title: str = "", metrics=("loss", "accuracy")):
     """Training and validation curves side by side from a history DataFrame (``fer_helpers.train.read_history``)."""
-    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6))
     for ax, metric in zip(np.atleast_1d(axes), metrics):
         epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
@@ -85,8 +83,6 @@ def plot_history(history, title: str = "", metrics=("loss", "accuracy")):
 
 def plot_confusion(cm: np.ndarray, normalise: bool = False, title: str = "", ax=None):
     """A seaborn heatmap of a confusion matrix (rows: true emotion, columns: predicted)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
     if ax is None:
         _, ax = plt.subplots(figsize=(6.2, 5.2))
     sns.heatmap(cm, annot=True, fmt=".2f" if normalise else "d", cmap="Blues", xticklabels=CLASS_NAMES,
@@ -101,7 +97,6 @@ def plot_confusion(cm: np.ndarray, normalise: bool = False, title: str = "", ax=
 
 def plot_class_counts(counts_by_split: dict[str, dict[str, int]], title: str = "images per class"):
     """A grouped bar chart of class counts, one group per split."""
-    import pandas as pd
     frame = pd.DataFrame(counts_by_split)
     ax = frame.plot.bar(figsize=(8, 3.6), rot=0)
     ax.set_ylabel("images")
@@ -120,7 +115,6 @@ def map_grid(maps, titles=None, columns: int = 8, size: float = 1.3, symmetric: 
     positive and negative weights are told apart and a zero weight is white. ``row_labels`` (one string per row)
     are written left of each row, e.g. to show random and trained filters in one figure.
     """
-    import matplotlib.pyplot as plt
     maps = [np.asarray(m, dtype=float) for m in maps]
     cmap = cmap or ("RdBu_r" if symmetric else "gray")
     rows = max(1, int(np.ceil(len(maps) / columns)))
@@ -155,7 +149,6 @@ def plot_reliability(table, title: str = "", ece: float | None = None, ax=None):
     """A reliability diagram from ``evaluate.reliability_table``: per confidence bin, a bar up to the accuracy of
     the predictions made with that confidence; the diagonal is perfect calibration (bars below it: over-confident).
     The bars' shade says how many predictions each bin holds."""
-    import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=(4.6, 4.2))
     share = table["count"] / max(table["count"].sum(), 1)
@@ -193,7 +186,6 @@ def plot_histories(histories: dict, metrics=("accuracy", "loss"), title: str = "
     """Several runs side by side: one column per run (``{name: history DataFrame}``), one row per metric, train
     against validation in every panel with the gap between them shaded. Axes are shared (x everywhere, y along a
     row), so the panels compare at a glance."""
-    import matplotlib.pyplot as plt
     if not histories:
         raise ValueError("plot_histories needs at least one history")
     for name, history in histories.items():

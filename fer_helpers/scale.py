@@ -1,136 +1,48 @@
 """Training at scale, measured on a small machine: Keras backends, data parallelism, input pipelines and mixed
 precision (chapter 11).
 
-Why subprocesses. A Python process picks its Keras backend once, at the first ``import keras``; TensorFlow fixes
-its list of devices when it first runs an operation; JAX reads ``XLA_FLAGS`` once, when it starts. So every
-measurement that needs another backend, another number of devices or a clean global dtype policy runs in a fresh
-Python process, which prints its result as one line of JSON (the last line of its stdout)::
+The lessons are ordinary functions that run in this process, under its Keras backend:
 
-    python -m fer_helpers.scale backend   --backend jax --batch-size 32 --epochs 1
-    python -m fer_helpers.scale parallel  --backend tensorflow --devices 2 --steps 4
-    python -m fer_helpers.scale precision --policies float32,mixed_bfloat16
+- :func:`training_speed` (11.2): a short training of :func:`benchmark_model`, timed (images/s of the median epoch);
+- :func:`train_on_devices` (11.4-11.5): the same SGD steps on one device and replicated on several
+  (``keras.distribution.DataParallel`` under JAX, ``tf.distribute.MirroredStrategy`` under TensorFlow);
+- :func:`array_dataset`, :func:`folder_dataset`, :func:`legacy_generator` and :func:`pipeline_benchmark` (11.6);
+- :func:`train_under_policies` (11.7): the same training under each dtype policy, the output layer in float32.
 
-Each works on the committed sample's training faces unless ``--data FILE.npz`` (arrays ``x``, ``y``) is given.
+Why a fresh process for most measurements. A Python process picks its Keras backend once, at the first
+``import keras``; TensorFlow fixes its list of devices when it first runs an operation; JAX reads ``XLA_FLAGS``
+once, when it starts; the dtype policy is global. So :func:`backend_benchmark`, :func:`data_parallel_check` and
+:func:`precision_benchmark` call the functions above through :func:`fer_helpers.isolated.run`, in a fresh process
+with ``KERAS_BACKEND`` set and the GPUs hidden (or the CPU split into devices). A backend whose package is missing
+gives a row ``{"status": "not installed"}``, not an error. :func:`pipeline_benchmark` runs in the calling process
+(``tf.data`` needs TensorFlow installed, whichever Keras backend is active).
 
-From Python, :func:`run_worker` starts such a process (environment set, JSON parsed) and returns the dict;
-:func:`backend_benchmark`, :func:`data_parallel_check` and :func:`precision_benchmark` wrap it. A backend whose
-package is missing gives a row ``{"status": "not installed"}``, not an error. :func:`pipeline_benchmark` runs in the
-calling process (``tf.data`` needs TensorFlow installed, whichever Keras backend is active).
-
-Nothing here imports jax or torch at module level: ``fer_helpers`` imports with TensorFlow alone.
+This module imports neither jax nor torch itself: it imports with TensorFlow alone installed.
 """
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
-import os
-import shutil
-import subprocess
-import sys
+import contextlib
+import io
 import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+import pandas as pd
+from keras import layers
 
-from .course import REPO_ROOT, load_average
-from .data import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, as_model_input
+from . import isolated, machine
+from .course import SAMPLE_DIR
+from .data import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, as_model_input, load_split
+from .errors import FerError, reason
+from .models import build_vgg_bn
+from .train import EpochClock
 
-#: The three Keras 3 backends, and the package each one needs.
-BACKENDS = ("tensorflow", "jax", "torch")
-BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 #: The dtype policies compared by :func:`precision_benchmark`.
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 #: A narrow ``build_vgg_bn`` (a quarter of its channels): big enough to time, small enough for a 2-core CPU.
 SMALL_WIDTHS = (8, 16, 32, 64)
-
-
-# --- running a measurement in a fresh process -------------------------------------------------------------------
-
-def backend_installed(backend: str) -> bool:
-    """Whether the package behind a Keras backend can be imported here (found, not imported: that is slow)."""
-    package = BACKEND_PACKAGES.get(backend, backend)
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def gpu_count() -> int:
-    """NVIDIA GPUs on this machine, asked of ``nvidia-smi`` (0 without it): no deep-learning framework is imported."""
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(line.startswith("GPU ") for line in listing.splitlines())
-
-
-def _worker_env(backend: str, devices: int, device: str) -> dict:
-    env = dict(os.environ)
-    env["KERAS_BACKEND"] = backend
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    if device == "cpu":  # hide GPUs from all three frameworks: the figure is the CPU's
-        env["CUDA_VISIBLE_DEVICES"] = ""
-        env["JAX_PLATFORMS"] = "cpu"
-    if backend == "jax" and devices > 1:  # JAX then shows the CPU as this many devices
-        flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform")]
-        env["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={devices}"])
-    return env
-
-
-def run_worker(command: str, backend: str = "tensorflow", *, devices: int = 1, device: str = "cpu",
-               timeout: float = 600, **options) -> dict:
-    """Run ``python -m fer_helpers.scale COMMAND --backend BACKEND --key value ...`` in a fresh process.
-
-    ``device='cpu'`` hides every GPU from it (``'any'`` lets the framework choose); ``devices=N`` with JAX splits
-    the CPU into N devices. Returns the worker's JSON as a dict, with ``wall_s`` (imports included) added; a backend
-    that is not installed gives ``{"backend": ..., "status": "not installed"}`` without starting anything, and a
-    worker that fails gives ``status`` 'failed' (or 'timed out') and the last line of its error.
-    """
-    if not backend_installed(backend):
-        return {"backend": backend, "status": "not installed"}
-    argv = [sys.executable, "-m", "fer_helpers.scale", command, "--backend", backend, "--devices", str(devices)]
-    for key, value in options.items():
-        if value is None or value is False:
-            continue
-        argv.append("--" + key.replace("_", "-"))
-        if value is not True:
-            argv.append(",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(argv, env=_worker_env(backend, devices, device), cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"backend": backend, "status": "timed out", "error": f"no result within {timeout:g} s"}
-    wall = round(time.perf_counter() - started, 1)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        errors = [line for line in done.stderr.splitlines() if line.strip()]
-        return {"backend": backend, "status": "failed", "wall_s": wall,
-                "error": errors[-1] if errors else f"exit status {done.returncode}, no JSON"}
-    return {**json.loads(lines[-1]), "wall_s": wall}
-
-
-def _faces_file(x: np.ndarray, y: np.ndarray, folder: Path, name: str = "faces.npz", **extra) -> Path:
-    path = Path(folder) / name
-    np.savez(path, x=np.asarray(x, dtype=np.uint8), y=np.asarray(y, dtype=np.int64), **extra)
-    return path
-
-
-def _load_faces(path: str | None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """In a worker: (x, y) and any other arrays of the .npz at ``path``; without one, the committed sample."""
-    if path is None:
-        from .course import SAMPLE_DIR
-        from .data import load_split
-        split = load_split(SAMPLE_DIR, "train")
-        return split.x, split.y, {}
-    with np.load(path) as faces:
-        extra = {key: faces[key] for key in faces.files if key not in ("x", "y")}
-        return faces["x"], faces["y"], extra
 
 
 def repeat_to(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,20 +52,25 @@ def repeat_to(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     return np.asarray(x)[index], np.asarray(y)[index]
 
 
+def _faces_or_sample(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) as given, or the committed sample's training faces when x is None."""
+    if x is None:
+        split = load_split(SAMPLE_DIR, "train")
+        return split.x, split.y
+    return np.asarray(x), np.asarray(y)
+
+
 # --- models -----------------------------------------------------------------------------------------------------
 
 def benchmark_model(widths=SMALL_WIDTHS, dropout: float = 0.0):
     """``models.build_vgg_bn`` with ``widths``; dropout 0 by default, so the backends draw no random numbers that
     differ and train the very same function."""
-    from .models import build_vgg_bn
     return build_vgg_bn(widths=tuple(widths), dropout=dropout)
 
 
 def parallel_model():
     """A tiny CNN for the data-parallel check: no dropout (no randomness) and no BatchNormalization (whose
     batch statistics would be per replica under ``tf.distribute``), so one device and two compute the same."""
-    import keras
-    from keras import layers
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     x = layers.Conv2D(8, 3, activation="relu", name="conv1")(x)
@@ -171,7 +88,6 @@ def with_float32_output(model):
     rounds probabilities near 0 and 1 and overflows above 65,504, and bfloat16 keeps only 3 significant digits.
     Keras' advice is a float32 output layer; the models of ``fer_helpers.models`` take the global policy for every
     layer, so this rebuilds their head."""
-    import keras
     last = model.layers[-1]
     config = last.get_config()
     config["dtype"] = "float32"
@@ -179,99 +95,77 @@ def with_float32_output(model):
     return keras.Model(model.inputs, head(model.layers[-2].output), name=model.name)
 
 
+def _in_fresh_process(function: str, backend: str, *, cpu_devices: int = 1, device: str = "cpu",
+                      timeout: float = 600, **kwargs) -> dict:
+    """``function`` of this module, called with ``kwargs`` in a fresh process under ``backend``: 'cpu' hides the
+    GPUs (``'any'`` lets the framework choose), ``cpu_devices=N`` splits the CPU into N devices for JAX. A backend
+    that is not installed gives ``{"backend": ..., "status": "not installed"}`` without starting anything."""
+    if not machine.backend_installed(backend):
+        return {"backend": backend, "status": "not installed"}
+    env = isolated.keras_env(backend, cpu_devices=cpu_devices, hide_gpus=device == "cpu")
+    return {"backend": backend, **isolated.run(f"{__name__}:{function}", env=env, timeout=timeout, **kwargs)}
+
+
 # --- 1. backends ------------------------------------------------------------------------------------------------
-
-def _rate(images: int, seconds: list[float]) -> float:
-    """Images/s of the median epoch: one epoch slowed down by another job on a shared machine does not count."""
-    return round(images / float(np.median(seconds)), 1)
-
 
 def _timed_fit(model, x, y, batch_size: int, epochs: int) -> dict:
     """One untimed epoch (tracing, compiling, memory), then ``epochs`` timed ones: images/s of the median one.
 
     Also the loss of the first batch (computed with the initial weights), of the second (after one update), and
     the mean loss of the last epoch: where the backends' different rounding starts, and where it has got to."""
-    import keras
     running = []  # Keras logs the running mean of the epoch's batch losses
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: running.append(float(logs["loss"])))
     started = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[record])
     first = time.perf_counter() - started
-    from .train import EpochClock  # here, not at the top: train imports Keras, and the worker picks its backend first
     clock = EpochClock()
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
     return {"first_epoch_s": round(first, 2), "timed_s": round(sum(clock.seconds), 2),
-            "images_per_s": _rate(len(x), clock.seconds), "first_step_loss": running[0],
+            "images_per_s": machine.per_second(len(x), clock.seconds), "first_step_loss": running[0],
             "second_step_loss": 2 * running[1] - running[0] if len(running) > 1 else None,
             "final_loss": float(history.history["loss"][-1])}
 
 
-def backend_name() -> str:
-    """The Keras backend of this process (imports Keras, which fixes it)."""
-    import keras
-    return keras.backend.backend()
+def training_speed(x=None, y=None, *, widths=SMALL_WIDTHS, dropout: float = 0.0, batch_size: int = 32,
+                   epochs: int = 1, learning_rate: float = 0.01, seed: int = 42, weights=None,
+                   x_check=None, proba_check=None) -> dict:
+    """Train :func:`benchmark_model` on faces (x, y) under this process's backend and time it: a dict.
 
-
-def _run_device(backend: str) -> str:
-    """Where the worker's arrays live: 'cpu', or 'gpu (name)'."""
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-            gpus = tf.config.list_logical_devices("GPU")
-            return f"gpu ({gpus[0].name})" if gpus else "cpu"
-        if backend == "jax":
-            import jax
-            device = jax.devices()[0]
-            return "cpu" if device.platform == "cpu" else f"gpu ({device.device_kind})"
-        if backend == "torch":
-            import torch
-            return f"gpu ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
-    except Exception:
-        pass
-    return "cpu"
-
-
-def _backend_version(backend: str) -> str:
-    import importlib
-    module = importlib.import_module(BACKEND_PACKAGES.get(backend, backend))
-    return f"{backend} {module.__version__}"
-
-
-def _worker_backend(args) -> dict:
-    """In the worker: load the faces and the initial weights, check the predictions against the parent's, train."""
-    import keras
-    keras.utils.set_random_seed(args.seed)
-    x, y, extra = _load_faces(args.data)
+    SGD with momentum, the faces in their order (``shuffle=False``); one untimed epoch, then ``epochs`` timed
+    ones, of which the median counts (``images_per_s``). ``weights``: a ``.weights.h5`` file to start from
+    (default: drawn with ``seed``); with ``x_check`` and ``proba_check`` (another process's predictions from the
+    same weights), ``weights_max_diff`` says how far this backend's predictions are from them. Without x, the
+    committed sample's training faces.
+    """
+    keras.utils.set_random_seed(seed)
+    x, y = _faces_or_sample(x, y)
     x, y = as_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)
-    model = benchmark_model(args.widths, args.dropout)
+    model = benchmark_model(widths, dropout)
     weights_max_diff = None
-    if args.weights:
-        model.load_weights(args.weights)
-        if "x_check" in extra:  # the parent's predictions with the same weights, under its backend
-            proba = np.asarray(model.predict(as_model_input(extra["x_check"]), verbose=0))
-            weights_max_diff = float(np.abs(proba - extra["proba_check"]).max())
-    model.compile(optimizer=keras.optimizers.SGD(args.learning_rate, momentum=0.9), loss="categorical_crossentropy")
-    timing = _timed_fit(model, x, y, args.batch_size, args.epochs)
-    return {"backend": backend_name(), "status": "ok", "version": _backend_version(backend_name()),
-            "device": _run_device(backend_name()), "images": len(x), "batch_size": args.batch_size,
-            "epochs": args.epochs, **timing, "weights_max_diff": weights_max_diff}
+    if weights:
+        model.load_weights(weights)
+        if x_check is not None:
+            proba = np.asarray(model.predict(as_model_input(x_check), verbose=0))
+            weights_max_diff = float(np.abs(proba - proba_check).max())
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9), loss="categorical_crossentropy")
+    timing = _timed_fit(model, x, y, batch_size, epochs)
+    return {"backend": machine.backend_name(), "status": "ok", "version": machine.backend_version(),
+            "device": machine.run_device(), "images": len(x), "batch_size": batch_size, "epochs": epochs,
+            **timing, "weights_max_diff": weights_max_diff, "load_average_1min": machine.load_average()}
 
 
-def backend_benchmark(x: np.ndarray, y: np.ndarray, backends=BACKENDS, *, widths=SMALL_WIDTHS, dropout: float = 0.0,
-                      batch_size: int = 32, epochs: int = 1, learning_rate: float = 0.01, gpu: bool | None = None,
-                      seed: int = 42, timeout: float = 600):
-    """The same short training under each Keras backend, each in its own process: a DataFrame, one row a backend.
+def backend_benchmark(x: np.ndarray, y: np.ndarray, backends=machine.BACKENDS, *, widths=SMALL_WIDTHS,
+                      dropout: float = 0.0, batch_size: int = 32, epochs: int = 1, learning_rate: float = 0.01,
+                      gpu: bool | None = None, seed: int = 42, timeout: float = 600):
+    """:func:`training_speed` under each Keras backend, each in its own process: a DataFrame, one row a backend.
 
     Same model (:func:`benchmark_model`), same initial weights (built here, saved as ``.weights.h5`` and loaded by
-    every worker, which also checks that its predictions equal ours: column ``weights_max_diff``), same faces in
-    the same order (``shuffle=False``), SGD with momentum; one untimed epoch, then the median of ``epochs`` timed
-    ones. Columns: ``cpu_images_per_s`` (GPUs hidden) and
-    ``gpu_images_per_s``, measured only where ``gpu`` is true (default: when ``nvidia-smi`` lists a GPU), else the
-    text 'not measured'. Rows of backends that are not installed say so.
+    every process, which also checks that its predictions equal ours: column ``weights_max_diff``), same faces in
+    the same order. Columns: ``cpu_images_per_s`` (GPUs hidden) and ``gpu_images_per_s``, measured only where
+    ``gpu`` is true (default: when ``nvidia-smi`` lists a GPU), else the text 'not measured'. Rows of backends that
+    are not installed say so.
     """
-    import keras
-    import pandas as pd
-    gpus = gpu_count()
+    gpus = machine.gpu_count()
     gpu = gpus > 0 if gpu is None else gpu
     not_measured = "not measured" if gpus else "not measured (no GPU here)"
     keras.utils.set_random_seed(seed)
@@ -282,11 +176,11 @@ def backend_benchmark(x: np.ndarray, y: np.ndarray, backends=BACKENDS, *, widths
         weights = Path(tmp) / "initial.weights.h5"
         model.save_weights(weights)
         proba = np.asarray(model.predict(as_model_input(x_check), verbose=0))
-        faces = _faces_file(x, y, Path(tmp), x_check=x_check, proba_check=proba)
-        options = dict(data=faces, weights=weights, widths=widths, dropout=dropout, batch_size=batch_size,
-                       epochs=epochs, learning_rate=learning_rate, seed=seed, timeout=timeout)
+        options = dict(x=np.asarray(x, dtype=np.uint8), y=np.asarray(y, dtype=np.int64), weights=weights,
+                       x_check=x_check, proba_check=proba, widths=list(widths), dropout=dropout,
+                       batch_size=batch_size, epochs=epochs, learning_rate=learning_rate, seed=seed, timeout=timeout)
         for backend in backends:
-            cpu = run_worker("backend", backend, device="cpu", **options)
+            cpu = _in_fresh_process("training_speed", backend, device="cpu", **options)
             row = {"backend": backend, "status": cpu["status"], "version": cpu.get("version", ""),
                    "cpu_images_per_s": cpu.get("images_per_s", np.nan),
                    "gpu_images_per_s": not_measured,
@@ -298,7 +192,7 @@ def backend_benchmark(x: np.ndarray, y: np.ndarray, backends=BACKENDS, *, widths
             if cpu["status"] not in ("ok", "not installed"):
                 row["status"] = f"{cpu['status']}: {cpu.get('error', '')}"
             if gpu and cpu["status"] == "ok":
-                on_gpu = run_worker("backend", backend, device="any", **options)
+                on_gpu = _in_fresh_process("training_speed", backend, device="any", **options)
                 if on_gpu["status"] != "ok":
                     row["gpu_images_per_s"] = f"{on_gpu['status']}: {on_gpu.get('error', '')}"
                 elif on_gpu["device"] == "cpu":
@@ -313,7 +207,6 @@ def backend_benchmark(x: np.ndarray, y: np.ndarray, backends=BACKENDS, *, widths
 
 def _fit_steps(model, x, y, batch_size: int, learning_rate: float) -> tuple[list[float], list[np.ndarray]]:
     """Plain SGD over (x, y) in order, one epoch: the loss Keras logs after each step, and the final weights."""
-    import keras
     losses = []
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="categorical_crossentropy")
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: losses.append(float(logs["loss"])))
@@ -325,83 +218,94 @@ def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float(max(np.abs(np.asarray(u, np.float64) - np.asarray(v, np.float64)).max() for u, v in zip(a, b)))
 
 
-def _worker_parallel(args) -> dict:
-    """In the worker: train the same model from the same weights on the same batches, on one device and on
-    ``args.devices`` (JAX: ``keras.distribution.DataParallel``; TensorFlow: ``tf.distribute.MirroredStrategy``)."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+def _cpu_devices_tensorflow(devices: int) -> list[str]:
+    """The names of ``devices`` logical CPU devices, the one CPU split before TensorFlow initialises."""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    with contextlib.suppress(RuntimeError):  # already initialised: it keeps the devices it has
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    return [d.name for d in tf.config.list_logical_devices("CPU")][:devices]
+
+
+def train_on_devices(x=None, y=None, devices: int = 2, *, steps: int = 4, per_replica_batch: int = 16,
+                     learning_rate: float = 0.05, contrast: bool = False, seed: int = 42) -> dict:
+    """Train :func:`parallel_model` for ``steps`` steps of plain SGD on one device with the global batch
+    (``per_replica_batch`` x ``devices``), then the same network, from the same initial weights on the same
+    batches, replicated on ``devices`` CPU devices: JAX through ``keras.distribution.DataParallel``, TensorFlow
+    through ``tf.distribute.MirroredStrategy``. Returns both runs' losses and their largest weight difference.
+
+    The devices must exist in this process: TensorFlow splits its CPU only before it first runs an operation and
+    JAX only when ``XLA_FLAGS`` says so at start-up, which is why :func:`data_parallel_check` runs this in a fresh
+    process. Faces (x, y) are repeated to fill the steps (without them, the committed sample's). ``contrast``
+    also trains one device with the *per-replica* batch (more, smaller steps), a different training.
+    """
+    backend = machine.backend_name()
     if backend not in ("tensorflow", "jax"):
         return {"backend": backend, "status": "not supported",
                 "error": "data parallelism here uses keras.distribution (JAX) or tf.distribute (TensorFlow)"}
-    if backend == "tensorflow":  # split the CPU into logical devices before TensorFlow initialises
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.devices)
-    import keras
-    global_batch = args.per_replica_batch * args.devices
-    x, y, _ = _load_faces(args.data)
-    x, y = repeat_to(x, y, args.steps * global_batch)
+    names = _cpu_devices_tensorflow(devices) if backend == "tensorflow" else \
+        keras.distribution.list_devices("cpu")[:devices]
+    if len(names) < devices:
+        raise FerError(f"{backend} shows {len(names)} CPU device(s) in this process, not {devices}: the number is "
+                       f"fixed at start-up (data_parallel_check runs this in a fresh process)")
+    global_batch = per_replica_batch * devices
+    x, y = repeat_to(*_faces_or_sample(x, y), steps * global_batch)
     x, y = as_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)
 
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(seed)
     single = parallel_model()
     initial = single.get_weights()
-    one_losses, one_weights = _fit_steps(single, x, y, global_batch, args.learning_rate)
+    one_losses, one_weights = _fit_steps(single, x, y, global_batch, learning_rate)
     small_weights = None
-    if args.contrast:  # the tempting mistake: one device with the *per-replica* batch takes more, noisier steps
+    if contrast:  # the tempting mistake: one device with the *per-replica* batch takes more, noisier steps
         small = parallel_model()
         small.set_weights(initial)
-        _, small_weights = _fit_steps(small, x, y, args.per_replica_batch, args.learning_rate)
+        _, small_weights = _fit_steps(small, x, y, per_replica_batch, learning_rate)
 
     if backend == "jax":
-        devices = keras.distribution.list_devices("cpu")[: args.devices]
-        distribution = keras.distribution.DataParallel(devices=devices)
+        distribution = keras.distribution.DataParallel(devices=names)
         keras.distribution.set_distribution(distribution)
         try:
             replicated = parallel_model()  # variables made under the distribution: a copy on every device
             replicated.set_weights(initial)
-            many_losses, many_weights = _fit_steps(replicated, x, y, global_batch, args.learning_rate)
+            many_losses, many_weights = _fit_steps(replicated, x, y, global_batch, learning_rate)
             layout = distribution.get_data_layout((global_batch, IMAGE_SIZE, IMAGE_SIZE, 1))
             how = f"keras.distribution.DataParallel, batch axis split over {layout.device_mesh.shape}"
         finally:
             keras.distribution.set_distribution(None)
     else:
         import tensorflow as tf
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")][: args.devices]
-        strategy = tf.distribute.MirroredStrategy(devices)
-        with strategy.scope():
+        strategy = tf.distribute.MirroredStrategy(names)
+        with strategy.scope():  # variables made in the scope are mirrored: a copy on every device
             replicated = parallel_model()
             replicated.set_weights(initial)
-            many_losses, many_weights = _fit_steps(replicated, x, y, global_batch, args.learning_rate)
+            many_losses, many_weights = _fit_steps(replicated, x, y, global_batch, learning_rate)
         how = f"tf.distribute.MirroredStrategy, {strategy.num_replicas_in_sync} replicas in sync"
-    return {"backend": backend, "status": "ok", "devices": [str(d) for d in devices], "how": how,
-            "replicas": args.devices, "per_replica_batch": args.per_replica_batch, "global_batch": global_batch,
-            "steps": len(one_losses), "learning_rate": args.learning_rate,
+    return {"backend": backend, "status": "ok", "devices": [str(d) for d in names], "how": how,
+            "replicas": devices, "per_replica_batch": per_replica_batch, "global_batch": global_batch,
+            "steps": len(one_losses), "learning_rate": learning_rate,
             "losses_one_device": one_losses, "losses_replicated": many_losses,
             "max_weight_diff": _max_diff(one_weights, many_weights),
             "max_loss_diff": float(np.abs(np.subtract(one_losses, many_losses)).max()),
             "max_weight_change": _max_diff(one_weights, initial),
             "max_weight_diff_per_replica_batch_on_one_device":
-                None if small_weights is None else _max_diff(small_weights, many_weights)}
+                None if small_weights is None else _max_diff(small_weights, many_weights),
+            "load_average_1min": machine.load_average()}
 
 
 def data_parallel_check(backend: str = "jax", devices: int = 2, *, steps: int = 4, per_replica_batch: int = 16,
                         learning_rate: float = 0.05, x: np.ndarray | None = None, y: np.ndarray | None = None,
                         contrast: bool = False, seed: int = 42, tolerance: float = 1e-5,
                         timeout: float = 600) -> dict:
-    """Train :func:`parallel_model` for ``steps`` steps of plain SGD on one device and on ``devices`` CPU devices
-    (global batch = ``per_replica_batch`` x ``devices``, same initial weights, same batches), in a fresh process.
+    """:func:`train_on_devices` under ``backend`` in a fresh process whose CPU shows ``devices`` devices.
 
-    Returns the worker's dict with ``equal`` added: the largest weight difference is within ``tolerance`` (float32
-    sums in another order differ in the last bits, about 1e-7 relative, so 1e-5 is generous for a few steps).
-    Faces (x, y) are repeated to fill the steps; without them, the committed sample's training faces. ``contrast``
-    also trains one device with the *per-replica* batch (more, smaller steps), which does not give the same weights:
-    ``max_weight_diff_per_replica_batch_on_one_device``.
+    Returns its dict with ``equal`` added: the largest weight difference is within ``tolerance`` (float32 sums in
+    another order differ in the last bits, about 1e-7 relative, so 1e-5 is generous for a few steps).
     """
-    with tempfile.TemporaryDirectory(prefix="fer_scale_") as tmp:
-        faces = _faces_file(x, y, Path(tmp)) if x is not None else None
-        result = run_worker("parallel", backend, devices=devices, device="cpu", data=faces, steps=steps,
-                            per_replica_batch=per_replica_batch, learning_rate=learning_rate, contrast=contrast,
-                            seed=seed, timeout=timeout)
+    faces = {} if x is None else {"x": np.asarray(x, dtype=np.uint8), "y": np.asarray(y, dtype=np.int64)}
+    result = _in_fresh_process("train_on_devices", backend, cpu_devices=devices, device="cpu", timeout=timeout,
+                               devices=devices, steps=steps, per_replica_batch=per_replica_batch,
+                               learning_rate=learning_rate, contrast=contrast, seed=seed, **faces)
     if result.get("status") == "ok":
         result["tolerance"] = tolerance
         result["equal"] = result["max_weight_diff"] <= tolerance
@@ -428,8 +332,7 @@ def folder_dataset(folder: str | Path, batch_size: int = 32, seed: int = 42, cac
     ``cache=False``: ``keras.utils.image_dataset_from_directory`` as it comes, reading and decoding every file in
     every epoch (what the original project's ``flow_from_directory`` did). ``cache=True``: decoded once, kept in
     memory by ``.cache()``, then shuffled, batched and prefetched in every epoch."""
-    import keras
-    import tensorflow as tf
+    import tensorflow as tf  # tf.data, whichever Keras backend is active
     options = dict(labels="inferred", label_mode="categorical", class_names=list(CLASS_NAMES),
                    color_mode="grayscale", image_size=(IMAGE_SIZE, IMAGE_SIZE), seed=seed, verbose=False)
     if not cache:
@@ -445,7 +348,6 @@ def array_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, seed: int 
     ``augmentation`` (a ``keras.Sequential`` of preprocessing layers, e.g. ``augment.augmentation_layers()``) is
     mapped over whole batches, on the CPU, in parallel (``num_parallel_calls=AUTOTUNE``), wrapped in
     ``keras.layers.Pipeline`` so that it works in ``tf.data`` under every backend."""
-    import keras
     import tensorflow as tf
     dataset = tf.data.Dataset.from_tensor_slices((as_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)))
     dataset = dataset.cache().shuffle(len(y), seed=seed).batch(batch_size)
@@ -473,9 +375,6 @@ def legacy_generator(folder: str | Path, batch_size: int = 32, seed: int = 42):
     rescale themselves."""
     if not legacy_available():
         return None
-    import contextlib
-    import io
-
     import tensorflow as tf
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Found N images belonging to 7 classes."
         return tf.keras.preprocessing.image.ImageDataGenerator().flow_from_directory(
@@ -506,8 +405,6 @@ def pipeline_benchmark(x: np.ndarray, y: np.ndarray, folder: str | Path | None =
     trained on every pipeline in turn: the speed does not depend on the weights) fed by it, after one untimed
     epoch. Runs in this process, under its Keras backend.
     """
-    import keras
-    import pandas as pd
     with tempfile.TemporaryDirectory(prefix="fer_pipeline_") as tmp:
         if folder is None:
             folder = write_image_folder(x, y, Path(tmp) / "faces")
@@ -535,126 +432,67 @@ def pipeline_benchmark(x: np.ndarray, y: np.ndarray, folder: str | Path | None =
             started = time.perf_counter()
             images = _iterate(dataset)
             first = time.perf_counter() - started
-            passes = []
-            for _ in range(read_passes):
-                started = time.perf_counter()
-                _iterate(dataset)
-                passes.append(time.perf_counter() - started)
+            _, passes = machine.timed_calls(lambda dataset=dataset: _iterate(dataset), read_passes)
             row = {"pipeline": name, "images": images, "first_pass_s": round(first, 2),
-                   "read_images_per_s": _rate(images, passes)}
+                   "read_images_per_s": machine.per_second(images, passes)}
             if train:
                 model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # the pipelines shuffle themselves
-                from .train import EpochClock  # (imports Keras: see above)
                 clock = EpochClock()
                 model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
-                row["train_images_per_s"] = _rate(images, clock.seconds)
+                row["train_images_per_s"] = machine.per_second(images, clock.seconds)
             rows.append(row)
     return pd.DataFrame(rows).set_index("pipeline")
 
 
 # --- 4. mixed precision -----------------------------------------------------------------------------------------
 
-def _worker_precision(args) -> dict:
-    """In the worker: the same short training under each dtype policy, the output layer kept in float32."""
-    import keras
-    x, y, _ = _load_faces(args.data)
+def train_under_policies(x=None, y=None, policies=POLICIES, *, widths=SMALL_WIDTHS, batch_size: int = 32,
+                         epochs: int = 1, seed: int = 42) -> dict:
+    """The same short training (:func:`benchmark_model`, Adam, the faces in order) under each global dtype policy,
+    the output layer kept in float32 (:func:`with_float32_output`), timed as :func:`training_speed` times: a dict
+    with one entry of ``runs`` per policy. A policy this backend cannot run on its device gives a run with
+    ``status`` 'failed' and the first line of the error. The policy in force before is restored at the end.
+    """
+    x, y = _faces_or_sample(x, y)
     x, y = as_model_input(x), keras.utils.to_categorical(y, NUM_CLASSES)
+    before = keras.mixed_precision.global_policy().name
     rows = []
-    for policy in args.policies:
-        keras.mixed_precision.set_global_policy(policy)
-        keras.utils.set_random_seed(args.seed)
-        model = with_float32_output(benchmark_model(args.widths))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-        row = {"policy": policy, "compute_dtype": model.get_layer("s1_conv1").compute_dtype,
-               "variable_dtype": model.get_layer("s1_conv1").variable_dtype,
-               "output_dtype": model.layers[-1].compute_dtype, "optimizer": type(model.optimizer).__name__}
-        try:
-            row.update(_timed_fit(model, x, y, args.batch_size, args.epochs), status="ok")
-        except Exception as err:  # a dtype a backend cannot run on this device
-            first_line = (str(err).splitlines() or [""])[0]
-            row.update(status="failed", error=f"{type(err).__name__}: {first_line[:200]}")
-        rows.append(row)
-        keras.mixed_precision.set_global_policy("float32")
-    return {"backend": backend_name(), "status": "ok", "version": _backend_version(backend_name()),
-            "device": _run_device(backend_name()), "images": len(x), "runs": rows}
+    try:
+        for policy in policies:
+            keras.mixed_precision.set_global_policy(policy)  # every layer made from now on computes in it
+            keras.utils.set_random_seed(seed)
+            model = with_float32_output(benchmark_model(widths))
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+            row = {"policy": policy, "compute_dtype": model.get_layer("s1_conv1").compute_dtype,
+                   "variable_dtype": model.get_layer("s1_conv1").variable_dtype,
+                   "output_dtype": model.layers[-1].compute_dtype, "optimizer": type(model.optimizer).__name__}
+            try:
+                row.update(_timed_fit(model, x, y, batch_size, epochs), status="ok")
+            except Exception as err:  # a dtype a backend cannot run on this device
+                row.update(status="failed", error=f"{type(err).__name__}: {reason(err, 200)}")
+            rows.append(row)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    return {"backend": machine.backend_name(), "status": "ok", "version": machine.backend_version(),
+            "device": machine.run_device(), "images": len(x), "runs": rows, "load_average_1min": machine.load_average()}
 
 
 def precision_benchmark(x: np.ndarray, y: np.ndarray, policies=POLICIES, *, backend: str = "tensorflow",
                         device: str = "cpu", widths=SMALL_WIDTHS, batch_size: int = 32, epochs: int = 1,
                         seed: int = 42, timeout: float = 600):
-    """Images/s of the same training under each dtype policy (``float32``, ``mixed_float16``, ``mixed_bfloat16``),
-    in one fresh process on ``device`` ('cpu' hides the GPUs): a DataFrame, one row a policy.
+    """:func:`train_under_policies` in one fresh process (the policy is global) on ``device`` ('cpu' hides the
+    GPUs): a DataFrame, one row a policy.
 
     ``mixed_*`` computes in 16 bits and keeps the weights in float32; ``mixed_float16`` also wraps the optimizer in
     a ``LossScaleOptimizer`` (column ``optimizer``), because small float16 gradients would round to zero.
     """
-    import pandas as pd
-    with tempfile.TemporaryDirectory(prefix="fer_scale_") as tmp:
-        faces = _faces_file(x, y, Path(tmp))
-        result = run_worker("precision", backend, device=device, data=faces, policies=policies, widths=widths,
-                            batch_size=batch_size, epochs=epochs, seed=seed, timeout=timeout)
+    result = _in_fresh_process("train_under_policies", backend, device=device, timeout=timeout,
+                               x=np.asarray(x, dtype=np.uint8), y=np.asarray(y, dtype=np.int64),
+                               policies=list(policies), widths=list(widths), batch_size=batch_size, epochs=epochs,
+                               seed=seed)
     if result.get("status") != "ok":
         return pd.DataFrame([{"policy": p, "status": result["status"], "error": result.get("error", "")}
                              for p in policies]).set_index("policy")
     table = pd.DataFrame(result["runs"]).set_index("policy")
     table.attrs.update(backend=result["version"], device=result["device"], wall_s=result["wall_s"])
     return table
-
-
-# --- the worker's command line ----------------------------------------------------------------------------------
-
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(","))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fer_helpers.scale",
-                                     description="one measurement of chapter 11 in this process; prints JSON")
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    common.add_argument("--devices", type=int, default=1)
-    common.add_argument("--seed", type=int, default=42)
-    common.add_argument("--data", default=None,
-                        help=".npz with x (N, 48, 48) uint8 and y (N,) labels; default: the committed sample")
-
-    b = sub.add_parser("backend", parents=[common], help="time a short training under one backend")
-    b.add_argument("--weights", default=None, help="initial .weights.h5 (default: drawn with --seed)")
-    b.add_argument("--widths", type=_ints, default=SMALL_WIDTHS)
-    b.add_argument("--dropout", type=float, default=0.0)
-    b.add_argument("--batch-size", type=int, default=32)
-    b.add_argument("--epochs", type=int, default=1)
-    b.add_argument("--learning-rate", type=float, default=0.01)
-    b.set_defaults(worker=_worker_backend)
-
-    p = sub.add_parser("parallel", parents=[common], help="one device vs --devices devices, a few SGD steps")
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--per-replica-batch", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=0.05)
-    p.add_argument("--contrast", action="store_true", help="also one device with the per-replica batch")
-    p.set_defaults(worker=_worker_parallel)
-
-    m = sub.add_parser("precision", parents=[common], help="time a short training under each dtype policy")
-    m.add_argument("--policies", type=lambda s: tuple(s.split(",")), default=POLICIES)
-    m.add_argument("--widths", type=_ints, default=SMALL_WIDTHS)
-    m.add_argument("--batch-size", type=int, default=32)
-    m.add_argument("--epochs", type=int, default=1)
-    m.set_defaults(worker=_worker_precision)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one worker in this process and print its result as the last line of stdout (JSON)."""
-    args = build_parser().parse_args(argv)
-    if not backend_installed(args.backend):
-        print(json.dumps({"backend": args.backend, "status": "not installed"}))
-        return 0
-    os.environ["KERAS_BACKEND"] = args.backend  # before the first `import keras` of this process
-    result = args.worker(args)
-    result["load_average_1min"] = load_average()
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

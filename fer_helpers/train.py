@@ -8,6 +8,8 @@ A run lives in a folder (``runs/<name>/``):
                        Colab disconnect and training continues from the last finished epoch;
 - ``run.json``         the settings, so a rerun with other settings is refused instead of silently mixed.
 
+What to train with comes from a :class:`fer_helpers.recipes.Recipe`, the one place where the course's
+hyperparameters and their defaults are written; ``fit`` takes the model, the data, a run folder and a recipe.
 The validation split decides everything (which epoch to keep, when to stop); the test split is not passed in.
 """
 from __future__ import annotations
@@ -17,17 +19,22 @@ import math
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 import pandas as pd
 
+from . import augment
 from .data import NUM_CLASSES, as_model_input
 from .errors import FerError
 
+if TYPE_CHECKING:  # for the type hints only: recipes imports this module
+    from .recipes import Recipe
 
-def learning_rate_schedule(learning_rate: float = 1e-3, epochs: int = 30, steps_per_epoch: int = 100,
-                           warmup_epochs: float = 1.0, schedule: str = "cosine"):
+
+def learning_rate_schedule(learning_rate: float, epochs: int, steps_per_epoch: int, warmup_epochs: float,
+                           schedule: str):
     """The learning rate as a function of the training step (a Keras schedule), or a float for 'constant'.
 
     'cosine': linear warm-up from lr/10 over ``warmup_epochs``, then cosine decay to 0 at the last step: big
@@ -51,14 +58,13 @@ def learning_rate_schedule(learning_rate: float = 1e-3, epochs: int = 30, steps_
     raise FerError(f"unknown schedule '{schedule}' (cosine, onecycle, constant)")
 
 
-def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, epochs: int = 30, steps_per_epoch: int = 100,
-                   warmup_epochs: float = 1.0, schedule: str = "cosine", weight_decay: float = 0.0,
-                   ema: float | None = None):
-    """An optimizer following :func:`learning_rate_schedule`. ``name``: 'adam', 'adamw' or 'sgd' (Nesterov
-    momentum 0.9). ``ema`` (e.g. 0.999) also keeps an exponential moving average of the weights (Polyak
-    averaging), which :func:`fit` evaluates and keeps."""
-    lr = learning_rate_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs, schedule)
-    averaging = {"use_ema": True, "ema_momentum": ema} if ema else {}
+def make_optimizer(recipe: Recipe, epochs: int, steps_per_epoch: int):
+    """The optimizer of ``recipe`` for a run of ``epochs`` epochs, following :func:`learning_rate_schedule`.
+    ``recipe.optimizer``: 'adam', 'adamw' or 'sgd' (Nesterov momentum 0.9). ``recipe.ema`` (e.g. 0.999) also
+    keeps an exponential moving average of the weights (Polyak averaging), which :func:`fit` evaluates and keeps."""
+    lr = learning_rate_schedule(recipe.learning_rate, epochs, steps_per_epoch, recipe.warmup_epochs, recipe.schedule)
+    averaging = {"use_ema": True, "ema_momentum": recipe.ema} if recipe.ema else {}
+    name, weight_decay = recipe.optimizer, recipe.weight_decay
     if name == "adam":
         return keras.optimizers.Adam(lr, **averaging)
     if name == "adamw":
@@ -197,32 +203,59 @@ def read_history(run_dir: str | Path):
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
 
 
-def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: int = 30, batch_size: int = 64,
-        augmentation=None, class_weight: dict | None = None, optimizer: str = "adam", learning_rate: float = 1e-3,
-        schedule: str = "cosine", warmup_epochs: float = 1.0, weight_decay: float = 0.0,
-        label_smoothing: float = 0.0, mixup: float = 0.0, ema: float | None = None, soft_targets=None,
-        patience: int | None = None, time_budget_min: float | None = None, fresh: bool = False,
-        verbose: int = 2, seed: int = 0):
-    """Train ``model`` on (x_train, y_train), select on (x_val, y_val), and return the history DataFrame.
+def augmentation_for(recipe: Recipe, seed: int = 0):
+    """``recipe``'s augmentation layers, seeded with ``seed`` (:func:`fer_helpers.augment.augmentation_layers`),
+    or None when the recipe switches every transform off."""
+    if not any(recipe.augmentation.values()):
+        return None
+    return augment.augmentation_layers(**recipe.augmentation, seed=seed)
 
-    On return ``model`` holds the best-on-validation weights. ``augmentation`` (a Keras layer, e.g. from
-    :func:`fer_helpers.augment.augmentation_layers`) is applied in front of the model during training only.
-    ``mixup`` (alpha, e.g. 0.2) blends random pairs of training faces and their labels (:class:`MixupBatches`);
-    ``ema`` (e.g. 0.999) validates and keeps the moving average of the weights instead of the raw weights;
-    ``soft_targets`` (n x 7 probabilities, e.g. an ensemble's) replaces the one-hot labels: distillation.
-    A run folder that already finished is not retrained: its best weights are loaded (``fresh=True`` restarts).
+
+def class_weights_for(recipe: Recipe, y_train):
+    """``recipe``'s class weights for the labels ``y_train`` (:func:`fer_helpers.augment.class_weights`), or None
+    when ``recipe.class_weight_power`` is 0."""
+    return augment.class_weights(y_train, power=recipe.class_weight_power) if recipe.class_weight_power else None
+
+
+def run_record(model, recipe: Recipe, y_train, y_val, epochs: int, class_weight=None, augmentation=None,
+               distilled: bool = False) -> dict:
+    """What ``run.json`` holds for a run: the model, the data sizes and the recipe's settings as they were applied.
+    Its keys and their order are fixed (runs made earlier resume only if a rerun records the same); settings added
+    later (mixup, ema, distillation) are recorded only when used, for the same reason."""
+    record = {"model": model.name, "params": int(model.count_params()), "train": int(len(y_train)),
+              "val": int(len(y_val)), "epochs": epochs}
+    for key in ("batch_size", "optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
+                "label_smoothing"):
+        record[key] = getattr(recipe, key)
+    record["class_weight"] = None if class_weight is None else {str(k): round(v, 4) for k, v in class_weight.items()}
+    record["augmentation"] = None if augmentation is None else [layer.name for layer in augmentation.layers]
+    record.update({k: v for k, v in {"mixup": recipe.mixup, "ema": recipe.ema, "distilled": distilled}.items() if v})
+    return record
+
+
+def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, recipe: Recipe, *, epochs: int | None = None,
+        seed: int = 0, soft_targets=None, patience: int | None = None, time_budget_min: float | None = None,
+        fresh: bool = False, verbose: int = 2):
+    """Train ``model`` on (x_train, y_train) with ``recipe``'s settings, select on (x_val, y_val), and return the
+    history DataFrame. On return ``model`` holds the best-on-validation weights.
+
+    From the recipe: batch size, optimizer, learning rate and schedule, weight decay, label smoothing, the class
+    weights (computed on ``y_train``), the augmentation (layers in front of the model during training only,
+    seeded with ``seed``), mixup (blends of random pairs of faces and of their labels, :class:`MixupBatches`) and
+    ``ema`` (validate and keep the moving average of the weights instead of the raw weights). Its architecture is
+    ``model``'s business (:func:`fer_helpers.recipes.train_recipe` builds the model from the recipe too).
+    Options of this run, not of the recipe: ``epochs`` (default: the recipe's), ``seed``, ``soft_targets`` (n x 7
+    probabilities, e.g. an ensemble's, instead of the one-hot labels: distillation), ``patience`` (stop after that
+    many epochs without a better validation accuracy), ``time_budget_min`` (stop after that many minutes; a rerun
+    resumes) and ``verbose``. A run folder that already finished is not retrained: its best weights are loaded
+    (``fresh=True`` starts over).
     """
     run_dir = Path(run_dir)
-    settings = {"model": model.name, "params": int(model.count_params()), "train": int(len(y_train)),
-                "val": int(len(y_val)), "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
-                "learning_rate": learning_rate, "schedule": schedule, "warmup_epochs": warmup_epochs,
-                "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-                "class_weight": None if class_weight is None else {str(k): round(v, 4)
-                                                                   for k, v in class_weight.items()},
-                "augmentation": None if augmentation is None else [
-                    layer.name for layer in getattr(augmentation, "layers", [augmentation])]}
-    # Settings added later are recorded only when used, so runs made before them still resume.
-    settings.update({k: v for k, v in {"mixup": mixup, "ema": ema, "distilled": soft_targets is not None}.items() if v})
+    epochs = epochs or recipe.epochs
+    augmentation = augmentation_for(recipe, seed)
+    class_weight = class_weights_for(recipe, y_train)
+    settings = run_record(model, recipe, y_train, y_val, epochs, class_weight, augmentation,
+                          distilled=soft_targets is not None)
     settings_path = run_dir / "run.json"
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -251,10 +284,9 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
                                    name=f"{model.name}_training")
     if done:
         fresh_random_streams(trainer, done, seed)
-    steps = math.ceil(len(y_train) / batch_size)
     trainer.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, epochs, steps, warmup_epochs, schedule, weight_decay, ema),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        optimizer=make_optimizer(recipe, epochs, steps_per_epoch=math.ceil(len(y_train) / recipe.batch_size)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"])
 
     best_so_far = float(history["val_accuracy"].max()) if done else -math.inf
@@ -263,7 +295,7 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         EpochClock(),
         # with EMA: validate with the averaged weights, and hand them to the callbacks after this one
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema else []),
         best,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
@@ -277,13 +309,13 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: i
                else np.asarray(soft_targets, dtype="float32"))
     y_val_1hot = keras.utils.to_categorical(y_val, NUM_CLASSES)
     validation = (as_model_input(x_val), y_val_1hot)
-    if mixup:
-        batches = MixupBatches(x_train, targets, batch_size, alpha=mixup, class_weight=class_weight,
+    if recipe.mixup:
+        batches = MixupBatches(x_train, targets, recipe.batch_size, alpha=recipe.mixup, class_weight=class_weight,
                                seed=seed + RESUME_STREAM_STEP * done)
         trainer.fit(batches, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
     else:
         trainer.fit(as_model_input(x_train), targets, validation_data=validation, epochs=epochs,
-                    batch_size=batch_size, class_weight=class_weight, callbacks=callbacks, verbose=verbose)
+                    batch_size=recipe.batch_size, class_weight=class_weight, callbacks=callbacks, verbose=verbose)
     if not (budget is not None and budget.stopped_early):
         (run_dir / "finished").write_text("")
     history = read_history(run_dir)

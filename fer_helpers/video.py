@@ -1,4 +1,4 @@
-"""Emotions in a video, frame by frame: detect, follow each face, smooth its probabilities (chapter 8).
+"""Emotions in a video, frame by frame: detect, follow each face, smooth its probabilities (chapter 8b).
 
 :func:`process_video` reads a video, and for every frame
 

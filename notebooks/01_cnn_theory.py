@@ -32,10 +32,13 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | one face from the committed sample, the course model | 11 s (measured) | not needed |
+# | quick (`FER_QUICK=1`, the default) | one face from the committed sample, the course model | 13 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not needed |
 # | full (`FER_QUICK=0`) | the same: this chapter trains nothing | 18 s (measured) | not needed |
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** This chapter trains nothing, so quick and full mode run the same cells on the same face of the
+# committed sample. The trained weights it inspects are the course model's: chapter 5's run if this machine has
+# one, else the bundled reference. The outputs saved in this notebook come from the run named in the first output
+# line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -84,8 +87,7 @@ FILTERS_SHOWN = 16                         # how many first-layer filters and fe
 # %% [markdown]
 # ## 1.1 What the network is given: a 48x48 array of numbers
 #
-# This chapter needs one face, so it always reads the committed sample (`data/sample/`, a few hundred
-# kilobytes), whatever `FER_DATA` says: every reader then sees the same face and the same numbers.
+# One face is enough, from the committed sample (`data/sample/`), so every reader sees the same numbers.
 # `load_split` returns the images as one numpy array; a face is a slice of it.
 
 # %%
@@ -138,9 +140,9 @@ plt.show()
 # ## 1.2 Convolution by hand
 #
 # A convolutional layer slides a small grid of weights, the **kernel** or **filter** (here 3x3), over the image.
-# At each position it multiplies the 9 pixels under the kernel by the 9 weights and adds the products: one number
-# per position. The result is a new image, the **feature map**: large where the patch looks like the kernel, small
-# or negative where it looks like its opposite. Written as the double loop it is:
+# At each position it multiplies the 9 pixels under the kernel by the 9 weights and adds the products. The result,
+# the **feature map**, is large where the patch looks like the kernel, small or negative where it looks like its
+# opposite. As a double loop:
 
 # %%
 x = face.astype("float64") / 255
@@ -157,9 +159,9 @@ def conv2d_valid(image, kernel):
 
 
 # %% [markdown]
-# **Output size.** With 'valid' padding the kernel is only placed where it fits entirely inside the image: a 3x3
-# kernel has 46 possible positions along 48 pixels (its centre cannot sit on the border rows and columns). In
-# general, for an input of size $n$, kernel $k$, padding $p$ on each side and stride $s$:
+# **Output size.** With 'valid' padding the kernel is only placed where it fits entirely: a 3x3 kernel has 46
+# positions along 48 pixels. In general, for an input of size $n$, kernel $k$, padding $p$ on each side and
+# stride $s$:
 #
 # $$n_\text{out} = \left\lfloor \frac{n + 2p - k}{s} \right\rfloor + 1$$
 #
@@ -186,8 +188,8 @@ for name, fmap in hand_maps.items():
     print(f"{name:28s} {x.shape} -> {fmap.shape}")
 
 # %% [markdown]
-# One output value, computed in full: the Sobel x response at row 17, column 13 (inside the eye patch) is the
-# sum of the element-wise product of the 3x3 pixels whose top-left corner is at (17, 13) and the kernel.
+# One output value in full: the Sobel x response at row 17, column 13 (inside the eye patch) is the sum of the
+# products of the kernel and the 3x3 pixels whose top-left corner is at (17, 13).
 
 # %%
 i, j = 17, 13
@@ -198,10 +200,9 @@ print(f"sum of products = {np.sum(window * KERNELS['Sobel x (vertical edges)']):
       f"= feature map[{i}, {j}] = {hand_maps['Sobel x (vertical edges)'][i, j]:.3f}")
 
 # %% [markdown]
-# The four feature maps below: red is positive, blue negative, white zero (each edge map on its own scale). Notice
-# that Sobel x responds most to near-vertical boundaries, such as the jaw line against the bright background on
-# the right, while Sobel y picks out the eyebrows, the eyes and the lips; blurring loses the detail of the teeth,
-# and sharpening makes it crisper (and noisier).
+# The four feature maps below (red positive, blue negative, white zero; each edge map on its own scale): Sobel x
+# responds most to near-vertical boundaries such as the jaw line on the right, Sobel y to the eyebrows, eyes and
+# lips; blurring loses the detail of the teeth, sharpening makes it crisper (and noisier).
 
 # %%
 fig, axes = plt.subplots(2, 5, figsize=(12, 5.2), gridspec_kw={"height_ratios": [1, 2.2]})
@@ -229,12 +230,11 @@ plots.save_fig("01_hand_filters")
 plt.show()
 
 # %% [markdown]
-# **Convolution or cross-correlation?** What we wrote, and what every deep-learning library computes under the
-# name "convolution", is strictly a *cross-correlation*: the kernel is laid on the image as it is. The convolution
-# of signal processing flips the kernel first (rows and columns reversed). For the symmetric blur and sharpen
-# kernels this changes nothing; for Sobel x the flipped kernel is its negative, so the signs of the map swap.
-# For a trained network the distinction does not matter: it would simply learn the flipped weights. It does matter
-# when you copy a kernel from a signal-processing text or library into a Keras layer. SciPy has both:
+# **Convolution or cross-correlation?** What we wrote, and what every deep-learning library calls "convolution",
+# is strictly a *cross-correlation*: the kernel is laid on the image as it is. Signal processing's convolution
+# flips it first (rows and columns reversed): no change for blur and sharpen, swapped signs for Sobel x. A trained
+# network simply learns the flipped weights; the difference matters only when you copy a kernel from a
+# signal-processing text into a Keras layer. SciPy has both:
 
 # %%
 from scipy import signal
@@ -254,8 +254,7 @@ print("convolve2d == ours with the kernel flipped: ",
 # match our loop). Keras works on batches of images with a channel axis: the face enters as `(1, 48, 48, 1)`.
 # We set the weights ourselves instead of training them, and compare.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import keras
 
 kernel_tensor = np.stack(list(KERNELS.values()), axis=-1)[:, :, None, :].astype("float32")  # (3, 3, 1, 4)
@@ -273,9 +272,8 @@ print(f"largest absolute difference: {difference:.1e} (float32 rounding; Keras c
 
 # %% [markdown]
 # Same numbers: a `Conv2D` layer is our double loop, run in optimised code over many filters, channels and images at
-# once. Its only novelties are those two extra axes. With $c_\text{in}$ input channels (e.g. the 128 maps of the
-# previous layer) each filter is $k \times k \times c_\text{in}$ and sums over all channels, so each output map
-# combines every input map.
+# once. With $c_\text{in}$ input channels (e.g. the 128 maps of the previous layer) each filter is
+# $k \times k \times c_\text{in}$ and sums over all channels, so each output map combines every input map.
 #
 # ## 1.4 ReLU, max pooling and stride
 #
@@ -285,7 +283,8 @@ print(f"largest absolute difference: {difference:.1e} (float32 rounding; Keras c
 #
 # **Max pooling** 2x2 keeps the largest value of each non-overlapping 2x2 block: the map halves in each direction
 # (46 -> 23), the strongest responses survive, and a feature that moves by a pixel gives the same output as long
-# as its maximum stays inside the same block (section 1.9 measures how often it does). Again by hand first:
+# as its maximum stays inside the same block (an optional part of section 1.9 measures how often). Again by hand
+# first:
 
 # %%
 def relu(z):
@@ -311,10 +310,9 @@ print("by hand:", rectified.shape, "->", pooled.shape, "| Keras:", keras_pooled.
 print("numpy and Keras agree to within 1e-6:", bool(np.abs(keras_pooled[0, :, :, 0] - pooled).max() < 1e-6))
 
 # %% [markdown]
-# **Stride** is the step of the sliding window. Pooling above used stride 2; a convolution can too. A 3x3
-# convolution with stride 2 computes one position in two in each direction, $\lfloor (48 - 3)/2 \rfloor + 1 = 23$,
-# which is exactly every other value of the stride-1 map, for a quarter of the arithmetic. Strided convolutions
-# are the other common way (besides pooling) to shrink maps as a network gets deeper.
+# **Stride** is the step of the sliding window: pooling above used 2, and a convolution can too. A 3x3 convolution
+# with stride 2 gives $\lfloor (48 - 3)/2 \rfloor + 1 = 23$ positions per side, exactly every other value of the
+# stride-1 map, for a quarter of the arithmetic: the other common way (besides pooling) to shrink maps.
 
 # %%
 strided = keras.layers.Conv2D(4, 3, strides=2, padding="valid", use_bias=False)
@@ -332,18 +330,17 @@ plots.save_fig("01_relu_pool")
 plt.show()
 
 # %% [markdown]
-# Notice that after two poolings the map is coarse (11x11) but still shows *where* the strong vertical edges are,
-# roughly: pooling trades exact position for robustness and for smaller maps, so that later layers are cheaper and
-# each of their units covers more of the face (section 1.6).
+# After two poolings the map is coarse (11x11) but still shows roughly *where* the strong vertical edges are:
+# pooling trades exact position for robustness and smaller maps, so later layers are cheaper and each of their
+# units covers more of the face (section 1.6).
 #
 # ## 1.5 Learned filters: an untrained layer versus a trained one
 #
 # A CNN is not given Sobel kernels: its first layer starts from random weights and learns its own 3x3 filters
 # from the labelled faces, because they help lower the loss (chapter 1b shows how, and learns an edge filter back
 # from data). Below, the 16 strongest of the 128 first-layer filters of the original CNN, twice: freshly
-# initialised (Glorot-uniform random weights), and after training on
-# FER2013 (the course model: chapter 5's run if this machine has one, else the bundled reference; the first output
-# line names it). Each row shows the filters with the largest weights first.
+# initialised (Glorot-uniform random weights), and after training on FER2013 (the course model, see **Modes**).
+# Each row shows the filters with the largest weights first.
 
 # %%
 from fer_helpers import models
@@ -368,13 +365,11 @@ plots.save_fig("01_filters_untrained_vs_trained")
 plt.show()
 
 # %% [markdown]
-# Numbers to go with the picture, for all 128 filters: how much of each filter is a plain average (a "brightness"
-# detector) and how much is a contrast between its pixels (an edge or spot detector), and which way it points. The
-# cosine between a filter and the constant filter is +1 for a pure blur, -1 for a blur with its sign flipped (it
-# answers brightness with a *negative* response), 0 for a pure edge detector such as Sobel (its weights sum to
-# zero). Beside it, the share of filters whose weights sum to a negative number, and the share with a negative
-# bias: on an evenly lit patch of brightness $v$ a filter's response is $v \times (\text{sum of its weights}) +
-# \text{bias}$, so these two signs decide whether ReLU lets anything through there.
+# Numbers to go with the picture, for all 128 filters. The cosine between a filter and the constant filter says
+# how much of it is a plain average: +1 for a pure blur (a brightness detector), -1 for a negated blur, 0 for a
+# pure contrast detector such as Sobel (weights summing to zero). Beside it, the shares of filters whose weights
+# sum to a negative number and with a negative bias: on an evenly lit patch of brightness $v$ a filter responds
+# $v \times (\text{sum of its weights}) + \text{bias}$, so these two signs decide whether ReLU lets anything through.
 
 # %%
 import pandas as pd
@@ -397,9 +392,9 @@ pd.DataFrame({"untrained": filter_signs(untrained, random_filters),
               "trained": filter_signs(trained, learned_filters)}).round(2).T
 
 # %% [markdown]
-# And the feature maps the two layers produce on our face, after their ReLU. Many maps are black on this face (see
-# the count below); of the others we show 8 per layer, spread evenly from the most varied to the least, so that the
-# picture is a fair sample rather than the 8 most striking:
+# The feature maps the two layers produce on our face, after ReLU. Many are black on this face (the count
+# below); of the others we show 8 per layer, spread evenly from the most varied to the least: a fair sample, not
+# the 8 most striking.
 
 # %%
 def conv1_maps(model):
@@ -427,39 +422,34 @@ for name, maps in [("untrained", maps_random), ("trained", maps_learned)]:
 # %% [markdown]
 # What to notice:
 #
-# - Even the untrained maps show the face. Any 3x3 filter is some mix of an average (blur), a gradient (edge) and
-#   a spot detector, so a random first layer already passes on most of what is in the image. This is one reason
-#   why the first layer is the least telling part of a trained network: what it knows about emotions lies in how
-#   the deeper layers and the dense head combine these maps.
-# - Nobody asked the trained filters to be edge detectors: they are whatever lowered the loss. In large networks
-#   trained on colour photographs, first-layer filters famously turn into oriented edge and colour-blob detectors
-#   (Krizhevsky et al. 2012, Zeiler and Fergus 2014: their figures, for 11x11 and 7x7 filters). A 3x3 filter on a
-#   grayscale face has far less room, and neither row of filters shows clean oriented edges. The difference is
-#   in the signs, which the picture hints at and the table counts: random filters sum to either sign, about half
-#   each, and start with a zero bias; the trained ones almost all sum to a negative number and most have a
-#   negative bias.
-# - After ReLU many maps are zero everywhere (the count above), far more of the trained layer's than of the
-#   untrained one's, and the table says why. On an evenly lit patch a filter whose weights sum to a negative
-#   number, plus a negative bias, responds below zero, and ReLU silences it; only a strong enough local contrast
-#   (an edge, a dark eye against bright skin) pushes it above zero. The trained filters are *thresholded* contrast
-#   detectors, which is why the maps that survive look like edge maps rather than blurred faces. A filter that
-#   never fires on any face would be "dead" and waste capacity; one face cannot tell a dead filter from a
-#   thresholded one: count the silent maps over a few hundred faces to find out.
+# - Even the untrained maps show the face: any 3x3 filter mixes an average (blur), a gradient (edge) and a spot
+#   detector, so a random first layer already passes on most of the image. What a network knows about emotions
+#   lies in how the deeper layers and the dense head combine these maps.
+# - Nobody asked the trained filters to be edge detectors: they are whatever lowered the loss. Large networks
+#   trained on colour photographs famously learn oriented edge and colour-blob detectors in their first layer
+#   (Krizhevsky et al. 2012, Zeiler and Fergus 2014, for 11x11 and 7x7 filters); a 3x3 filter on a grayscale face
+#   has far less room, and neither row shows clean oriented edges. The difference is in the signs (the table):
+#   random filters sum to either sign, about half each, with a zero bias; almost all trained ones sum to a
+#   negative number, and most have a negative bias.
+# - So on an evenly lit patch a trained filter responds below zero and ReLU silences it; only a strong local
+#   contrast (a dark eye against bright skin) pushes it above zero. Hence far more trained maps are zero
+#   everywhere (the count above), and those that survive look like edge maps: the trained filters are
+#   *thresholded* contrast detectors. One face cannot tell such a filter from a "dead" one that never fires:
+#   count the silent maps over a few hundred faces to find out.
 #
 # ## 1.6 Receptive field: how much of the face one unit sees
 #
-# A unit of conv1 sees 3x3 pixels. A unit of conv2 sees 3x3 units of pool1, each of which covers 2x2 units of
-# conv1, each of which covers 3x3 pixels: the region of the input that can influence a unit, its **receptive
-# field**, grows with depth. Layer by layer, with $r$ the receptive field (in input pixels) and $j$ the *jump*
-# (how many input pixels apart two neighbouring units of the layer are):
+# A unit of conv1 sees 3x3 pixels; a unit of conv2 sees 3x3 units of pool1, each covering 2x2 units of conv1, each
+# covering 3x3 pixels. The region of the input that can influence a unit, its **receptive field**, grows with
+# depth. With $r$ the receptive field (in input pixels) and $j$ the *jump* (how many input pixels apart two
+# neighbouring units of the layer are), layer by layer:
 #
 # $$r_\text{out} = r_\text{in} + (k - 1)\, j_\text{in}, \qquad j_\text{out} = j_\text{in} \cdot s$$
 #
 # starting from $r = 1$, $j = 1$ at the input. A 3x3 convolution adds $2j$ pixels; a 2x2 pooling adds $j$ and
 # doubles the jump, so every convolution after a pooling widens the view twice as fast as the one before.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 SEED_CNN_LAYERS = [("conv1", 3, 1), ("pool1", 2, 2), ("conv2", 3, 1), ("pool2", 2, 2),
                    ("conv3", 3, 1), ("pool3", 2, 2), ("conv4", 3, 1), ("pool4", 2, 2)]
 
@@ -479,16 +469,18 @@ rf_table = receptive_fields(SEED_CNN_LAYERS)
 print(rf_table.to_string())
 
 # %% [markdown]
-# A conv4 unit sees a 38x38 window, about two thirds of the face's area, and its 2x2 units, 8 pixels apart,
-# together cover 46x46; after pool4 a single unit sees 46x46 pixels. That is why the fourth block can respond to
-# whole-face configurations (a smile *with* raised cheeks and narrowed eyes) where conv1 sees only bits of edges.
-# Notice one detail of 'valid' padding with flooring pooling: the last two rows and columns (46 and 47) are in no
-# receptive field at all; the network never looks at them.
+# A conv4 unit sees a 38x38 window, about two thirds of the face's area; after pool4 a single unit sees 46x46
+# pixels. So the fourth block can respond to whole-face configurations (a smile *with* raised cheeks and narrowed
+# eyes) where conv1 sees only bits of edges. One detail of 'valid' padding with flooring pooling: the last two rows
+# and columns (46 and 47) are in no receptive field at all; the network never looks at them.
+
+# %% [markdown]
+# ### Checking the formula by experiment (optional)
 #
-# **Checking the formula.** The receptive field is a statement about which pixels can change a unit, so we can
-# test it: light up one pixel at a time (2,304 images, each black but for one pixel) and see which ones change the
-# unit. To make the test exact we use a *linear stand-in* of the CNN: the same layer geometry, all-ones kernels and
-# average pooling (same windows as max pooling, but every pixel of the window counts, never just the largest).
+# The receptive field is a statement about which pixels can change a unit, so we can test it: light up one pixel
+# at a time (2,304 images, each black but for one pixel) and see which ones change the unit. To make the test
+# exact we use a *linear stand-in* of the CNN: the same layer geometry, all-ones kernels and average pooling
+# (same windows as max pooling, but every pixel of the window counts, never just the largest).
 
 # %%
 def linear_stand_in(upto):
@@ -544,20 +536,18 @@ plt.show()
 # %% [markdown]
 # ## 1.7 Dense layers and softmax: from feature maps to seven probabilities
 #
-# After pool4 the face is a 1x1x512 block of features; `Flatten` makes it a vector of 512 numbers. A **dense**
-# layer multiplies that vector by a weight matrix and adds a bias, $h = \text{ReLU}(W^\top x + b)$ for the input
-# vector $x$ (Keras stores $W$ as inputs x outputs, so the code reads `x @ W`): every output unit
-# sees every input feature. Two dense layers (512 and 256 units) combine the features, and a last one with 7 units
-# gives one score per emotion, the **logits** $z_1, \dots, z_7$: any real numbers. **Softmax** turns them into
-# probabilities:
+# After pool4 the face is a 1x1x512 block of features; `Flatten` makes it a vector $x$ of 512 numbers. A **dense**
+# layer computes $h = \text{ReLU}(W^\top x + b)$ (Keras stores $W$ as inputs x outputs, so the code reads `x @ W`):
+# every output unit sees every input feature. Two dense layers (512 and 256 units) combine the features, and a
+# last one with 7 units gives one score per emotion, the **logits** $z_1, \dots, z_7$: any real numbers.
+# **Softmax** turns them into probabilities:
 #
 # $$p_c = \frac{e^{z_c / T}}{\sum_{c'} e^{z_{c'} / T}}$$
 #
 # with temperature $T = 1$ in the model. Exponentials make every $p_c$ positive, the division makes them sum to 1,
 # and the largest logit gets the largest probability. An example with made-up logits:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def softmax(logits, temperature=1.0):
     z = np.asarray(logits, dtype=float) / temperature
     z = z - z.max()        # does not change the result (exercise 4), but keeps exp() from overflowing
@@ -634,8 +624,7 @@ print(f"true class {data.CLASS_NAMES[label]}: p = {by_hand[label]:.3f}, "
 #
 # Pooling, ReLU, dropout, rescaling and flatten have none. For the original CNN, by formula and by Keras:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cnn = models.build_seed_cnn()
 rows = []
 c_in = 1
@@ -662,15 +651,14 @@ print(f"total: {params['by formula'].sum():,} by formula, {cnn.count_params():,}
 # A dense network could take the 2,304 pixels as a vector. Three properties of convolutions make them the better
 # fit for images:
 #
-# - **Locality.** A conv unit looks at a small neighbourhood; a dense unit weighs every pixel of the face. Nearby
-#   pixels are what form edges, corners and textures, so local units learn those first, and later layers compose
-#   them.
+# - **Locality.** A conv unit looks at a small neighbourhood, a dense unit at every pixel. Edges, corners and
+#   textures are formed by nearby pixels, so local units learn them first and later layers compose them.
 # - **Weight sharing.** The same 3x3 filter is applied at all 2,116 positions: an eyebrow detector learned at one
-#   place works at every other place, and its 10 parameters are trained by all positions at once. To produce the
-#   same 46x46x128 maps, a dense layer would need separate weights from every pixel to every output value.
-# - **Translation equivariance.** Shift the face, and the feature maps shift with it (checked below); pooling then
-#   adds a little tolerance to small shifts. A dense layer has no such structure: shift the face by one pixel and
-#   every unit sees an unrelated input, so it must learn each face position separately.
+#   place works everywhere, and all positions train its 10 parameters at once. A dense layer producing the same
+#   46x46x128 maps would need a separate weight from every pixel to every output value.
+# - **Translation equivariance.** Shift the face, and the feature maps shift with it (checked below). Shift it by
+#   one pixel and every dense unit sees an unrelated input, so a dense net must learn each face position
+#   separately.
 #
 # In numbers:
 
@@ -692,11 +680,10 @@ print(comparison.to_string(formatters={"parameters": "{:,}".format, "MFLOPs per 
 
 # %% [markdown]
 # Read the table honestly: the whole dense net has *fewer* parameters than the CNN (1.3 million against 4.2), and
-# needs less than a hundredth of its arithmetic. The CNN's advantage is not fewer parameters in total but how they
-# are used: conv1 gets 46x46x128 outputs out of 1,280 weights, where a dense layer would need 624 million, and
-# each filter is reused across the whole face. What a dense net must learn separately for every position of an
-# eye or a mouth corner, a CNN learns once; with 25,838 training faces (28,709 before the validation cut of chapter
-# 5, section 5.1), that matters.
+# needs less than a hundredth of its arithmetic. The CNN's advantage is how it uses them: conv1 gets 46x46x128
+# outputs out of 1,280 weights, where a dense layer would need 624 million. What a dense net must learn separately
+# for every position of an eye or a mouth corner, a CNN learns once; with 25,838 training faces (28,709 before the
+# validation cut of chapter 5, section 5.1), that matters.
 #
 # Equivariance, checked: shift the face 3 pixels to the right, filter both with Sobel x, and compare.
 
@@ -708,6 +695,11 @@ map_of_shifted = conv2d_valid(shifted, sobel_x)            # conv(shift(face))
 shifted_map = hand_maps["Sobel x (vertical edges)"][:, :-shift]  # shift(conv(face)), cut to the common columns
 print("conv(shift(face)) == shift(conv(face)), exactly, right of the 3 new columns:",
       np.array_equal(map_of_shifted[:, shift:], shifted_map))
+
+# %% [markdown]
+# ### Does pooling make the maps shift-invariant? (optional)
+#
+# After ReLU and pooling, how many of the pooled values survive a shift of 1 or 2 pixels unchanged?
 
 # %%
 for s in (1, 2):

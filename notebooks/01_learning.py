@@ -37,7 +37,7 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | 20 faces per class (the committed sample) | 3.2-9 min on 2 cores shared with a training job (measured at load 6-10; 72-79 s of CPU time at load 9-10); about 1 min idle (estimated) | not needed |
+# | quick (`FER_QUICK=1`, the default) | 20 faces per class (the committed sample) | 16 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not needed |
 # | full (`FER_QUICK=0`) | 150 faces per class of FER2013's training split | 36 s (measured on 2026-12-07, 2 cores nearly idle) | not needed |
 #
 # **Modes.** Everything here trains in seconds on a CPU. Quick mode learns from the 140 faces of the committed
@@ -473,13 +473,13 @@ plots.save_fig("01b_optimisers")
 plt.show()
 
 # %% [markdown]
-# Compare each row's best with the others. In the run saved here (full mode, 1,050 faces) they end close
+# Compare each row's best with the others. In the run saved here (full mode; quick mode's can differ) they end close
 # together: plain SGD's best (1.652, at $\eta = 0.01$) a little below momentum's (1.667, at $\eta = 0.001$) and
 # Adam's (1.694, at $\eta = 10^{-4}$). On a small problem with a well-chosen rate, plain SGD holds its own. The
 # larger rates of momentum and Adam end at 1.946, which is $\log 7$: the loss of a network that gives every face
 # the same probabilities. Their first steps were too large, and the network never recovered. So the spread
 # *within* a row is the lesson: the learning rate matters at least as much as the choice of optimiser, and a
-# fair comparison gives each optimiser its own small sweep. (On quick mode's 140 faces the ranking can differ.)
+# fair comparison gives each optimiser its own small sweep.
 #
 # Keras's optimisers are these rules. Adam by hand against `keras.optimizers.Adam`, three steps on the same
 # gradients:

@@ -21,8 +21,8 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F02_dataset.ipynb)
 #
 # Every number in this course is a number *about FER2013*, so before training anything we look hard at the data:
-# where they come from, how they are split, how the classes are balanced, what the faces look like on average,
-# and what is wrong with them. By the end of this chapter you will be able to:
+# where they come from, how they are split and balanced, what they look like, and what is wrong with them. By
+# the end of this chapter you will be able to:
 #
 # - read FER2013 from any of the layouts it is published in, and say what each split is (and is not);
 # - measure the class imbalance and the pixel statistics, and say what they mean for training and for scores;
@@ -32,12 +32,13 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample (20 faces per class per split) | 10 s (measured) | about the same: no model here |
-# | full (`FER_QUICK=0`) | our copy of FER2013: Training + PublicTest, 28,709 + 3,435 = 32,144 faces (no PrivateTest) | 30 s (measured; the very first read of the JPEGs takes longer) | about the same |
+# | quick (`FER_QUICK=1`, the default) | the committed sample (20 faces per class per split) | 10 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | about the same: no model here |
+# | full (`FER_QUICK=0`) | our copy of FER2013: Training + PublicTest, 28,709 + 3,435 = 32,144 faces (no PrivateTest) | 25 s (measured on 2026-12-07, 2 cores otherwise idle; the very first read of the JPEGs takes longer) | about the same |
 #
-# (CPU times measured on an idle 2-core CPU.)
-#
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** This chapter trains nothing. Quick mode reads the committed sample (20 faces per class per split,
+# its test part labelled "test (the committed sample)"): the class bars are flat and few or no copies turn up.
+# Full mode reads all of our copy of FER2013 in under a minute; every figure quoted in the text comes from that
+# run, named in the first output line below. (CPU times measured on an idle 2-core CPU.)
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -90,9 +91,9 @@ SEED = 0                       # which random faces the grids show
 # ## 2.1 Where the faces come from, and what the splits are
 #
 # FER2013 was made for a Kaggle contest at the ICML 2013 workshop *Challenges in Representation Learning*
-# (Goodfellow et al., 2013). Pierre-Luc Carrier and Aaron Courville collected the faces with Google image
-# searches for emotion words, cropped and scaled them to 48x48 grayscale, and the labels were checked by people
-# only partly. It was published as one file, `fer2013.csv`, with one row per face and three columns:
+# (Goodfellow et al., 2013): faces that Pierre-Luc Carrier and Aaron Courville found with Google image searches
+# for emotion words (section 2.9), cropped to 48x48 grayscale, published as one file, `fer2013.csv`, with one row
+# per face and three columns:
 #
 # | column | content |
 # |---|---|
@@ -109,12 +110,10 @@ SEED = 0                       # which random faces the grids show
 # | `fer2013.csv` | `Usage == "Training"` | `Usage == "PublicTest"` (and `PrivateTest` as a third split) |
 #
 # So "test accuracy on FER2013" means different sets in different places: papers mostly report PrivateTest.
-# In this course, **test means PublicTest**, and we always write it as "test (PublicTest)". `data.load_split`
-# reads all these layouts (image folders, also nested as `train/train/<class>`, with capitalised or synonym class
-# names like `Angry` or `happiness`, JPEG or PNG; or the CSV) and returns the same arrays; `data/README.md`
-# says how to get each copy. Let us read the two splits and look at what we got. Every label below names the
-# test split as this rule says: "test (PublicTest)" with the full data, "test (the committed sample)" in quick
-# mode on the sample (whose test faces are PublicTest faces too, 20 per class).
+# In this course, **test means PublicTest**, written "test (PublicTest)". `data.load_split` reads all these
+# layouts (image folders, also nested as `train/train/<class>`, with capitalised or synonym class names like
+# `Angry` or `happiness`, JPEG or PNG; or the CSV) into the same arrays; `data/README.md` says how to get each
+# copy. Let us read the two splits:
 
 # %%
 import time
@@ -131,12 +130,12 @@ print("first files:", ", ".join(train.files[:3]))
 
 # %% [markdown]
 # The image-folder copies keep the CSV's `Usage` in each file name (`Training_10118481.jpg`,
-# `PublicTest_10709121.jpg`). Counting the prefixes is a cheap check that a split holds what its folder name
-# claims, and it tells a PublicTest-only `test/` from a PublicTest + PrivateTest one at a glance.
+# `PublicTest_10709121.jpg`). Counting the prefixes checks cheaply that a split holds what its folder name
+# claims, and tells a PublicTest-only `test/` from a PublicTest + PrivateTest one at a glance.
 #
-# Notice one more number above: our `test/` holds 3,435 faces, not the CSV's 3,589. This copy lacks 154
-# PublicTest faces, all of them *surprise* (`data/README.md`), so every test (PublicTest) figure in this course
-# is on these 3,435 faces, and *surprise* is rarer in our test split than in train (section 2.2).
+# Notice also that our `test/` holds 3,435 faces, not the CSV's 3,589: this copy lacks 154 PublicTest faces, all
+# *surprise* (`data/README.md`). Every test (PublicTest) figure in this course is on these 3,435 faces, and
+# *surprise* is rarer in our test split than in train (section 2.2).
 
 # %%
 from collections import Counter
@@ -154,12 +153,11 @@ pd.DataFrame({"train/": Counter(map(usage_of, train.files)), "test/": Counter(ma
 
 # %% [markdown]
 # The CSV's label codes are the classic trap: sorted by name, *neutral* comes before *sad*, but in the CSV
-# neutral is 6 and sad is 4. A loader that maps codes to folder order silently swaps two classes, and the model
-# still trains: nothing crashes, the scores are just wrong. The cell below writes a tiny `fer2013.csv` (one
-# sample face per class, each with its CSV code) and reads it back with the same `load_split`.
+# neutral is 6 and sad is 4. A loader that maps codes to folder order silently swaps two classes; nothing
+# crashes, the scores are just wrong. The cell below writes a tiny `fer2013.csv` (one sample face per class, with
+# its CSV code) and reads it back with the same `load_split`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import csv
 import tempfile
 from pathlib import Path
@@ -189,8 +187,8 @@ print("pixels read back unchanged:", all(np.array_equal(from_csv.x[i], sample_tr
 #
 # ## 2.2 How the classes are balanced
 #
-# A classifier learns the class frequencies along with the faces. If one class is rare, the model can ignore it
-# and lose little accuracy, so we need the counts before we can judge any score.
+# A classifier learns the class frequencies along with the faces: it can ignore a rare class and lose little
+# accuracy. So we need the counts before we can judge any score.
 
 # %%
 counts = pd.DataFrame({"train": data.class_counts(train.y), test_name: data.class_counts(test.y)})
@@ -218,27 +216,25 @@ print(f"always answering '{majority}' scores {counts.loc[majority, test_name] / 
       f"on {test_name}")
 
 # %% [markdown]
-# What to notice (in the full data; the committed sample holds 20 faces of every class, so in quick mode the
-# bars are flat and the ratio is 1):
+# What to notice:
 #
 # - *disgust* has 436 training faces, 1.5% of train; *happy* has 7,215 (25.1%), 16.5 times more.
 # - test (PublicTest) has much the same shape (except *surprise*: 7.6% of test against 11.0% of train, because
-#   of the 154 missing faces), so the imbalance is also in every score: a model that always says *happy* gets
-#   26.1% accuracy on our copy without looking at a face (on the complete PublicTest it would be 24.9%). That
-#   is the floor any accuracy must be compared to, and the reason the course reports **macro-F1** (each class
-#   counts equally) beside accuracy.
+#   of the 154 missing faces). So the imbalance is in every score: always saying *happy* gets 26.1% accuracy on
+#   our copy without looking at a face (24.9% on the complete PublicTest). That is the floor any accuracy must be
+#   compared to, and the reason the course reports **macro-F1** beside accuracy.
 # - Chapter 3 measures the remedies: class weights in the loss and augmentation.
 #
-# Macro-F1 in brief (chapter 7, section 7.3, derives it from a confusion matrix). For one class, the
+# **Macro-F1** in brief (chapter 7, section 7.3, derives it from a confusion matrix): for one class, the
 # **precision** is the share of the faces the model calls that class that really belong to it, the **recall** the
 # share of that class's faces the model finds, and **F1** = 2 x precision x recall / (precision + recall), high
-# only when both are. **Macro-F1** is the plain mean of the seven classes' F1: a class the model never predicts
+# only when both are. Macro-F1 is the plain mean of the seven classes' F1: a class the model never predicts
 # adds an F1 of 0, however small it is.
 #
 # ## 2.3 What the faces look like
 #
-# Statistics come later; first look. One row per emotion, random faces from the committed sample (the same
-# figure in every mode; the sample is the part of FER2013 this course redistributes):
+# Statistics come later; first look. One row per emotion, random faces from the committed sample (the part of
+# FER2013 this course redistributes):
 
 # %%
 fig = plots.class_grid(sample_train.x, sample_train.y, per_class=10, seed=SEED)
@@ -246,20 +242,18 @@ plots.save_fig("02_class_grid")
 plt.show()
 
 # %% [markdown]
-# Things to notice: the faces are roughly centred and cover most of the frame, but pose, age, lighting,
-# glasses, hands and watermarks vary a lot; some are drawings, statues or masks; in the *surprise* row one image
-# is not a face at all but the text of a web page's "photo no longer available" notice; and some expressions
-# look nothing like their label.
-# At 48x48 pixels, a person reading these images would disagree with many labels: Goodfellow et al. report that
-# their own human labellers reached 65 ± 5% accuracy on a sample of the data (their figure, not ours). Keep it
-# in mind when you read that a model "only" reaches 65-70%, the range many published FER2013 results fall in:
-# those are other people's figures, mostly on PrivateTest (section 2.1), not results of this course.
+# The faces are roughly centred and fill most of the frame, but pose, age, lighting, glasses, hands and
+# watermarks vary a lot; some are drawings, statues or masks; in the *surprise* row one image is the text of a web
+# page's "photo no longer available" notice; and some expressions look nothing like their label.
+# At 48x48 pixels people disagree with many labels: Goodfellow et al. report that their own labellers reached
+# 65 ± 5% accuracy on a sample of the data (their figure, not ours). Keep it in mind when a model "only" reaches
+# 65-70%, the range of many published FER2013 results (other people's figures, mostly on PrivateTest).
 #
 # ## 2.4 Pixel statistics
 #
-# Three questions with practical consequences: how bright and how contrasted are the faces (input scaling),
-# does that differ between classes (a shortcut a model could learn instead of the expression), and does it
-# differ between train and test (a shift that would make test scores lower than validation ones)?
+# Three practical questions: how bright and contrasted are the faces (input scaling), does that differ between
+# classes (a shortcut a model could learn instead of the expression), and between train and test (a shift that
+# would make test scores lower than validation ones)?
 
 # %%
 def pixel_table(x, y):
@@ -279,36 +273,6 @@ stats = pd.concat({"train": pixel_table(train.x, train.y), test_name: pixel_tabl
                   axis=1).astype(float).round(1)
 print(f"all training pixels: mean {train.x.mean():.1f}, std {train.x.std():.1f} (of 0..255)")
 stats
-
-# %% [markdown]
-# Mean faces: the average of all faces of one emotion. Where the expression has a consistent shape (an open
-# mouth for *surprise*, a smile for *happy*), it survives the averaging. The first row is the plain average. The
-# second row removes brightness and contrast first (each face is standardised: minus its own mean, divided by
-# its own std), then shows the class average minus the average of all faces: red where the class is brighter
-# than the typical face, blue where it is darker. That isolates the *shape* of each expression.
-
-# %%
-flat = train.x.reshape(len(train.x), -1).astype(np.float32)
-standardised = ((flat - flat.mean(1, keepdims=True)) / np.maximum(flat.std(1, keepdims=True), 1.0)).reshape(train.x.shape)
-overall = standardised.mean(axis=0)
-fig, axes = plt.subplots(2, data.NUM_CLASSES, figsize=(12, 4.1))
-for label, name in enumerate(data.CLASS_NAMES):
-    members = train.y == label
-    axes[0, label].imshow(train.x[members].mean(axis=0), cmap="gray", vmin=0, vmax=255)
-    axes[0, label].set_title(f"{name}\n({members.sum():,} faces)", fontsize=9)
-    axes[1, label].imshow(standardised[members].mean(axis=0) - overall, cmap="RdBu_r", vmin=-0.5, vmax=0.5)
-for ax in axes.ravel():
-    ax.axis("off")
-fig.text(0.01, 0.47, "standardised class mean minus the standardised mean of all faces", fontsize=9)
-fig.tight_layout(rect=(0, 0, 1, 1))
-plots.save_fig("02_mean_faces")
-plt.show()
-
-# %% [markdown]
-# What to notice in the second row (full data): *happy* has a bright band where teeth show, with darker patches
-# on either side above it; *surprise* a dark, round open mouth; *neutral* a closed mouth; *disgust* is blotchy
-# because it averages only 436 faces; *angry*, *fear* and *sad* differ only faintly from the average face.
-# Those three are the classes models on FER2013 typically confuse most; chapter 7 checks ours.
 
 # %% [markdown]
 # Brightness per image, train against test: if the two histograms differ, a model tuned on one is being tested
@@ -331,24 +295,57 @@ plots.save_fig("02_brightness")
 plt.show()
 
 # %% [markdown]
-# In the full data, train and test have the same brightness and contrast distributions: no shift between the
-# splits. The classes do differ in brightness: *surprise* faces are brightest on average (146 grey levels),
-# *sad* darkest (121). But the spread from image to image within one class is about 33 grey levels, larger than
-# any gap between classes, so brightness is a weak cue at best; brightness jitter during training (chapter 3)
-# keeps a model from leaning on it. All pixels together have mean about 129 and std about 65; the models simply
-# divide by 255 (a `Rescaling` layer inside the model, so a saved model takes raw 0..255 faces). At the far left
-# of the contrast histogram, too few to see at this scale, sit images with no contrast at all: section 2.7.
+# Train and test have the same brightness and contrast distributions: no shift between the splits. The classes
+# do differ: *surprise* faces are brightest on average (146 grey levels), *sad* darkest (121). But the spread
+# within one class, about 33 grey levels, is larger than any gap between classes, so brightness is a weak cue at
+# best, and brightness jitter in training (chapter 3) keeps a model from leaning on it. All pixels together have
+# mean about 129 and std about 65; the models simply divide by 255 (a `Rescaling` layer inside the model, so a
+# saved model takes raw 0..255 faces). Too few to see at the far left of the contrast histogram sit images with
+# no contrast at all: section 2.7.
+
+# %% [markdown]
+# ### Mean faces: the shape of each expression (optional)
 #
+# The average of all faces of one emotion: where the expression has a consistent shape (an open mouth for
+# *surprise*, a smile for *happy*), it survives the averaging. The first row is the plain average. The second
+# standardises each face first (minus its own mean, divided by its own std) and shows the class average minus the
+# average of all faces: red where the class is brighter than the typical face, blue where darker. That isolates
+# the *shape* of each expression.
+
+# %%
+flat = train.x.reshape(len(train.x), -1).astype(np.float32)
+standardised = ((flat - flat.mean(1, keepdims=True)) / np.maximum(flat.std(1, keepdims=True), 1.0)).reshape(train.x.shape)
+overall = standardised.mean(axis=0)
+fig, axes = plt.subplots(2, data.NUM_CLASSES, figsize=(12, 4.1))
+for label, name in enumerate(data.CLASS_NAMES):
+    members = train.y == label
+    axes[0, label].imshow(train.x[members].mean(axis=0), cmap="gray", vmin=0, vmax=255)
+    axes[0, label].set_title(f"{name}\n({members.sum():,} faces)", fontsize=9)
+    axes[1, label].imshow(standardised[members].mean(axis=0) - overall, cmap="RdBu_r", vmin=-0.5, vmax=0.5)
+for ax in axes.ravel():
+    ax.axis("off")
+fig.text(0.01, 0.47, "standardised class mean minus the standardised mean of all faces", fontsize=9)
+fig.tight_layout(rect=(0, 0, 1, 1))
+plots.save_fig("02_mean_faces")
+plt.show()
+
+# %% [markdown]
+# In the second row, *happy* has a bright band where teeth show, with darker patches on either side above it;
+# *surprise* a dark, round open mouth; *neutral* a closed mouth; *disgust* is blotchy because it averages only
+# 436 faces; *angry*, *fear* and *sad* differ only faintly from the average face, and are the classes models on
+# FER2013 typically confuse most (chapter 7 checks ours).
+
+# %% [markdown]
 # ## 2.5 Exact duplicates: the same image twice
 #
-# A web crawl finds the same photo on many pages. Within the training set, copies only waste a little time. But
-# a copy that sits in **both** train and test is a leak: the model has seen the answer, and the test figure
-# rises for a reason that will not carry over to new faces.
+# A web crawl finds the same photo on many pages. Copies within train only waste a little time, but a copy in
+# **both** train and test is a leak: the model has seen the answer, and the test figure rises for a reason that
+# will not carry over to new faces.
 #
-# Comparing every pair of images pixel by pixel would take 28,709 x 3,435 comparisons. A **hash** does it in
-# one pass: a short fingerprint of the bytes, equal for equal images and different (with overwhelming
-# probability) as soon as one bit differs. Put the training hashes in a set, and each test image is looked up in
-# constant time. The whole idea fits in three lines:
+# Comparing every pair pixel by pixel would take 28,709 x 3,435 comparisons. A **hash** does it in one pass: a
+# short fingerprint of the bytes, equal for equal images and different (with overwhelming probability) as soon
+# as one bit differs. With the training hashes in a set, each test image is looked up in constant time. The
+# whole idea fits in three lines:
 
 # %%
 import hashlib
@@ -361,8 +358,8 @@ print(f"train: {len(copies):,} images occur more than once, making {sum(map(len,
       f"extra copies; the most repeated one occurs {max(map(len, copies), default=1)} times")
 
 # %% [markdown]
-# Hashing the *decoded pixels* rather than the files matters: the same pixels can be stored as different JPEG
-# files, and a hash of the file would miss them. Now across the splits, with the helper that wraps the idea:
+# We hash the *decoded pixels*, not the files: the same pixels can be stored as different JPEG files. Now across
+# the splits, with the helper that wraps the idea:
 
 # %%
 in_train = data.duplicates_of(test.x, train.x)
@@ -398,27 +395,25 @@ show_pairs([test.x[i] for i, _ in shown], [train.x[j] for _, j in shown],
            "02_duplicates", f"top: {test_name} faces; bottom: the identical training face")
 
 # %% [markdown]
-# In the full data, 240 test (PublicTest) faces, 7.0%, have an exact copy in train. Most pairs carry the same
-# label, so a model that memorised its training faces gets them right for free; a few carry a different one,
-# and there the test set marks a correct memory as an error. Either way those 240 faces do not measure how the
-# model does on *new* faces. From chapter 7 on, the course reports test (PublicTest) twice: on all faces, and
-# on the faces without a copy in train (`~data.duplicates_of(test.x, train.x)`).
+# 240 test (PublicTest) faces, 7.0%, have an exact copy in train. Most pairs carry the same label, so a model
+# that memorised its training faces gets them right for free; a few carry another, and there the test set marks
+# a correct memory as an error. Either way those 240 faces do not measure how the model does on *new* faces; from
+# chapter 7 on, the course reports test (PublicTest) on all faces and on those without a copy in train
+# (`~data.duplicates_of(test.x, train.x)`).
 #
 # ## 2.6 Near duplicates: the same photo, slightly changed
 #
-# Exact hashes miss copies that were re-cropped by a pixel, recompressed or brightened: one changed bit, a
-# different hash. A **perceptual hash** is built to survive such changes. The *average hash* is the simplest:
+# Exact hashes miss copies re-cropped by a pixel, recompressed or brightened: one changed bit, a different hash.
+# A **perceptual hash** survives such changes. The simplest, the *average hash*:
 #
-# 1. shrink the image to a small grid (area averaging), which forgets detail and JPEG noise, and softens small
+# 1. shrinks the image to a small grid (area averaging), forgetting detail and JPEG noise and softening small
 #    shifts;
-# 2. compare every cell with the image's own mean brightness: 1 if brighter, 0 if not, which forgets brightness.
+# 2. compares every cell with the image's mean brightness: 1 if brighter, 0 if not, forgetting brightness.
 #
-# Two images are then compared by the **Hamming distance** of their hashes: the number of bits that differ. Here
-# it is on one face of the committed sample (the same in every mode), a brightened copy, a recompressed copy, a
-# copy moved by one pixel, and a different face:
+# Two images are compared by the **Hamming distance** of their hashes, the number of bits that differ. Here on a
+# face of the sample, brightened, recompressed, moved by one pixel, and a different face:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import cv2
 
 face = sample_train.x[0]
@@ -437,11 +432,10 @@ for name, variant in variants.items():
 # %% [markdown]
 # Brightness and recompression cost one to three bits; a shift costs much more (17 bits for a single pixel),
 # because edges move across the cells of the grid; a different face lands far away (unrelated images differ in
-# roughly half the bits). So the average hash finds re-lit and recompressed copies reliably, but a copy shifted
-# by even one pixel already lies beyond the 12-bit threshold used below (`NEAR_MAX_BITS`). The classic average
-# hash shrinks to 8x8 (64 bits); on faces that are already only 48x48 that is too coarse, and different faces
-# collide. The table below counts test faces whose nearest training face lies within
-# a given distance, for both hash sizes, and how many of those are *not* exact copies:
+# roughly half the bits). So a copy shifted by even one pixel already lies beyond the 12-bit threshold used below
+# (`NEAR_MAX_BITS`). The classic average hash shrinks to 8x8 (64 bits), too coarse for 48x48 faces: different
+# faces collide. The table counts test faces whose nearest training face lies within a given distance, for both
+# sizes, and how many of those are *not* exact copies:
 
 # %%
 start = time.perf_counter()
@@ -459,10 +453,9 @@ print(f"nearest training face for every test face, two hash sizes: {time.perf_co
 pd.DataFrame(rows).T
 
 # %% [markdown]
-# With 8x8 hashes, even "0 bits apart" includes faces that are not exact copies, and the count balloons with
-# each extra bit: at that size many different faces look alike. With 16x16 the count grows slowly up to
-# 8 bits, steadily to 16 and fast beyond, where look-alikes start to join; 12 bits is a cautious middle. The pairs decide; here are the nearest
-# non-identical pairs around our threshold (`NEAR_MAX_BITS`):
+# With 8x8 hashes even "0 bits apart" includes faces that are not exact copies, and the count balloons with each
+# extra bit. With 16x16 it grows slowly up to 8 bits, steadily to 16 and fast beyond, where look-alikes join;
+# 12 bits is a cautious middle. The pairs decide; here are the nearest non-identical pairs around our threshold:
 
 # %%
 index16, distance16 = nearest[16]
@@ -479,16 +472,15 @@ print(f"{test_name} faces with a training face at most {NEAR_MAX_BITS} bits away
       f"({near_dup.sum() - (near_dup & in_train).sum()} beyond the {in_train.sum()} exact copies)")
 
 # %% [markdown]
-# In the full data, the pairs up to about 16 bits apart are the same photo, re-cropped, recompressed or re-lit
-# (watermarks included); from about 17 bits on, different people in a similar pose appear. 12 bits is a cautious
-# threshold: it misses some copies rather than calling different photos the same. As with the exact copies,
-# some near copies carry a different label from their training twin.
+# The pairs up to about 16 bits apart are the same photo, re-cropped, recompressed or re-lit (watermarks
+# included); from about 17 bits on, different people in a similar pose appear. So 12 bits misses some copies
+# rather than calling different photos the same. Some near copies, too, carry a different label from their
+# training twin.
 #
 # ## 2.7 Faces that are not faces, and labels that contradict each other
 #
-# A web crawl also brings images that are not faces at all. The cheapest detector is the contrast from section
-# 2.4: a blank or nearly blank image has almost no variation in its pixels. Here are the training images with the
-# lowest pixel std:
+# A web crawl also brings images that are not faces at all. The cheapest detector is contrast (section 2.4): a
+# blank image has almost no variation in its pixels. The training images with the lowest pixel std:
 
 # %%
 train_std = train.x.reshape(len(train.x), -1).std(axis=1)
@@ -502,16 +494,14 @@ print(f"{flat_images.sum()} training images have a pixel std below {LOW_STD:g}; 
       f"{ {name: n for name, n in data.class_counts(train.y[flat_images]).items() if n} }")
 
 # %% [markdown]
-# In the full data, 12 training images are blank: 11 entirely black (std 0) and one flat grey. They carry labels
-# of five different emotions; the next images by contrast are real faces, if very dark or flat. A blank image cannot show an emotion: these labels are noise, and a model
-# is trained to give five different answers to the same input.
+# 12 training images are blank: 11 entirely black (std 0) and one flat grey, with labels of five different
+# emotions; the next images by contrast are real faces, if very dark or flat. A blank image cannot show an
+# emotion: these labels are noise, and the model is trained to give five different answers to the same input.
+# (Contrast misses other non-faces, such as the text image of section 2.3; finding those needs a face detector,
+# chapter 8.)
 #
-# Contrast does not catch every non-face: the text image in the *surprise* row of section 2.3 has normal
-# contrast. Finding those needs a face detector (chapter 8).
-#
-# Blank images are the clearest kind of label noise, and hashes find more of it: **the same pixels with different
-# labels**. Such a pair is certain evidence that at least one label is wrong (or that the image shows no clear
-# emotion), without any model or human judgment.
+# Hashes find more label noise: **the same pixels with different labels**, certain evidence that at least one
+# label is wrong (or that the image shows no clear emotion), without any model or human judgment.
 
 # %%
 conflicts = [members for members in copies if len(set(train.y[members])) > 1]
@@ -530,17 +520,16 @@ show_pairs([train.x[i] for i, _ in informative] + [test.x[i] for i, _ in cross],
            "02_label_conflicts", "identical pixels, different labels (columns: one image and its copy)")
 
 # %% [markdown]
-# Look at the pairs and decide for yourself which label is right: often either could be, which is the point.
-# FER2013's labels are single judgments of an ambiguous, tiny image. Microsoft's FER+ project (Barsoum et al.,
-# 2016) had every FER2013 image relabelled by ten people and found that they often disagree; their relabelled
-# data are a separate download, not used here. The consequences for this course: label smoothing in training
-# (chapter 5) and, in chapter 7, a look at the faces the model gets "wrong" with high confidence, many of which
-# are labelling errors.
+# Look at the pairs and decide which label is right: often either could be, which is the point. FER2013's
+# labels are single judgments of an ambiguous, tiny image; Microsoft's FER+ project (Barsoum et al., 2016) had
+# every image relabelled by ten people and found that they often disagree (a separate download, not used here).
+# Hence label smoothing in training (chapter 5) and, in chapter 7, a look at the faces the model gets "wrong"
+# with high confidence, many of them labelling errors.
 #
 # ## 2.8 What this means for evaluation
 #
-# The duplicates also reach the validation split, which is carved out of train (chapter 5). A face with a copy
-# in the remaining training part is, again, a face the model has seen. Measured on the course's split:
+# The duplicates also reach the validation split, carved out of train (chapter 5): a face with a copy in the
+# rest of train is, again, a face the model has seen. On the course's split:
 
 # %%
 x_tr, x_val, y_tr, y_val = data.train_val_split(train.x, train.y, 0.1, seed=42)
@@ -554,74 +543,68 @@ summary = pd.DataFrame({
 summary
 
 # %% [markdown]
-# In the full data, 210 of the 2,871 validation faces (7.3%) have an exact copy in the rest of train: about the
-# same share as test (PublicTest). Validation scores are inflated in the same way, and not evenly: a model, or an
-# epoch, that memorises more of its training faces gains more on these leaked faces, so choosing on validation
-# leans a little towards the models that overfit. One more reason to quote validation figures only as validation,
-# and to report the de-duplicated figures chapter 7 computes.
+# 210 of the 2,871 validation faces (7.3%) have an exact copy in the rest of train: about the same share as test
+# (PublicTest). Validation scores are inflated in the same way, and not evenly: a model or an epoch that memorises
+# more gains more on these leaked faces, so choosing on validation leans a little towards overfitting. Quote
+# validation figures only as validation, and report the de-duplicated figures of chapter 7.
 #
-# What we take from this chapter into the rest of the course:
+# What we take into the rest of the course:
 #
 # - **Name the split.** Test means PublicTest here; PrivateTest figures from papers are on other faces.
-# - **Report beside the floor.** About 26% accuracy (macro-F1 0.06) comes from always saying *happy*; macro-F1 beside accuracy
-#   shows whether the rare classes are learned at all.
-# - **Report the test figure twice**: on all of test (PublicTest), for comparison with others, and on the faces
-#   without an exact copy in train (and, stricter, without a near copy), for what the model does on new faces.
-#   Chapter 7 does both; the masks are `data.duplicates_of` and `data.near_duplicates_of`.
-# - **Expect a ceiling.** With blank images, contradicting copies and ambiguous faces, no model reaches 100%,
-#   and a few points of accuracy may be label noise rather than skill.
+# - **Report beside the floor.** Always saying *happy* gives about 26% accuracy (macro-F1 0.06); macro-F1 shows
+#   whether the rare classes are learned at all.
+# - **Report the test figure twice**: on all of test (PublicTest), to compare with others, and on the faces
+#   without an exact (stricter: or near) copy in train, for what the model does on new faces. Chapter 7 does
+#   both, with the masks `data.duplicates_of` and `data.near_duplicates_of`.
+# - **Expect a ceiling.** Blank images, contradicting copies and ambiguous faces keep any model below 100%, and a
+#   few points of accuracy may be label noise rather than skill.
 #
-# We do not delete the duplicates or the blank images from the training data: every published result on FER2013
-# keeps them, and removing them would make our figures incomparable. Exercise 4 measures what removing them
-# would leave.
+# We keep the duplicates and blank images in the training data: every published FER2013 result does, and
+# removing them would make our figures incomparable. Exercise 4 measures what removing them would leave.
 #
 # ## 2.9 What a label can mean, and who is in the faces
 #
-# The rest of the course treats a label as "the right answer". Before it does, what is it?
+# The rest of the course treats a label as "the right answer". What is it?
 #
-# **How the labels were made.** Goodfellow et al. (2013, section on the facial expression challenge) describe it:
-# Google image searches for 184 emotion-related keywords (such as "blissful" or "enraged"), combined with words
-# for gender, age or ethnicity into about 600 queries; the first 1,000 images of each query; OpenCV's face
-# detector for the boxes; human labellers who rejected wrongly labelled images, corrected crops and filtered out
-# some duplicates; and finally a mapping of the fine-grained keywords onto seven broad categories (those of the
-# Toronto Face Database). So a FER2013 label says: *this photo came back for a search word that maps to "angry",
-# and a labeller did not reject it.* It does not say what the person felt. Sections 2.5 to 2.7 showed what such
-# labels look like up close: copies with different labels, blank images with emotions.
+# **How the labels were made** (Goodfellow et al., 2013): Google image searches for 184 emotion-related keywords
+# (such as "blissful" or "enraged"), combined with words for gender, age or ethnicity into about 600 queries; the
+# first 1,000 images of each; OpenCV's face detector for the boxes; labellers who rejected wrongly labelled
+# images, corrected crops and removed some duplicates; and a mapping of the keywords onto seven broad categories
+# (those of the Toronto Face Database). So a FER2013 label says: *this photo came back for a search word that maps
+# to "angry", and a labeller did not reject it.* It does not say what the person felt.
 #
-# **Posed, not felt.** Many of the photos are stock pictures (the watermarks of section 2.3) of people *showing*
-# an expression for a camera, often exaggerated. A review of the research on facial movements and emotion
-# (Barrett et al. 2019, *Emotional expressions reconsidered*, Psychological Science in the Public Interest 20(1),
-# doi:10.1177/1529100619832930) concludes that people do scowl when angry, smile when happy and so on more often
-# than chance, but that how they express an emotion varies a great deal across cultures, situations and people,
-# that one configuration of facial movements occurs with more than one emotion, and that a scowl often
-# communicates something other than an emotional state. What a model trained on FER2013 learns is to recognise
-# the *facial configurations* that web photos stereotypically pair with seven words. This course keeps the word
-# "emotion" for the seven labels, as the dataset does; read every prediction as "an expression that looks like
-# what FER2013 calls *sad*", never as "this person is sad".
+# **Posed, not felt.** Many photos are stock pictures (section 2.3's watermarks) of people *showing* an
+# expression for a camera. A review of the research (Barrett et al. 2019, *Emotional expressions
+# reconsidered*, Psychological Science in the Public Interest 20(1), doi:10.1177/1529100619832930) concludes that
+# people do scowl when angry, smile when happy and so on more often than chance, but that expression varies a
+# great deal across cultures, situations and people, that one configuration of facial movements occurs with more
+# than one emotion, and that a scowl often communicates something other than an emotional state. A model trained
+# on FER2013 learns the *facial configurations* that web photos stereotypically pair with seven words. We keep
+# the word "emotion" for the seven labels, as the dataset does; read every prediction as "an expression that
+# looks like what FER2013 calls *sad*", never as "this person is sad".
 #
-# **Who is in the faces, and who is not.** Faces that a 2013 web search returned: adults and children, many of them
-# stock-photo models, and drawings and masks among them (section 2.3's grid shows all of these). The search words
-# named gender, age and ethnicity so that the results would vary, but no such attribute was kept: **FER2013 has no
-# demographic labels**, so nobody can measure from the dataset how its errors differ between groups of people. Nor
-# were the people shown asked: the images were collected from the web. Chapter 8 comes back to both points, with an
-# exercise on what *can* be measured honestly, and with the law that applies when such a model is pointed at people.
+# **Who is in the faces.** Whoever a 2013 web search returned: adults and children, many stock-photo models,
+# drawings and masks. The queries named gender, age and ethnicity, but no such attribute was kept: **FER2013 has
+# no demographic labels**, so nobody can measure from it how its errors differ between groups of people. Nor were
+# the people shown asked. Chapter 8 returns to both points, with what *can* be measured honestly and the law that
+# applies when such a model is pointed at people.
 
 # %% [markdown]
 # ## Summary
 #
 # - FER2013 is 35,887 web faces, 48x48 grayscale, in three official splits (Training, PublicTest, PrivateTest);
-#   copies on the web re-pack them differently, so a "test" folder must be identified (file-name prefixes).
-# - The CSV's label codes are not alphabetical (4 sad, 6 neutral); `data.load_split` maps every layout to the
-#   same class indices, `data.CLASS_NAMES`.
+#   copies re-pack them differently, so identify a "test" folder (file-name prefixes).
+# - The CSV's label codes are not alphabetical (4 sad, 6 neutral); `data.load_split` maps every layout to
+#   `data.CLASS_NAMES`.
 # - The classes are imbalanced (disgust 1.5% of train, happy 25%); always saying *happy* is the accuracy floor.
-# - Brightness and contrast are alike across the splits. The classes differ in mean brightness (in the full data
-#   from 121 grey levels for *sad* to 146 for *surprise*), by less than the spread of about 33 grey levels
-#   within one class; the mean faces show the shape of each expression.
-# - Hashes of decoded pixels find exact copies (240 test faces are in train), average hashes find near copies,
-#   and copies with different labels, like blank images with emotion labels, are proof of label noise.
-# - A label is a search keyword mapped to one of seven words and not rejected by a labeller; many faces are posed.
-#   A model learns expressions as web photos show them, not what people feel, and FER2013 records nothing about
-#   who is in it.
+# - Brightness and contrast are alike across the splits; the classes differ in mean brightness (121 grey levels
+#   for *sad* to 146 for *surprise*) by less than the spread of about 33 within one class. The mean faces show
+#   the shape of each expression.
+# - Hashes of decoded pixels find exact copies (240 test faces are in train), average hashes near copies;
+#   copies with different labels, like blank images with emotion labels, prove label noise.
+# - A label is a search keyword mapped to one of seven words and not rejected by a labeller; many faces are
+#   posed. A model learns expressions as web photos show them, not what people feel, and FER2013 records nothing
+#   about who is in it.
 #
 # ## Exercises
 #

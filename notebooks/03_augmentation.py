@@ -36,10 +36,13 @@
 #
 # | mode | comparison (section 3.8) | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | a toy (3,500 points, seconds); small CNN on 71 training faces in FER2013's proportions, 14 validation faces on the committed sample, 6 variants x 2 epochs | 48 s (measured under nbval, 2026-12-07, cores shared with other runs) | < 1 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | a toy (3,500 points, seconds); small CNN on 71 training faces in FER2013's proportions, 14 validation faces on the committed sample, 6 variants x 2 epochs | 45 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
 # | full (`FER_QUICK=0`) | the toy; small CNN on all 25,838 training faces, 2,871 validation faces, 6 variants x 5 epochs | 11.4 min (measured: 684 s on 2026-12-07 with the 2 cores otherwise idle, the committed run; 1,782 s earlier that day on cores shared with other chapter runs; most of it the six trainings, whose minutes the table prints) | a few minutes (estimated) |
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** Only the data of the comparison (sections 3.5 and 3.7 to 3.9) change with the mode, as the table
+# above says; quick mode on the full data keeps 20 validation faces per class. Quick mode's table on faces is
+# noise, while the toy shows the mechanism in every mode. The figures quoted in the text come from the full run
+# saved here, named in the first output line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -96,22 +99,18 @@ AUGMENTATION = dict(flip=True, rotation=0.03, zoom=0.1, translation=0.1, brightn
 # ## 3.1 Why augment
 #
 # A CNN with millions of weights and a few tens of thousands of faces can **memorise** the training set: every
-# face, with its lighting, framing and label noise. What we want it to learn instead is the expression. We know
+# face, with its lighting, framing and label noise. We want it to learn the expression instead, and we know
 # several things that do *not* change an expression:
 #
 # - **pose**: a head turned or tilted a little, a face mirrored left to right;
-# - **framing**: the face detector that cut these 48x48 crops placed each face a bit differently (off-centre,
-#   closer, further);
+# - **framing**: the face detector placed each 48x48 crop a bit differently (off-centre, closer, further);
 # - **light**: a brighter or darker photo, more or less contrast.
 #
-# Augmentation turns this knowledge into data: every time a face is shown during training, it is shown with a
-# small random change of that kind, **with the same label**. The network never sees the exact same image twice,
-# so memorising pixels stops paying, and features that survive the changes (the shape of the mouth, the brows)
-# are what is left to learn. It is regularisation, like dropout, but expressed in terms a person can check:
-# look at the augmented faces and ask "is this still the same emotion?".
-#
-# We illustrate every transform on the same faces from the committed sample (they are part of the repository,
-# so this figure is the same in quick and full mode).
+# Augmentation turns this knowledge into data: each time a face is shown during training, it gets a small random
+# change of that kind, **with the same label**. The network never sees the exact same image twice, so memorising
+# pixels stops paying, and what survives the changes (the shape of the mouth, the brows) is left to learn. It is
+# regularisation, like dropout, that a person can check: look at the augmented faces and ask "is this still the
+# same emotion?". Every figure uses the same faces of the committed sample.
 
 # %%
 import matplotlib.pyplot as plt
@@ -128,8 +127,8 @@ print("faces for the figures:", ", ".join(f"data/sample/train/{name}" for name i
 # %% [markdown]
 # ## 3.2 The transforms, one at a time
 #
-# Keras has one preprocessing **layer** per transform. Each draws new random parameters for every image of every
-# batch. The row labels give the strengths chapter 5 trains with:
+# Keras has one preprocessing **layer** per transform, drawing new random parameters for every image of every
+# batch. The strengths below are chapter 5's:
 #
 # | layer | what it does | why it is safe for expressions |
 # |---|---|---|
@@ -140,14 +139,13 @@ print("faces for the figures:", ", ".join(f"data/sample/train/{name}" for name i
 # | `RandomBrightness(0.1)` | adds up to +-10% of the 0..255 range | exposure varies |
 # | `RandomContrast(0.1)` | stretches or squeezes contrast by up to 10% | so does contrast |
 #
-# **Why not vertical flips?** An upside-down face never occurs in the data nor at prediction time (the face
-# detector only finds upright faces). Training on it would spend the network's capacity on a case that never
-# comes, and a mouth at the top of the image is not a cue the model should have to learn to ignore. The row
-# "vertical flip" is in the figure to be looked at, not used.
+# **Why not vertical flips?** An upside-down face never occurs, in the data or at prediction time (the face
+# detector finds upright faces only): training on it would spend capacity on a case that never comes. The
+# figure's "vertical flip" row is there to be looked at, not used.
 #
-# Rotation, zoom and shift must invent pixels at the border. `fill_mode="nearest"` repeats the edge pixel (the
-# smeared edges you see below); Keras's default, `"reflect"`, mirrors the image into the gap, which can paste
-# half an extra eye or mouth next to the face.
+# Rotation, zoom and shift must invent pixels at the border: `fill_mode="nearest"` repeats the edge pixel (the
+# smeared edges below); Keras's default, `"reflect"`, mirrors the image into the gap, which can paste half an
+# extra eye next to the face.
 
 # %%
 import keras
@@ -190,14 +188,14 @@ plots.save_fig("03_transforms")
 plt.show()
 
 # %% [markdown]
-# What to notice: the flip row shows either the face or its mirror image (the hair changes sides); the
-# geometric rows move the face by a few pixels only, yet on a 48-pixel image that is the width of an eye; the
-# brightness and contrast rows change no position at all (contrast at 10% is hard to see). In every draw the
-# expression is still readable. Too strong a transform would break that promise: exercise 1 turns the knobs up.
+# What to notice: the flip row shows the face or its mirror image (the hair changes sides); the geometric rows
+# move the face by a few pixels only, yet on a 48-pixel image that is the width of an eye; brightness and
+# contrast move nothing (contrast at 10% is hard to see). In every draw the expression is still readable; too
+# strong a transform would break that promise (exercise 1 turns the knobs up).
 #
 # ## 3.3 The pipeline, and why it does nothing at prediction time
 #
-# `fer_helpers.augment.augmentation_layers` chains the six layers into one `keras.Sequential`. Every face in a
+# `fer_helpers.augment.augmentation_layers` chains the six layers into one `keras.Sequential`: every face of a
 # training batch gets its own random mirror, angle, zoom, shift, brightness and contrast.
 
 # %%
@@ -211,19 +209,17 @@ plots.save_fig("03_pipeline")
 plt.show()
 
 # %% [markdown]
-# Notice also that the combined draws are **softer** than the original: rotation, zoom and shift each resample
-# the image with bilinear interpolation, which blurs a little. The network therefore trains on slightly blurred
-# faces and is tested on sharp ones, one more reason to keep the strengths modest.
+# The combined draws are also **softer**: rotation, zoom and shift resample the image with bilinear
+# interpolation, which blurs a little, so the network trains on slightly blurred faces and is tested on sharp
+# ones: one more reason to keep the strengths modest.
 #
-# Random preprocessing layers are active only when called with `training=True`. Keras sets that flag for you:
-# `fit` calls the model with `training=True`, `predict` and `evaluate` with `training=False`, and then each of
-# these layers returns its input unchanged. Validation and test faces are therefore seen **as they are**, and a
-# prediction is repeatable. The check below holds on any backend. (Its first line, `# NBVAL_CHECK_OUTPUT`, and
-# lines like `# NBVAL_IGNORE_OUTPUT` in later cells tell the course's automatic checks (nbval) whether a cell's
-# output must be identical on every run; you can ignore them.)
+# Random preprocessing layers are active only when called with `training=True`. Keras sets that flag for you
+# (chapter 1b, section 1b.10): `fit` calls the model with `training=True`, `predict` and `evaluate` with
+# `training=False`, and then these layers return their input unchanged. Validation and test faces are seen
+# **as they are**, and a prediction is repeatable. The check below holds on any backend (its cell tag
+# `nbval-check-output` makes the course's automatic checks compare its printed lines on every run; ignore it).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 augmented = np.asarray(pipeline(batch, training=True))
 unchanged = np.asarray(pipeline(batch, training=False))
 print("input", batch.shape, batch.dtype, "-> output", augmented.shape, augmented.dtype)
@@ -236,19 +232,16 @@ print("values stay in 0..255:", bool(augmented.min() >= 0 and augmented.max() <=
 #
 # There are two places to put it.
 #
-# - **In front of the model, as layers** (what this course does). `fer_helpers.train.fit` wraps the network as
-#   `Sequential([Input, augmentation, model])` for training only. The transforms then run where the model runs:
-#   on the GPU if there is one, batch by batch, under the TensorFlow, JAX or PyTorch backend alike (they are
-#   plain Keras layers). The model we save is the bare network: nothing random is left in it at prediction time.
-# - **In the input pipeline**, e.g. `tf.data.Dataset.map(...)`. The transforms then run on the CPU, in parallel
-#   with the accelerator working on the previous batch. That pays off when the augmentation is expensive and the
-#   GPU would otherwise wait; for 48x48 faces it rarely matters. Keras 3's preprocessing layers also work inside
-#   `tf.data` under any backend (wrap them in `keras.layers.Pipeline`); exercise 4 does it.
+# - **In front of the model, as layers** (what this course does): the training wrapper is
+#   `Sequential([Input, augmentation, model])`. The transforms run where the model runs, on the GPU if there is
+#   one, under any Keras backend; the saved model is the bare network, with nothing random left in it.
+# - **In the input pipeline**, e.g. `tf.data.Dataset.map(...)`: the transforms run on the CPU while the
+#   accelerator works on the previous batch, which pays off only when augmentation is expensive (rarely for
+#   48x48 faces). Wrapped in `keras.layers.Pipeline`, the same layers work there under any backend (exercise 4).
 #
-# The cell below builds the training wrapper the way `train.fit` does, to show what the model sees.
+# The cell below builds the training wrapper the way the course's `train.fit` does (chapter 5):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from fer_helpers import models
 
 network = models.build_seed_cnn()
@@ -259,10 +252,9 @@ print("saved model:     ", network.name, f"{network.count_params():,} parameters
 # %% [markdown]
 # ## 3.5 Class imbalance: the counts
 #
-# FER2013's training split, as published (these counts are fixed, so the table is the same in every mode):
+# FER2013's training split, as published:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import pandas as pd
 
 fer_counts = pd.Series(augment.FER2013_TRAIN_COUNTS, name="faces")
@@ -271,18 +263,14 @@ print(f"FER2013 Training: {fer_counts.sum():,} faces; happy / disgust = {fer_cou
 imbalance.T
 
 # %% [markdown]
-# What does an unweighted model do with *disgust*? The usual loss, cross-entropy, is an **average over faces**:
-# disgust faces make up 1.5% of its terms, so on average they steer only 1.5% of each gradient step. The model
-# learns that saying "disgust" rarely pays: its probability for disgust stays low, it seldom wins the arg-max,
-# and disgust **recall** (the share of the disgust faces that the model labels *disgust*) often ends up near
-# zero. Accuracy barely notices: a model that never says "disgust" loses at most 1.5 points of accuracy. That is
-# why every table in this course reports **macro-F1** (all seven emotions count equally) beside accuracy, and why
-# we look at disgust recall on its own.
+# What does an unweighted model do with *disgust*? The loss, cross-entropy, is an **average over faces**: disgust
+# faces make up 1.5% of its terms and steer only about 1.5% of each gradient step. The model learns that saying
+# "disgust" rarely pays, and disgust **recall** (the share of disgust faces labelled *disgust*) often ends up near
+# zero. Accuracy barely notices: never saying "disgust" costs at most 1.5 points. That is why the course reports
+# **macro-F1** (chapter 2, section 2.2) beside accuracy, and disgust recall on its own.
 #
-# The data of this run, split as in chapter 5. The committed sample is balanced on purpose (20 faces per class
-# and split), so on it there is no imbalance to see and section 3.7 recreates FER2013's in miniature; with the
-# full data, the training column shows FER2013's own. In quick mode with the full data, the validation split is cut
-# to 20 faces per class, as chapter 6 does too, to keep the run short.
+# The data of this run, with validation carved out of train as in chapter 5 (the sample is balanced on purpose,
+# so section 3.7 recreates FER2013's imbalance in miniature):
 
 # %%
 from fer_helpers import evaluate
@@ -298,21 +286,19 @@ pd.DataFrame({"train": data.class_counts(y_train), "validation": data.class_coun
 #
 # Keras's `fit(..., class_weight={class: weight})` multiplies each face's loss term by the weight of its class.
 # `fer_helpers.augment.class_weights(y, power)` gives weights proportional to `(1 / frequency) ** power`, scaled
-# so that they average 1 over the training faces (the loss keeps its usual size, so the learning rate needs no
-# change):
+# to average 1 over the training faces (so the learning rate needs no change):
 #
 # - `power=0`: every weight is 1, no balancing;
-# - `power=1`: **inverse frequency**. This is scikit-learn's `'balanced'` (`n_faces / (7 * n_class)`): each class
-#   then contributes the same total to the loss, whatever its size;
-# - `power=0.5`: the **square root**, a compromise. A disgust face then weighs about 4 happy faces instead of 16.5.
+# - `power=1`: **inverse frequency**, scikit-learn's `'balanced'` (`n_faces / (7 * n_class)`): each class
+#   contributes the same total to the loss, whatever its size;
+# - `power=0.5`: the **square root**, a compromise: a disgust face weighs about 4 happy faces instead of 16.5.
 #
-# Why not simply use 'balanced'? Because a weight of about 9 on each of 436 faces means a handful of (noisy,
-# sometimes mislabelled) disgust faces pull as hard as thousands of happy ones: the gradient gets noisy, and
-# the model is pushed to predict disgust for faces that are not. The square root gives the rare classes a voice
-# without handing them the microphone. The last three columns show each class's share of the total loss weight.
+# Why not simply 'balanced'? A weight of about 9 on each of 436 faces lets a handful of (noisy, sometimes
+# mislabelled) disgust faces pull as hard as thousands of happy ones: the gradient gets noisy, and the model is
+# pushed to call faces disgust that are not. The square root gives the rare classes a voice without handing them
+# the microphone. The last three columns show each class's share of the total loss weight.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 fer_y = np.repeat(np.arange(data.NUM_CLASSES), list(augment.FER2013_TRAIN_COUNTS.values()))
 POWERS = {"none (power 0)": 0.0, "sqrt (power 0.5)": 0.5, "balanced (power 1)": 1.0}
 weight_table = pd.DataFrame({name: [augment.class_weights(fer_y, p)[i] for i in range(data.NUM_CLASSES)]
@@ -322,11 +308,10 @@ loss_share = (100 * loss_share / loss_share.sum()).add_prefix("loss share % ")
 pd.concat([weight_table.round(2), loss_share.round(1)], axis=1)
 
 # %% [markdown]
-# Notice how the loss shares go from the class sizes (power 0) to 1/7 = 14.3% each (power 1), with the square
-# root in between. `power=1` is exactly scikit-learn's `'balanced'`:
+# The loss shares go from the class sizes (power 0) to 1/7 = 14.3% each (power 1), the square root in between.
+# `power=1` is exactly scikit-learn's `'balanced'`:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from sklearn.utils.class_weight import compute_class_weight
 
 balanced = compute_class_weight("balanced", classes=np.arange(data.NUM_CLASSES), y=fer_y)
@@ -349,8 +334,8 @@ plt.show()
 # ## 3.7 Remedy two: oversampling (change the data)
 #
 # Instead of weighting the rare faces, we can **show them more often**: `fer_helpers.augment.oversample` repeats
-# faces of the smaller classes, drawn at random with replacement, until every class is as large as the largest.
-# On average this puts the same total weight on each class as `power=1`, but it works differently:
+# faces of the smaller classes, drawn at random with replacement, until every class is as large as the largest:
+# on average the same total weight per class as `power=1`, reached differently:
 #
 # | | class weights | oversampling |
 # |---|---|---|
@@ -359,14 +344,12 @@ plt.show()
 # | a rare face's pull on one step | up to ~9x a normal face (`power=1`) | 1x, but it comes back more often |
 # | the copies | - | **exact repeats**; only augmentation makes them differ |
 #
-# Two consequences. Per epoch, oversampling does more gradient steps, so "the same number of epochs" is not the
-# same amount of training: the comparison of section 3.8 gives it fewer epochs, for about the same number of faces
-# seen. And without augmentation the network sees the same few hundred disgust images over and over, which invites
-# memorising exactly those.
+# Two consequences. Oversampling does more steps per epoch, so section 3.8 gives it fewer epochs, for about the
+# same number of faces seen. And without augmentation the network sees the same few hundred disgust images over
+# and over, which invites memorising exactly those.
 #
-# The comparison trains on faces in FER2013's proportions: in full mode the whole training split, which has them;
-# in quick mode a subset of the balanced sample that recreates them in miniature (`subset_with_proportions`).
-# Here they are, before and after oversampling:
+# The comparison trains on faces in FER2013's proportions (in quick mode a subset of the sample that recreates
+# them, `subset_with_proportions`); here they are, before and after oversampling:
 
 # %%
 if LARGEST_CLASS is None:
@@ -381,8 +364,10 @@ print(f"disgust after oversampling: {len(disgust_over)} faces, of which "
 pd.DataFrame({"subset": data.class_counts(y_sub), "oversampled": data.class_counts(y_over)}).T
 
 # %% [markdown]
-# The copies of one disgust face, as the oversampled training set holds them (top), and as the network sees them
-# once augmentation is switched on (bottom):
+# ### The copies, as the network sees them (optional)
+#
+# One disgust face, as the oversampled training set holds it (top), and as the network sees it once
+# augmentation is switched on (bottom):
 
 # %%
 hashes = data.pixel_hashes(disgust_over)
@@ -404,23 +389,20 @@ plt.show()
 # %% [markdown]
 # ## 3.8 Measuring the effect: first a toy you can see, then faces
 #
-# Claims about balancing are cheap; measurements are better. To measure what a remedy does we must train a
-# model, and chapters 4 and 5 are where the course builds and trains its CNN properly. So this section trains
-# with three plain Keras calls, in plain sight, and uses them first on a problem small enough to draw:
+# Claims about balancing are cheap; measuring them means training. You know what training does from chapter
+# 1b: gradient descent (here Adam) makes the cross-entropy loss small, one batch per step, epoch after epoch. In
+# Keras it is three calls: `keras.Sequential([...])` builds the model, `compile(optimizer, loss)` picks Adam and
+# cross-entropy, and `fit(x, y, epochs, batch_size, class_weight)` runs the steps; only `class_weight`
+# (section 3.6) changes between the runs below. Chapter 5 takes these calls
+# apart and writes the loop out by hand (section 5.5).
 #
-# - `keras.Sequential([...])` builds the model, a stack of layers that turns an input into seven (here two)
-#   probabilities, one per class;
-# - `model.compile(optimizer, loss)` says what to minimise and how. The **loss** is cross-entropy: minus the log
-#   of the probability the model gives the right class, averaged over a batch of examples. The **optimizer**
-#   (Adam) nudges every weight of the model after each batch, in the direction that lowers the loss;
-# - `model.fit(x, y, epochs, batch_size, class_weight)` shows the training examples in random batches, `epochs`
-#   times over. `class_weight={class: weight}` multiplies each example's loss term by its class's weight
-#   (section 3.6): the only thing that changes between the runs below.
+# *For teachers.* In the book's order this section comes before chapters 4 and 5: all it needs of training is
+# chapter 1b. Short of time, run the toy, read the committed table and section 3.9, and come back to
+# `small_cnn` and `train_variant` after chapter 5: nothing in chapters 4 and 5 depends on them.
 #
-# **The toy.** Points in a plane, two classes in *happy*-to-*disgust* proportions (3,300 "common" points to 200
-# "rare" ones, 16.5 to 1), overlapping the way expressions do. The model is the smallest there is: one `Dense`
-# layer, a straight line between the classes (logistic regression). It is trained three times, with no weights,
-# square-root weights and balanced weights, and scored on fresh points drawn the same way.
+# **The toy.** Points in a plane, two overlapping classes in *happy*-to-*disgust* proportions (3,300 "common"
+# points to 200 "rare" ones, 16.5 to 1). The model is one `Dense` layer, a straight line between the classes
+# (logistic regression), trained with no, square-root and balanced weights, and scored on fresh points.
 
 # %%
 import time
@@ -472,31 +454,22 @@ plots.save_fig("03_toy_boundaries")
 plt.show()
 
 # %% [markdown]
-# What to notice: every run draws a straight line, and the weights only **move** it. Unweighted, the line sits
-# deep inside the rare cloud: on the overlap, "common" is the better bet 16.5 times to 1, so most rare points
-# are called common. Square-root weights, then balanced weights, push the line into the common cloud: rare
-# recall and the number of points called "rare" rise, the rare precision falls (more of those calls are common
-# points), and accuracy pays, because the common points outnumber the rare ones. Nothing new was learnt about
-# the rare class; the model was told that missing one costs more. With 3,500 validation points these
-# differences are far above the noise (the next section shows how to check).
+# Every run draws a straight line, and the weights only **move** it. Unweighted, the line sits deep inside the
+# rare cloud: on the overlap, "common" is the better bet 16.5 times to 1. Square-root, then balanced weights push
+# it into the common cloud: rare recall rises, rare precision falls, and accuracy pays, because common points
+# outnumber rare ones. The model learnt nothing new; missing a rare point just costs more. With 3,500
+# validation points these differences are far above the noise (section 3.9 shows how to check).
 #
 # ### The same on faces: a small CNN
 #
-# Faces need a network that can see shapes. The one below is small on purpose: trained on all 25,838 faces of
-# the training split, each variant takes a few minutes on a 2-core CPU, where chapter 5's network takes 10 minutes
-# per epoch. Read it top to bottom (chapter 4 explains each kind of layer):
-#
-# - four **convolutions** (`Conv2D`), each sliding 16, 32, 64 then 128 small 3x3 filters over the image, a filter
-#   being a detector of a local pattern (an edge, a corner of the mouth); each is followed by
-#   **batch normalisation** (which keeps the numbers in a range that trains well) and **ReLU** (which keeps the
-#   positive responses);
-# - between them, **max-pooling** halves the image (48, 24, 12 then 6 pixels a side), so later filters see
-#   larger parts of the face;
-# - **global average pooling** turns each of the 128 final maps into one number, and a `Dense` layer with a
-#   softmax turns those into the seven probabilities.
+# Faces need a network that can see shapes; this one is small on purpose (on all 25,838 training faces, a few
+# minutes per variant on a 2-core CPU, where chapter 5's network takes 10 minutes per epoch), built from chapter
+# 1's pieces: four 3x3 **convolutions** (16, 32, 64 then 128 filters), each followed by **batch
+# normalisation** (chapter 1b, section 1b.10) and **ReLU**, with 2x2 **max pooling** between them (48, 24, 12
+# then 6 pixels a side); **global average pooling** turns each of the 128 final maps into one number, and a
+# softmax `Dense` layer gives the seven probabilities. Chapter 4 takes the course's larger network apart.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def small_cnn():
     """A small CNN: four conv-BN-ReLU layers (16 to 128 filters) with 2x2 max-pooling between them, global
     average pooling, softmax over the 7 emotions."""
@@ -518,17 +491,12 @@ print(f"small_cnn: {small_cnn().count_params():,} parameters "
 # %% [markdown]
 # Six variants, each trained by the function below from **the same random seed** (same initial weights, same
 # batch order), on **the same training faces**, for **the same budget**, then scored on **the same validation
-# split** (10% of train, stratified, seed 42). Two details of the training:
+# split** (10% of train, stratified, seed 42). The learning rate falls smoothly from 0.001 to 0 over the run
+# (`CosineDecay`), so every variant ends settled, and the last epoch's model is scored: no epoch is picked on the
+# validation split. Oversampling gets fewer epochs (section 3.7; the "faces seen" column).
 #
-# - the learning rate (the size of Adam's nudges) falls smoothly from 0.001 to 0 over the run (`CosineDecay`),
-#   so every variant ends settled rather than in mid-stride, and the last epoch's model is the one we score: no
-#   epoch is picked on the validation split;
-# - **oversampling** shows more faces per epoch (section 3.7), so it gets fewer epochs, for about the same number
-#   of faces seen (the "faces seen" column).
-#
-# The variants: no weights; **no weights with another seed** (the same recipe, other initial weights and batch
-# order: how much chance alone moves the figures); square-root weights; balanced weights; oversampling; and
-# augmentation with square-root weights, what chapter 5 trains with.
+# The variants: no weights; **no weights, another seed** (how much chance alone moves the figures); square-root
+# weights; balanced weights; oversampling; augmentation with square-root weights (chapter 5's recipe).
 
 # %%
 import math
@@ -561,7 +529,6 @@ print(f"training: {len(y_sub):,} faces ({len(y_over):,} when oversampled) | vali
       f"{EPOCHS} epochs per variant ({over_epochs} oversampled), batch {BATCH_SIZE}")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 proba, rows = {}, {}
 for name, (x_fit, y_fit, epochs, weights, augmentation, seed) in VARIANTS.items():
     net, seconds = train_variant(x_fit, y_fit, epochs, weights, augmentation, seed)
@@ -575,13 +542,11 @@ for name, (x_fit, y_fit, epochs, weights, augmentation, seed) in VARIANTS.items(
     print(f"{name}: {seconds / 60:.1f} min, validation accuracy {rows[name]['accuracy']:.3f}")
 
 # %% [markdown]
-# The table, with one reference row that needs no training: a "model" that always answers *happy*, the largest
-# class. "predicted disgust" counts the validation faces labelled *disgust*, to be set beside the number of real
-# disgust faces printed above the table; "mean P(disgust)" is the probability of disgust averaged over all
-# validation faces, to be set beside disgust's loss share in section 3.6.
+# The table, with a reference row: always answering *happy*. "predicted disgust" counts the validation faces
+# labelled *disgust* (compare the real disgust faces printed above it); "mean P(disgust)" averages the
+# probability of disgust over all validation faces (compare disgust's loss share in section 3.6).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 always_happy = np.full_like(y_val, data.CLASS_NAMES.index("happy"))
 reference = {"faces seen": 0, "minutes": 0.0, **evaluate.summary(y_val, always_happy), "disgust recall": 0.0,
              "disgust precision": 0.0, "predicted disgust": 0, "mean P(disgust) %": 0.0}
@@ -591,7 +556,6 @@ print(f"validation ({session.mode} mode): {len(y_val):,} faces, {n_disgust} of t
 table
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 shown = table.drop(index="reference: always 'happy'")
 fig, (ax_overall, ax_disgust, ax_count) = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
 shown[["accuracy", "macro_f1"]].plot.barh(ax=ax_overall)
@@ -613,34 +577,25 @@ plots.save_fig("03_comparison")
 plt.show()
 
 # %% [markdown]
-# **In quick mode** (71 training faces, 2 epochs, 14 validation faces on the committed sample) this table is
-# noise: the network has barely started to learn, and the rows often equal the reference row. The toy above shows
-# the mechanism in every mode; the table on faces needs full mode (timings in the title cell).
-#
 # ## 3.9 Reading the table without over-reading it
 #
-# Before reading a difference, ask how large a difference chance alone would make. Three measures of it:
+# Before reading a difference, ask how large chance alone would make it. Four measures:
 #
-# - **The standard error of an accuracy.** An accuracy *p* measured on *n* faces has a standard error of about
-#   $\sqrt{p(1-p)/n}$: each face is a yes-or-no trial that comes out right with probability *p*, so the number of
-#   right answers varies like the number of heads in *n* tosses of a coin that lands heads with probability *p*,
-#   and an accuracy measured on *n* faces lands within about two standard errors of the model's true accuracy 19
-#   times in 20. The same formula, with *n* the number of disgust faces, gives the standard error of disgust
+# - **The standard error of an accuracy.** Each of *n* faces is a yes-or-no trial that comes out right with
+#   probability *p*, so an accuracy varies like the share of heads in *n* coin tosses: its standard error is about
+#   $\sqrt{p(1-p)/n}$, and a measured accuracy lands within about two standard errors of the model's true one 19
+#   times in 20. With *n* the number of disgust faces, the same formula gives the standard error of disgust
 #   recall, and one disgust face is worth 1/*n* of it.
 # - **A paired test.** All variants are scored on the same faces, so we can count the faces that only one of two
 #   models gets right; McNemar's test (`evaluate.paired_comparison`, chapter 7) says how likely a split at least
 #   that lopsided is if the two models were equally good (the p-value: below 0.05, call it a difference).
 # - **A paired bootstrap** (`evaluate.paired_bootstrap`) for figures that are not a count of right faces, like
-#   macro-F1 and disgust recall: draw the validation faces again, with replacement, 2,000 times, score both
-#   models on each draw, and keep the middle 95% of the differences. An interval that contains 0 is not a
-#   difference.
-#
-# The "another seed" row is the fourth check, and the most direct: the same recipe with other initial weights
-# and batch order. A variant that differs from "no weights" by no more than the two seeds differ from each other
-# has shown nothing.
+#   macro-F1 and disgust recall: redraw the validation faces with replacement 2,000 times, score both models on
+#   each draw, and keep the middle 95% of the differences. An interval that contains 0 is not a difference.
+# - **A second seed**, the most direct: a variant that differs from "no weights" by no more than the two seeds
+#   differ from each other has shown nothing.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 p, n = float(table.loc["no weights", "accuracy"]), len(y_val)
 recall = float(table.loc["balanced weights", "disgust recall"])
 print(f"standard error of an accuracy near {p:.2f} on {n:,} faces: {100 * np.sqrt(p * (1 - p) / n):.1f} points")
@@ -666,47 +621,43 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 #
 # - **Chance first.** The same recipe from another seed moved accuracy by 1.3 points (McNemar p = 0.09) and
 #   macro-F1 by 0.011, and left disgust at zero: differences of that size are noise here.
-# - **Class weights** did what section 3.6 says. Disgust recall rose from 0 (no weights) to 0.341 (square root)
-#   to 0.500 (balanced), and the faces called disgust from 0 to 47 to 211, for 44 real ones; the average belief
-#   in disgust from 1.4% to 3.8% to 8.0%, in the order of the loss shares of 3.6. The price is precision (0.319,
-#   then 0.104: balanced weights raise five false alarms for every disgust face they find) and accuracy. Square
-#   root weights cost 1.3 points of accuracy, the size of the seed's own difference (p = 0.04), and gained 0.040
-#   macro-F1 (interval +0.018 to +0.061): a real gain where it was wanted. Balanced weights cost 4.9 points (p <
-#   0.0001) and gained no macro-F1 (-0.006, interval -0.023 to +0.010): they overshoot.
+# - **Class weights** did what section 3.6 says: disgust recall rose from 0 (no weights) to 0.341 (square root)
+#   to 0.500 (balanced), the faces called disgust from 0 to 47 to 211 (44 real ones), the average belief in
+#   disgust from 1.4% to 3.8% to 8.0%. The price is precision (0.319, then 0.104: balanced weights raise five
+#   false alarms for every disgust face they find) and accuracy. Square root weights cost 1.3 points of accuracy,
+#   the size of the seed's own difference (p = 0.04), and gained 0.040 macro-F1 (interval +0.018 to +0.061): a
+#   real gain where it was wanted. Balanced weights cost 4.9 points (p < 0.0001) and gained no macro-F1 (-0.006,
+#   interval -0.023 to +0.010): they overshoot.
 # - **Oversampling** landed between the two weightings: disgust recall 0.432, 64 faces called disgust, precision
 #   0.297, macro-F1 +0.036 (interval +0.013 to +0.057) for 2.3 points of accuracy (p = 0.004). Its copies are exact
 #   repeats here (no augmentation), so a repeated disgust face can be learnt by heart.
 # - **Augmentation** with square-root weights is the lowest row at this budget: accuracy 5.6 points down (p <
 #   0.0001), macro-F1 -0.034, and disgust recall only 0.045 where square-root weights alone reached 0.341. Five
-#   epochs are too few: every epoch shows a slightly different face, a harder task than seeing the same one again,
-#   and a regulariser pays only once training is long enough for the network to run out of things to learn
-#   (chapter 6 measures that; chapter 5 trains 60 epochs).
-# - **The combination** chapter 5 uses (augmentation + square-root weights) is chosen for its long run, not from
-#   this table: a comparison answers the question at the budget it was run at. What transfers is the direction of
-#   each effect (weights and oversampling buy minority recall with precision and some accuracy; balanced weights
-#   buy too much), not the size.
+#   epochs are too few: a slightly different face every epoch is a harder task, and a regulariser pays only once
+#   training is long enough for the network to run out of things to learn (chapter 6 measures that; chapter 5
+#   trains 60 epochs).
+# - **The combination** chapter 5 uses is chosen for its long run, not from this table: a comparison answers its
+#   question at its own budget. What transfers is the direction of each effect (weights and oversampling buy
+#   minority recall with precision and some accuracy; balanced weights buy too much), not the size.
 
 # %% [markdown]
 # ## Summary
 #
-# - Augmentation shows every training face with a small random change that keeps its label: mirror (never
-#   upside down), a few degrees of rotation, a little zoom and shift, brightness and contrast. It is
-#   regularisation you can look at.
-# - The Keras preprocessing layers are active only with `training=True`; at prediction they return the input
-#   unchanged. Put in front of the model, they run on the accelerator under any backend; in `tf.data` they run on
-#   the CPU, in parallel.
+# - Augmentation shows every training face with a small random change that keeps its label (mirror, never upside
+#   down; a few degrees of rotation; a little zoom and shift; brightness and contrast): regularisation you can
+#   look at.
+# - Keras preprocessing layers are active only with `training=True`. In front of the model they run on the
+#   accelerator under any backend; in `tf.data`, on the CPU in parallel.
 # - FER2013 is unbalanced (16.5 happy faces per disgust face). Unweighted, a model learns to ignore disgust at a
 #   cost of at most 1.5 points of accuracy: look at macro-F1 and per-class recall.
-# - Class weights change the loss (inverse frequency = 'balanced'; the square root is a gentler compromise);
-#   oversampling changes the data seen per epoch, with exact copies that only augmentation makes different.
-# - Weights do not teach the model anything new about the rare class: they move its boundary (the toy's line)
-#   and its average belief towards the rare class, buying recall with false alarms. Section 3.8 measures the
-#   trade on faces.
+# - Class weights change the loss (inverse frequency = 'balanced'; the square root is gentler); oversampling
+#   changes the data, with exact copies. Neither teaches anything new about the rare class: they move the
+#   boundary (the toy's line) towards it, buying recall with false alarms.
 # - Training in plain Keras is three calls: build, `compile(optimizer, loss)`, `fit(x, y, epochs, batch_size,
-#   class_weight)`. Chapters 4 and 5 take them apart.
+#   class_weight)`, the ideas of chapter 1b; chapter 5 takes them apart.
 # - Measure remedies on the same data, seed, budget and validation split, and read each difference against its
-#   noise level: a second seed, McNemar's test for accuracy, a paired bootstrap for macro-F1 and recall. A few
-#   epochs of a small network show early effects, not the end of a real run.
+#   noise: a second seed, McNemar's test for accuracy, a paired bootstrap for macro-F1 and recall. A few epochs of
+#   a small network show early effects, not the end of a real run.
 #
 # ## Exercises
 #
@@ -725,8 +676,7 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 #    validation split report instead of accuracy?
 # 4. Move augmentation into a `tf.data` pipeline: build a dataset of the training subset (`x_sub`, `y_sub` of
 #    section 3.7) that shuffles, batches and applies the augmentation with `map`, and check the shape and value
-#    range of one batch. When would you
-#    prefer this to layers in front of the model?
+#    range of one batch. When would you prefer this to layers in front of the model?
 # 5. Suppose one variant has *lower* accuracy but *higher* macro-F1 than the baseline. How can both happen at
 #    once, and which would you report?
 

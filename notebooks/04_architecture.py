@@ -33,10 +33,13 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | one face, and 256 faces of the sample for timing | 20 s (measured) | < 1 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | one face, and 256 faces of the sample for timing | 21 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
 # | full (`FER_QUICK=0`) | the same; only the timing runs longer (10 s per measurement) | 57 s (measured) | ~1 min (estimated) |
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** This chapter trains nothing: quick and full mode build the same network and follow the same face
+# through it. Only the speed measurements of section 4.7 differ: quick mode times each batch size for 2 seconds,
+# full mode for 10, so its faces-per-second figures average over more calls. The outputs saved in this notebook
+# come from the run named in the first output line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -135,8 +138,7 @@ student_cnn = keras.Sequential([
 # claim we can check rather than trust: same layer types in the same order, same output shapes, same parameter
 # counts, and, once the weights of one are copied into the other, the same predictions.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import numpy as np
 
 from fer_helpers import models
@@ -180,8 +182,7 @@ seed_cnn.summary()
 # chapter 1 (section 1.6) derived and checked pixel by pixel: after four blocks one value sees 46x46 pixels.
 # What is new here is the middle: how many numbers each layer produces per face.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import pandas as pd
 
 rows, field, jump = [], 1, 1
@@ -254,8 +255,7 @@ plt.show()
 #
 # A claim like that is cheap to test: scramble those pixels and see whether the prediction moves.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from fer_helpers import data
 
 train_split = data.load_split(session.data, "train")
@@ -321,8 +321,7 @@ plt.show()
 # Dropout is active only when the model is called with `training=True` (inside `fit`; chapter 1b, section 1b.10).
 # At prediction time the full network is used, which is why `predict` gives the same answer twice.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 twice = [seed_cnn.predict(face, verbose=0) for _ in range(2)]
 dropped = [seed_cnn(face, training=True) for _ in range(2)]
 print("predict (dropout off): same output twice:", np.array_equal(*twice))
@@ -384,7 +383,6 @@ plt.show()
 # not matter for speed, so the untrained network is timed.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import time
 
 faces = data.as_model_input(np.resize(train_split.x, (max(TIMING_BATCH_SIZES), 48, 48)))
@@ -465,7 +463,6 @@ compare
 # about 1.5 times faster, less than the 1.9 that the FLOPs suggest; other runs on the same CPU have seen more):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 vgg_speed = faces_per_second(vgg, max(TIMING_BATCH_SIZES))
 big = max(TIMING_BATCH_SIZES)
 print(f"batch {big}: original CNN {speed[big]:.0f} faces/s, vgg_bn {vgg_speed:.0f} faces/s")

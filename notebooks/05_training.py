@@ -33,10 +33,14 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample (or 100 faces per class), 2 epochs; section 5.5's loop on the same faces | 5.1-13 min on 2 cores shared with a training job (measured at load 6-10; 104 s of CPU time); about 1.5 min idle (estimated; 36 s measured before section 5.5's four small runs were added) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | all of FER2013's training set, up to 60 epochs | 9-10 min per epoch on an idle CPU (measured: 530-590 s, about 46 faces/s; up to 35 min while the cores were shared): ~10 h for 60 epochs, resumable; the committed run took 635 min for the 52 epochs it ran; section 5.5's small runs (350 faces, 2 epochs, four times) add a few minutes (estimated); the committed outputs were re-executed on 2026-12-07 from the finished run's files (training skipped) in 117 s | ~10-20 s per epoch (estimated) |
+# | quick (`FER_QUICK=1`, the default) | the committed sample (or 100 faces per class), 2 epochs; section 5.5's loop on the same faces | 54 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | all of FER2013's training set, up to 60 epochs | 9-10 min per epoch on an idle CPU (measured: 530-590 s, about 46 faces/s; up to 35 min while the cores were shared): ~10 h for 60 epochs, resumable; the committed run took 635 min for the 52 epochs it ran; section 5.5's small runs (350 faces, 2 epochs, four times) add a few minutes (estimated); the committed outputs were re-executed on 2026-12-07 from the finished run's files (training skipped) in 176 s | ~10-20 s per epoch (estimated) |
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** Quick mode trains on the committed sample (or 100 faces per class of the full data) for 2 epochs:
+# enough to see every step work, and its curves and scores are noise. Full mode trains on all of FER2013's
+# training split for up to 60 epochs, hours on a CPU, and resumes where it stopped when the training cell is run
+# again. Section 5.5's small hand-written runs are the same in both modes. The figures quoted in the text are from
+# the full run saved here, named in the first output line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -146,14 +150,18 @@ print(f"{model.name}: {model.count_params():,} parameters, {models.count_flops(m
 #   1/frequency (the "balanced" weights) over-corrects: a few disgust faces then move the weights as much as
 #   thousands of happy ones, and training gets noisy. The square root of that is the compromise we use. (The
 #   original project balanced its classes without saying how; trained with the full "balanced" weights and this
-#   chapter's other settings, this network stayed at chance for the four epochs we ran it: chapter 6, 6.9.)
+#   chapter's other settings, this network stayed at chance through the ten epochs of its one run: chapter 6, 6.9.)
 
 # %%
-from fer_helpers import augment
+from fer_helpers import augment, recipes
 
-augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
-                                           brightness=0.1, contrast=0.1)
-weights = augment.class_weights(y_train, power=0.5)
+# The run's settings in one object, a recipe (fer_helpers.recipes; chapter 9 compares recipes): chapter 5's own,
+# recipes.SEED, with the parameters cell's epochs, batch size, rate and smoothing. train.fit reads every setting
+# from it, these two included.
+recipe = recipes.SEED.but("05_training", epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
+                          label_smoothing=LABEL_SMOOTHING)
+print("augmentation:", recipe.augmentation)
+weights = augment.class_weights(y_train, power=recipe.class_weight_power)
 pd.Series({name: round(weights[i], 2) for i, name in enumerate(data.CLASS_NAMES)}, name="loss weight").to_frame().T
 
 # %% [markdown]
@@ -265,13 +273,14 @@ import shutil
 keras.utils.set_random_seed(DEMO_SEED)            # the same initial weights and random draws on every run
 by_hand = models.build_seed_cnn()
 by_hand_augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
-                                                   brightness=0.1, contrast=0.1)
+                                                   brightness=0.1, contrast=0.1, seed=DEMO_SEED)
+demo_weights = augment.class_weights(y_demo, power=0.5)   # the subset's own class weights
 by_hand_dir = course.RUNS_DIR / "05_training_by_hand"
 shutil.rmtree(by_hand_dir, ignore_errors=True)   # start over on every run of this cell
 trainer = compile_trainer(by_hand, by_hand_augmentation, DEMO_EPOCHS, math.ceil(len(y_demo) / BATCH_SIZE))
 trainer.fit(data.as_model_input(x_demo), keras.utils.to_categorical(y_demo, data.NUM_CLASSES),
             validation_data=(data.as_model_input(x_demo_val), keras.utils.to_categorical(y_demo_val, data.NUM_CLASSES)),
-            epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, class_weight=weights,
+            epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, class_weight=demo_weights,
             callbacks=training_callbacks(by_hand_dir), verbose=2)
 trainer.load_weights(by_hand_dir / "best.weights.h5")   # back to the best epoch, chosen on validation
 by_hand_weights = by_hand.get_weights()
@@ -346,25 +355,19 @@ print("epochs in the log:", list(pd.read_csv(resume_dir / "history.csv")["epoch"
 # %%
 keras.utils.set_random_seed(DEMO_SEED)
 packaged = models.build_seed_cnn()
-packaged_augmentation = augment.augmentation_layers(flip=True, rotation=0.03, zoom=0.1, translation=0.1,
-                                                    brightness=0.1, contrast=0.1)
-train.fit(packaged, x_demo, y_demo, x_demo_val, y_demo_val, course.RUNS_DIR / "05_training_packaged",
-          epochs=DEMO_EPOCHS, batch_size=BATCH_SIZE, augmentation=packaged_augmentation, class_weight=weights,
-          optimizer="adam", learning_rate=LEARNING_RATE, warmup_epochs=1, label_smoothing=LABEL_SMOOTHING,
-          patience=PATIENCE, fresh=True, verbose=0)
+# the recipe of section 5.3 (the settings of the hand-written run), for DEMO_EPOCHS epochs, its augmentation
+# seeded as the hand-written run's was
+train.fit(packaged, x_demo, y_demo, x_demo_val, y_demo_val, course.RUNS_DIR / "05_training_packaged", recipe,
+          epochs=DEMO_EPOCHS, seed=DEMO_SEED, patience=PATIENCE, fresh=True, verbose=0)
 difference = max(float(np.abs(a - b).max()) for a, b in zip(by_hand_weights, packaged.get_weights()))
 print(f"largest difference between the hand-written run's weights and train.fit's: {difference:.1e}")
 
 # %% [markdown]
-# Now the real run, with `train.fit`: all the training faces, `EPOCHS` epochs (quick mode: the small set and two
-# epochs). In full mode it takes hours on a CPU and resumes where it stopped when the cell is run again.
+# Now the real run, with `train.fit`: all the training faces, `EPOCHS` epochs (the title cell's **Modes** says
+# what each mode trains).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-history = train.fit(model, x_train, y_train, x_val, y_val, RUN_DIR, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                    augmentation=augmentation, class_weight=weights, optimizer="adam",
-                    learning_rate=LEARNING_RATE, warmup_epochs=1, label_smoothing=LABEL_SMOOTHING,
-                    time_budget_min=TIME_BUDGET_MIN,
+history = train.fit(model, x_train, y_train, x_val, y_val, RUN_DIR, recipe, time_budget_min=TIME_BUDGET_MIN,
                     fresh=session.quick)  # quick runs take seconds: start over, full runs resume
 
 # %% [markdown]
@@ -384,7 +387,6 @@ history = train.fit(model, x_train, y_train, x_val, y_val, RUN_DIR, epochs=EPOCH
 # - **Where the validation curve peaks** is the epoch whose weights we kept.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 history = train.read_history(RUN_DIR)
 fig = plots.plot_history(history, title=f"original CNN, {len(history)} epochs ({session.mode} mode)")
 plots.save_fig("05_curves")
@@ -402,7 +404,6 @@ print(f"best epoch {int(best_epoch['epoch'])}: validation accuracy {best_epoch['
 # report it beside accuracy. First the validation split, which chose the weights:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from fer_helpers import evaluate
 
 val_proba = evaluate.predict_proba(model, x_val)
@@ -413,15 +414,13 @@ print(evaluate.report(y_val, val_proba, "validation (10% of train)"))
 # above: if you change something after seeing this number, the number stops being a test figure.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 test_split = data.load_split(session.data, "test")
 test_proba = evaluate.predict_proba(model, test_split.x)
 test_name = "test (PublicTest)" if session.data_source != "sample" else "test (the committed sample)"
 print(evaluate.report(test_split.y, test_proba, test_name))
 
 # %% [markdown]
-# What the full-mode run saved here says, read with the tools of this chapter (in quick mode the figures above
-# are noise, and this paragraph describes the full run):
+# What the full-mode run saved here says, read with the tools of this chapter:
 #
 # - **How the run ended.** It was run in sessions of 90 minutes (`FER_TIME_BUDGET_MIN=90` in the environment),
 #   each resuming the last; the curves and `history.csv` hold all 52 epochs. It stopped at epoch 52 of its
@@ -493,7 +492,7 @@ print("reloaded model gives the same predictions:", same)
 #    Why would a balanced subset (`data.per_class_subset`) make this comparison empty? (Two CNN trainings long
 #    enough to show it take hours on a CPU; the solution shows the same mechanism on a linear classifier in a
 #    minute, and you may do the same.)
-# 4. Replace the cosine schedule with a constant learning rate (`schedule="constant"` in `train.fit`). How do
+# 4. Replace the cosine schedule with a constant learning rate (`recipe.but("constant_rate", schedule="constant")`, passed to `train.fit`). How do
 #    the curves differ in the last epochs of a complete run (the committed one stopped at 52 of 60)?
 # 5. A classmate reports "my model reached 70% on the test set after I tried 30 settings and kept the best".
 #    What is wrong with that figure, and how would you fix the procedure?

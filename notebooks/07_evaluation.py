@@ -21,9 +21,8 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F07_evaluation.ipynb)
 #
 # Chapter 5 trained a model and printed one line per split: accuracy and macro-F1. This chapter takes that
-# model apart as an examiner would. Nothing is trained until the last section, which trains two small control
-# models (section 7.13); every figure before it is cheap to recompute.
-# By the end of this chapter you will be able to:
+# model apart as an examiner would. Nothing is trained except in the optional section 7.13. By the end of this
+# chapter you will be able to:
 #
 # - say why accuracy misleads on an imbalanced dataset, and beat a majority-class baseline on the figure that
 #   matters (macro-F1);
@@ -35,16 +34,19 @@
 #   one table that names its split;
 # - put a second model beside the first on the same faces: per-class recall side by side, and McNemar's paired
 #   test for whether the difference is more than luck;
-# - draw what a model looks at with Grad-CAM (from the backend's gradients) and occlusion maps, on right answers,
-#   mistakes, watermarks and non-faces;
-# - separate "remembered" from "easier" with a control experiment and paired uncertainty.
+# - (optional, 7.12) draw what a model looks at with Grad-CAM (from the backend's gradients) and occlusion maps,
+#   on right answers, mistakes, watermarks and non-faces;
+# - (optional, 7.13) separate "remembered" from "easier" with a control experiment and paired uncertainty.
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | the committed sample (140 test faces), or at most 600 faces per split | 2.3 to 9 min (measured with sections 7.12-7.13 on 2 cores heavily shared, load 7 to 11: a training job and other runs; 44 s before them, shared with a training job only; estimated 1.5 to 2 min so shared) | < 1 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | the committed sample (140 test faces), or at most 600 faces per split | 28 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
 # | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (81 s) | a few minutes (estimated) |
 #
-# The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** Quick mode evaluates the committed sample (14 validation and 140 test faces), draws coarser
+# occlusion maps and trains 7.13's control models for one epoch. The text quotes the full-mode run saved here
+# (first output line below); quick-mode figures show the mechanics, not a measurement: one test face is 0.7
+# points, and the validation faces are mostly faces the model trained on.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -100,18 +102,13 @@ CONTROL_SELECT = 300 if session.quick else 1500     # section 7.13: validation f
 # %% [markdown]
 # ## 7.1 One fixed model, two splits
 #
-# The model is chapter 5's: its own full run, if this machine has one (in `runs/05_training/`), or else the
-# bundled model `seed`, the same architecture and recipe trained on the same faces. The bundled `seed` stopped
-# at 52 of its 60 planned epochs (the rest would have run at a learning rate below 5e-5, where validation had
-# been flat), so a finished run of your own may score a little differently; the methods do not change. The
-# cell below says which model this run uses and, from its card, how many epochs it was trained. Either way the model is **fixed**: nothing in this chapter changes its weights.
-#
-# We examine this model, not the course's best, because its mistakes are plentiful and easy to see, and every
-# method below works the same on any model. Section 7.11 then scores the course's best model, `best`, the same
-# way on the same faces, beside it.
+# The model is chapter 5's: its own full run if this machine has one (in `runs/05_training/`), or else the
+# bundled `seed`, the same architecture and recipe on the same faces (it stopped at 52 of its 60 planned epochs,
+# so a run of your own may score a little differently). Either way the model is **fixed**: nothing in this
+# chapter changes its weights. We examine it rather than the course's best because its mistakes are plentiful
+# and easy to see; section 7.11 scores `best` the same way beside it.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from fer_helpers import models
 
 model = models.course_model()  # says which model; for the bundled one, its card's summary (epochs run of planned)
@@ -119,16 +116,11 @@ model = models.course_model()  # says which model; for the bundled one, its card
 # %% [markdown]
 # It is measured on two splits, and they are not equally trustworthy:
 #
-# - **validation**: the 10% of `train` that chapter 5 carved out with `seed=42` (the same cut here). It chose
-#   the epoch whose weights were kept, and it holds copies of faces the model trained on (section 7.9), so its
-#   figure is somewhat optimistic. In this chapter it has one more job: the only thing we fit, a *temperature*
-#   in section 7.7, is fitted on it.
-# - **test**: never used to choose anything, so its figure estimates how the model does on new faces. We read
-#   it now for reporting only. Every analysis below runs on it, and none of them feeds back into the model.
-#
-# In quick mode on the committed sample the "validation" split is 14 faces of the sample's `train` folder:
-# FER2013 training faces, 13 of which lie in the part of `train` the course model learned from. Quick-mode
-# validation figures show the mechanics, not a measurement.
+# - **validation**: the 10% of `train` that chapter 5 carved out with `seed=42`. It chose the epoch and holds
+#   copies of faces the model trained on (7.9), so its figure is somewhat optimistic. Here it has one more job:
+#   the only thing we fit, a *temperature* (7.7), is fitted on it.
+# - **test**: never used to choose anything, so its figure estimates how the model does on new faces. We read it
+#   for reporting only: nothing below feeds back into the model.
 
 # %%
 import time
@@ -159,12 +151,10 @@ test_name = ("test (PublicTest" if session.data_source != "sample" else "test (t
 print(f"{val_name}: {len(y_val)} faces | {test_name}: {len(y_test)} faces")
 
 # %% [markdown]
-# We predict each split once and keep the probabilities: every figure in this chapter is computed from these
-# arrays, so nothing below needs the model again until section 7.8. We time the test prediction to price
-# test-time augmentation later.
+# We predict each split once and keep the probabilities: every figure until section 7.8 comes from these arrays.
+# The test prediction is timed to price test-time augmentation later.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 val_proba = evaluate.predict_proba(model, x_val)       # the first call also builds the prediction graph
 start = time.perf_counter()
 test_proba = evaluate.predict_proba(model, x_test)
@@ -177,20 +167,19 @@ print(f"probabilities: validation {val_proba.shape}, test {test_proba.shape}; "
 # ## 7.2 Accuracy, and why it is not enough
 #
 # Accuracy is the share of faces whose emotion the model gets right. It treats every *face* equally, so on an
-# imbalanced dataset it is mostly a statement about the big classes. In our copy of PublicTest, 895 of the 3,435
+# imbalanced dataset it mostly describes the big classes. In our copy of PublicTest, 895 of the 3,435
 # faces are *happy* (26%) and 56 are *disgust* (1.6%): a model could ignore disgust completely and lose at most
 # 1.6 points of accuracy.
 #
-# The first thing to compare any model with is a **baseline** that does not look at the face: always answer
-# the most frequent emotion of the *training* split (chosen on train, like everything else). A model that does
-# not beat it clearly has learned nothing worth reporting.
+# The first comparison for any model is a **baseline** that does not look at the face: always answer the most
+# frequent emotion of the *training* split. A model that does not beat it clearly has learned nothing worth
+# reporting.
 
 # %%
 pd.DataFrame({"train (90%)": data.class_counts(y_train), "validation": data.class_counts(y_val),
               test_name: data.class_counts(y_test)})
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 train_counts = np.bincount(y_train, minlength=data.NUM_CLASSES)
 majority = int(train_counts.argmax())
 baseline_pred = np.full(len(y_test), majority)
@@ -200,13 +189,10 @@ pd.DataFrame({"always " + data.CLASS_NAMES[majority]: evaluate.summary(y_test, b
               "the model": evaluate.summary(y_test, test_proba)}).T.round(3).rename_axis(test_name)
 
 # %% [markdown]
-# What to notice:
-#
-# - The baseline's **accuracy** is the majority class's share of the test split. On the full PublicTest that
-#   is *happy*'s 26%; on the committed sample every class has 20 faces, so it is 1/7 (14%).
-# - Its **macro-F1** is tiny whatever its accuracy: only one class gets a non-zero F1, and macro-F1 divides by
-#   seven. Macro-F1 is the figure a majority-class trick cannot inflate, which is why this course always prints it
-#   beside accuracy.
+# The baseline's **accuracy** is the majority class's share of the test split: *happy*'s 26% on PublicTest (1/7
+# on the committed sample, where every class has 20 faces). Its **macro-F1** is tiny: only one class gets a
+# non-zero F1, and macro-F1 divides by seven. A majority-class trick cannot inflate macro-F1, which is why this
+# course always prints it beside accuracy.
 #
 # ## 7.3 Precision, recall and F1 of one class, by hand
 #
@@ -214,16 +200,14 @@ pd.DataFrame({"always " + data.CLASS_NAMES[majority]: evaluate.summary(y_test, b
 # *i*, column *j* those the model called *j*. For one class *c*:
 #
 # - **true positives** `TP = C[c, c]`: faces of *c* called *c*;
-# - **false negatives** `FN` = the rest of row *c*: faces of *c* the model missed;
-# - **false positives** `FP` = the rest of column *c*: other faces the model wrongly called *c*.
+# - **false negatives** `FN` = the rest of row *c*: faces of *c* missed;
+# - **false positives** `FP` = the rest of column *c*: other faces called *c*.
 #
 # **Precision** `TP / (TP + FP)` answers "when the model says *c*, how often is it right?"; **recall**
 # `TP / (TP + FN)` answers "of the faces of *c*, how many does it find?". **F1**, their harmonic mean
-# `2PR / (P + R)`, is high only when both are: a model that says *fear* for every face has recall 1 on fear and
-# an F1 dragged down by its precision. Here is *fear*, by hand:
+# `2PR / (P + R)`, is high only when both are. Here is *fear*, by hand:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 cm = evaluate.confusion(y_test, test_proba)
 c = data.CLASS_NAMES.index("fear")
 tp = cm[c, c]
@@ -243,18 +227,16 @@ print("evaluate.per_class_table agrees:",
 # its *support*, its number of true faces).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from sklearn.metrics import classification_report, f1_score
 
 print(classification_report(y_test, test_pred, labels=list(range(data.NUM_CLASSES)),
                             target_names=data.CLASS_NAMES, digits=3, zero_division=0))
 
 # %% [markdown]
-# What to look for: a class with high recall and low precision is one the model says too often (it is a
-# "default answer" for doubtful faces); low recall and high precision is one it says rarely but rightly. On
-# FER2013 models tend to find *happy* and *surprise* best: they are the most distinctive expressions (a smile;
-# raised brows with an open mouth), and *happy* is also the most plentiful. A support of a few dozen faces makes a
-# class's figures noisy: one face more or less moves them by several points.
+# What to look for: high recall with low precision marks a class the model says too often (a "default answer"
+# for doubtful faces); low recall with high precision, one it says rarely but rightly. Models tend to find
+# *happy* and *surprise* best, the most distinctive expressions. A support of a few dozen faces makes a class's
+# figures noisy.
 #
 # ## 7.4 Macro-F1 or weighted-F1?
 #
@@ -262,8 +244,7 @@ print(classification_report(y_test, test_pred, labels=list(range(data.NUM_CLASSE
 # example with FER2013's training counts: a model that is perfect on six emotions but calls every *disgust* face
 # *angry*.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]          # FER2013 train, in CLASS_NAMES order
 toy_true = np.repeat(np.arange(data.NUM_CLASSES), counts)
 toy_pred = np.where(toy_true == 1, 0, toy_true)           # disgust (1) -> angry (0); everything else right
@@ -277,7 +258,6 @@ print(f"macro-F1    {f1_score(toy_true, toy_pred, average='macro'):.4f}")
 # this course reports. For the model:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 print(f"{test_name}: accuracy {np.mean(test_pred == y_test):.3f} | "
       f"weighted-F1 {f1_score(y_test, test_pred, average='weighted', zero_division=0):.3f} | "
       f"macro-F1 {evaluate.summary(y_test, test_proba)['macro_f1']:.3f}")
@@ -286,8 +266,7 @@ print(f"{test_name}: accuracy {np.mean(test_pred == y_test):.3f} | "
 # ## 7.5 The confusion matrix
 #
 # Counts show where the faces are; the **row-normalised** matrix (each row divided by its total) shows what
-# happens to each emotion: its diagonal is the recall, and the rest of its row says what that emotion is
-# mistaken for. Read rows, not columns.
+# happens to each emotion: its diagonal is the recall, the rest of the row what it is mistaken for.
 
 # %%
 import matplotlib.pyplot as plt
@@ -305,7 +284,6 @@ plt.show()
 # The largest off-diagonal cells, as a list:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 rates = evaluate.confusion(y_test, test_proba, normalise=True)
 pairs = [(data.CLASS_NAMES[i], data.CLASS_NAMES[j], cm[i, j], rates[i, j])
          for i in range(data.NUM_CLASSES) for j in range(data.NUM_CLASSES) if i != j and cm[i, j] > 0]
@@ -313,26 +291,24 @@ pairs = [(data.CLASS_NAMES[i], data.CLASS_NAMES[j], cm[i, j], rates[i, j])
  .sort_values("share of the true class", ascending=False).head(8).round(3).reset_index(drop=True))
 
 # %% [markdown]
-# What the typical FER2013 confusions mean (check which of them your matrix shows):
+# What the typical FER2013 confusions mean (check which your matrix shows):
 #
-# - **fear and surprise**: both raise the brows and widen the eyes, often with an open mouth; what tells them
-#   apart (the brows pulled together in fear, the lips stretched) is a few pixels at 48x48.
-# - **fear, sad and angry**: lowered or drawn-together brows and tense lips are shared by all three "negative"
-#   emotions, and a mild one often looks like the others.
-# - **sad and neutral**: a low-intensity sad face *is* almost neutral; many FER2013 faces are posed weakly.
+# - **fear and surprise**: both raise the brows and widen the eyes; what tells them apart is a few pixels at
+#   48x48.
+# - **fear, sad and angry**: lowered brows and tense lips are shared by all three "negative" emotions.
+# - **sad and neutral**: a low-intensity sad face *is* almost neutral.
 # - **disgust into angry**: disgust has only 392 training faces here (436 in all of train), and its wrinkled
 #   nose and lowered brows overlap with anger.
 #
-# These confusions are not only the model's: human annotators disagree on the same pairs, which is why human
-# accuracy on FER2013 is only about 65±5% (Goodfellow et al. 2013, their figure).
+# Human annotators disagree on the same pairs: human accuracy on FER2013 is only about 65±5% (Goodfellow et al.
+# 2013).
 #
 # ## 7.6 The most confident mistakes
 #
-# The errors a model is *surest* about are the most instructive: either a systematic blind spot, or a label that
-# is itself wrong. Looking at them is the cheapest audit of a dataset there is.
+# The errors a model is *surest* about are the most instructive: a systematic blind spot, or a wrong label. They
+# are the cheapest audit of a dataset there is.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 worst = evaluate.most_confident_mistakes(y_test, test_proba, k=GALLERY_SIZE)
 plots.plot_mistakes(x_test, y_test, test_proba, worst, columns=6,
                     suptitle=f"the {len(worst)} most confident mistakes on {test_name}")
@@ -340,29 +316,23 @@ plots.save_fig("07_mistakes")
 plt.show()
 
 # %% [markdown]
-# What to look for: faces whose label you would dispute yourself (label noise: FER2013's labels come from the
-# web-search keywords that found each image, checked by human labellers (Goodfellow et al. 2013), and not every
-# one survives a second look), faces hidden behind hands, glasses or text, drawings and non-faces, and expressions so
-# faint that any label is a guess. A handful of such faces is normal for FER2013, and no model can be "right" on
-# them.
+# What to look for: labels you would dispute yourself (FER2013's come from web-search keywords checked by human
+# labellers, and not every one survives a second look), faces hidden behind hands, glasses or text, drawings and
+# non-faces, and expressions so faint that any label is a guess. No model can be "right" on them.
 #
-# One warning: it is tempting to fix the test labels you disagree with. Doing so *after seeing the model's
-# predictions* moves the test figure towards the model. If you relabel, relabel without looking at
-# predictions, and report both figures.
+# One warning: relabelling the test faces you disagree with *after seeing the model's predictions* moves the test
+# figure towards the model. If you relabel, do it without looking at predictions, and report both figures.
 #
 # ## 7.7 Calibration: does 80% confident mean 80% right?
 #
-# A prediction comes with a confidence, its top probability. Anything built on top of the model (abstain when
-# unsure, ask a human, combine with another signal) trusts that number. A model is **calibrated** when, among
-# the faces it gives 80% confidence, about 80% are right.
-#
-# A **reliability diagram** checks that: group the predictions into confidence bins and plot each bin's
-# accuracy against its confidence. The **expected calibration error** summarises it: the gap between accuracy
-# and confidence in each bin, weighted by the bin's share of the faces,
-# `ECE = sum over bins of (n_b / N) * |accuracy_b - confidence_b|`. By hand from the table, then the helper:
+# A prediction comes with a confidence, its top probability, and anything built on the model (abstain when
+# unsure, ask a human) trusts that number. A model is **calibrated** when, among the faces it gives 80%
+# confidence, about 80% are right. A **reliability diagram** groups the predictions into confidence bins and
+# plots each bin's accuracy against its confidence; the **expected calibration error** weights each bin's gap by
+# its share of the faces, `ECE = sum over bins of (n_b / N) * |accuracy_b - confidence_b|`. By hand from the
+# table, then the helper:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 table = evaluate.reliability_table(y_test, test_proba, bins=CALIBRATION_BINS)
 by_hand = (table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / table["count"].sum()
 ece_before = evaluate.expected_calibration_error(y_test, test_proba, bins=CALIBRATION_BINS)
@@ -370,34 +340,26 @@ print(f"ECE by hand {by_hand:.4f} | evaluate.expected_calibration_error {ece_bef
 table.round(3)
 
 # %% [markdown]
-# Bars below the diagonal mean **over-confidence** (right less often than claimed), bars above it
+# Bars below the diagonal mean **over-confidence** (right less often than claimed), above it
 # **under-confidence**. Chapter 5 trained with label smoothing, whose targets never exceed about 0.91: that
-# pushes a model towards under-confidence at the top, so look at the right end of the diagram. Bins holding a
-# handful of faces are noise, and so is ECE on a small split. The table lists only the bins that hold faces, and
-# the lowest never do: the top probability of seven classes is at least 1/7 (0.14), so with 15 bins the first
-# two (up to 0.13) stay empty. The faces crowd into the bins where the model's confidences lie, so on the 140
-# faces of the committed sample several bins hold only a few faces (the `count` column says how many).
+# pushes a model towards under-confidence at the top. Bins holding a handful of faces (the `count` column) are
+# noise; the first two (up to 0.13) stay empty, as the top probability of seven classes is at least 1/7 (0.14).
 #
-# **Temperature scaling** (Guo et al. 2017) is the simplest fix. One number *T* rescales every prediction,
-# `softmax(log(p) / T)`: *T* > 1 softens the probabilities, *T* < 1 sharpens them. The largest probability stays
-# the largest, so the predicted emotion never changes: accuracy and macro-F1 stay exactly the same. On a fixed
-# example:
+# **Temperature scaling** (Guo et al. 2017) is the simplest fix: one number *T* rescales every prediction,
+# `softmax(log(p) / T)`; *T* > 1 softens the probabilities, *T* < 1 sharpens them. The largest stays the largest,
+# so the predictions, and accuracy and macro-F1, do not change. On a fixed example:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 p = np.array([[0.70, 0.20, 0.05, 0.02, 0.01, 0.01, 0.01]])
 for t in (0.5, 1.0, 2.0):
     print(f"T = {t}: " + " ".join(f"{v:.3f}" for v in evaluate.apply_temperature(p, t)[0]))
 
 # %% [markdown]
-# *T* is fitted by minimising the negative log-likelihood of the true labels on the **validation** split, then
-# applied, unchanged, to test. Fitted on test, the test ECE would be a score we optimised, not a measurement.
-# One caveat: validation holds some faces with a copy in the part of `train` the model learned from, and the
-# model may be surer of those than of new faces, so they can pull *T* away from what test needs. Section 7.9
-# counts them and refits *T* without them.
+# *T* is fitted by minimising the negative log-likelihood on the **validation** split, then applied, unchanged,
+# to test: fitted on test, the test ECE would be a score we optimised, not a measurement. (Validation faces with a
+# copy among the model's training faces may pull *T* off; section 7.9 refits it without them.)
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 temperature = evaluate.fit_temperature(y_val, val_proba)
 test_calibrated = evaluate.apply_temperature(test_proba, temperature)
 ece_after = evaluate.expected_calibration_error(y_test, test_calibrated, bins=CALIBRATION_BINS)
@@ -419,26 +381,19 @@ plots.save_fig("07_reliability")
 plt.show()
 
 # %% [markdown]
-# What to notice: temperature scaling helps on test exactly as far as validation resembles test. With
-# chapter 5's 2,871 validation faces the fitted *T* is a stable estimate and the test ECE usually drops.
-# Compare the two diagrams bin by bin, not only their ECE: one number *T* rescales every confidence, so it can
-# overshoot where the gap was small. Sharpening an under-confident model, for example, can push some bins past
-# the diagonal into over-confidence while the average gap, the ECE, still falls.
-#
-# In quick mode on the sample, *T* comes from 14 faces the model may have trained on: it can make test
-# calibration *worse*, and that is the lesson too. A calibration fitted on too little, or on the wrong, data
-# does not transfer.
+# Temperature scaling helps on test exactly as far as validation resembles test: a *T* fitted on too little, or
+# on the wrong, data (as in quick mode) does not transfer. Compare the diagrams bin by bin, not only their ECE:
+# one number *T* can overshoot where the gap was small, pushing some bins of an under-confident model past the
+# diagonal while the ECE still falls.
 #
 # ## 7.8 Test-time augmentation: the mirror image too
 #
-# A face and its mirror image show the same emotion, and chapter 5 trained with random mirroring, so the model
-# knows both views. **Flip TTA** predicts both and averages the probabilities: some errors of one view are
-# outvoted by the other. The price is two forward passes per face, twice the compute and latency of every
-# prediction, forever. So TTA is reported **beside** the plain figure, never instead of it, and with its cost.
-# We decided to report both before computing either: TTA was not chosen because it looked good on test.
+# A face and its mirror image show the same emotion, and chapter 5 trained with random mirroring. **Flip TTA**
+# predicts both and averages the probabilities, so some errors of one view are outvoted. The price is two
+# forward passes for every prediction, forever; so TTA is reported **beside** the plain figure, with its cost,
+# and we decided to report both before computing either.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 start = time.perf_counter()
 test_proba_tta = evaluate.predict_proba(model, x_test, tta="flip")
 tta_seconds = time.perf_counter() - start
@@ -452,24 +407,19 @@ print(f"{test_name}: flip TTA changed the predicted emotion of {changed} of {len
 pd.DataFrame.from_dict(rows, orient="index").round(4)
 
 # %% [markdown]
-# What to notice: the accuracy difference, compared with the number of faces whose prediction changed. On the
-# committed sample one face is 0.7 points of accuracy, so a difference of a face or two says nothing; on the full
-# PublicTest a face is 0.03 points. Averaging two views also tends to lower the confidence of doubtful faces,
-# which changes ECE in a direction that depends on the model. For an over-confident model lower confidence is a
-# step towards the diagonal; for an under-confident one (a fitted *T* below 1 in section 7.7 says so) it is a
-# step away, so ECE can rise with TTA even where accuracy rises. TTA's probabilities would need a temperature
-# of their own, fitted on validation predictions made with TTA. The time column measures this machine at this
-# moment (other programs share its cores); the ratio of forward passes, 2, is the cost that transfers.
+# Compare the accuracy difference with the number of faces whose prediction changed (on the full PublicTest a
+# face is 0.03 points). Averaging two views also lowers the confidence of doubtful faces: a step towards the
+# diagonal for an over-confident model, away from it for an under-confident one (a fitted *T* below 1 in 7.7),
+# so ECE can rise even where accuracy rises. The time column measures this machine at this moment; the ratio of
+# forward passes, 2, is the cost that transfers.
 #
 # ## 7.9 The FER2013 leak: test faces that are also training faces
 #
-# FER2013 was collected by web image search, and some images were found twice: a number of PublicTest images are
-# **byte-identical** to training images. A model that saw them in training can score them from memory, which
-# flatters the test figure. `data.duplicates_of` hashes the decoded pixels of every face and flags the test faces
-# whose exact pixels occur in `train`.
+# FER2013 was collected by web image search, and some images were found twice: some PublicTest images are
+# **byte-identical** to training images, which a model can score from memory. `data.duplicates_of` hashes the
+# decoded pixels and flags the test faces whose exact pixels occur in `train`.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 duplicate = data.duplicates_of(x_test, x_train_all)
 train_labels_by_hash = {}
 for h, label in zip(data.pixel_hashes(x_train_all), y_train_all):
@@ -481,31 +431,24 @@ print(f"{test_name}: {duplicate.sum()} of {len(y_test)} faces also occur in trai
 
 # %% [markdown]
 # On our copy of the full data this finds 240 of PublicTest's 3,435 faces, 234 of them with the same label in
-# train. In quick mode the check only compares the sample's 140 test faces with the sample's 140 training faces,
-# so it finds few, although the course model trained on all of FER2013's `train`; run with `FER_DATA` set to see
-# the leak in full. A duplicate whose label in train differs from its test label is label noise made visible: no
-# model can be right on both copies.
+# train (quick mode on the sample finds few). A duplicate whose two labels differ is label noise made visible:
+# no model can be right on both copies.
 #
-# Does the model do better on the faces it may remember? Accuracy and macro-F1 on the two groups. A large gap
-# has two readings: the model remembers these training faces, or these faces (popular stock photos, found twice
-# on the web) are simply easier. This section cannot tell them apart; section 7.13 trains a control that can. Read the macro-F1 of the duplicates with care: a few hundred faces
-# at most (240 in the full data, a face or two on the committed sample) leave the rarer emotions with a handful
-# of faces each, or none, so one face more or less moves that figure by several points. (A group with no faces
-# gets no row.)
+# Does the model do better on the faces it may remember? A gap has two readings: memory, or easier faces
+# (popular stock photos); the optional section 7.13 tells them apart. With 240 faces at most, the duplicates'
+# macro-F1 is noisy.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 groups = {"test faces with a copy in train": duplicate, "the other test faces": ~duplicate}
 scores_by_group = {name: {"faces": int(members.sum()), **evaluate.summary(y_test[members], test_proba[members])}
                    for name, members in groups.items() if members.any()}
 pd.DataFrame.from_dict(scores_by_group, orient="index").round(3)
 
 # %% [markdown]
-# Byte-identical copies are only part of the leak: a copy that was re-cropped, recompressed or re-lit has other
-# bytes. Chapter 2 (section 2.6) finds such **near copies** with an *average hash*, a 16x16 fingerprint of the
-# shrunk face that changes little under those edits, and calls two faces copies when their hashes differ in at
-# most `NEAR_MAX_BITS` = 12 of 256 bits (in the full data, 95 test faces beyond the 240 exact copies).
-# `data.near_duplicates_of` flags them; its mask includes the exact copies.
+# Byte-identical copies are only part of the leak: a re-cropped, recompressed or re-lit copy has other bytes.
+# Chapter 2 (section 2.6) finds such **near copies** with a 16x16 *average hash*, calling two faces copies when
+# their hashes differ in at most `NEAR_MAX_BITS` = 12 of 256 bits (in the full data, 95 test faces beyond the
+# 240 exact copies). `data.near_duplicates_of` flags them, exact copies included.
 
 # %%
 near_copy = data.near_duplicates_of(x_test, x_train_all, max_distance=NEAR_MAX_BITS)
@@ -515,20 +458,15 @@ print(f"{test_name}: {any_copy.sum()} faces have a training face at most {NEAR_M
       f"{(~any_copy).sum()} of {len(y_test)} faces have neither")
 
 # %% [markdown]
-# Even that catches only what the hash can: chapter 2 shows that a copy moved by a single pixel already lies
-# beyond the threshold, and 12 bits was chosen to miss some copies rather than pair different photos. So even
-# the de-duplicated figure may still flatter the model a little: it is the better estimate of how the model does
-# on new faces, not a guarantee.
+# The hash misses some copies (one moved by a single pixel, chapter 2), so even the de-duplicated figure may
+# flatter the model a little: a better estimate, not a guarantee.
 #
-# The validation split has the same leak. It is carved out of `train`, and `train` repeats images of its own, so
-# some validation faces have a byte-identical copy in the part the model trained on (`x_train`). They inflate
-# the validation figure, and not evenly: an epoch, or a model, that memorises more gains more on them, so choosing
-# on validation leans towards memorising. They also sit in the split that fitted the temperature of section 7.7,
-# so we refit it without them to see whether they mattered. (In quick mode on the sample, `x_train` is 126
-# sample faces, not the faces the model learned from, so the count says little.)
+# Validation has the same leak: `train` repeats images of its own, so some validation faces have a copy in the
+# part the model trained on (`x_train`). They inflate the validation figure, most for an epoch that memorises
+# most, so choosing on validation leans towards memorising. They also fitted *T* (7.7), so we refit it without
+# them.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 val_copy = data.duplicates_of(x_val, x_train)
 print(f"{val_name}: {val_copy.sum()} of {len(y_val)} faces have a byte-identical copy in the part of train the "
       f"model learned from")
@@ -542,12 +480,10 @@ else:
 # %% [markdown]
 # ## 7.10 The results table
 #
-# Everything in one table: the split named, plain beside TTA, with the copies of training faces included and
-# removed (exact copies, then exact and near ones). The validation rows come first, as the split that chose the
-# epoch; the test rows are the ones to quote, the plain one on all faces first.
+# Everything in one table: the split named, plain beside TTA, copies of training faces included and removed
+# (exact, then exact and near). The test rows are the ones to quote, the plain one on all faces first.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 every_val_face, every_test_face = np.ones(len(y_val), bool), np.ones(len(y_test), bool)
 results = []
 for split, y, proba, kept, tta, copies in [
@@ -568,22 +504,18 @@ pd.DataFrame(results)
 
 # %% [markdown]
 # How to quote it: "accuracy A and macro-F1 M on FER2013 PublicTest (3,435 faces in our copy), single pass";
-# then, separately, the TTA and de-duplicated figures, saying which copies were removed and how they were
-# found. In quick mode the table describes 140 sample faces and is only a demonstration.
+# then, separately, the TTA and de-duplicated figures, saying which copies were removed and how they were found.
 #
-# **Comparing with others.** Human accuracy on FER2013 is about 65±5% (Goodfellow et al. 2013, their figure).
-# Most published model figures are on **PrivateTest**, which our copy does not contain, often with TTA, ensembles
-# or selection on the test split itself; our PublicTest copy also lacks 154 *surprise* faces. Put a published
-# figure beside ours only labelled as theirs, with their split and protocol.
+# **Comparing with others.** Most published figures are on **PrivateTest**, which our copy lacks, often with TTA,
+# ensembles or selection on the test split itself; our PublicTest copy also lacks 154 *surprise* faces. Put a
+# published figure beside ours only labelled as theirs, with their split and protocol.
 #
 # ## 7.11 The course's best model, beside the first
 #
-# Everything above examined chapter 5's original CNN. The course also ships a stronger model, `best`, trained with
-# the recipe that chapter 9 builds step by step (a small residual network, SGD with a cosine schedule, stronger
-# augmentation, a moving average of the weights). Its card says what it is and how it was trained:
+# The course also ships a stronger model, `best`, trained with the recipe chapter 9 builds (a small residual
+# network, SGD with a cosine schedule, stronger augmentation, a moving average of the weights). Its card:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 best_card = models.model_card("best")
 best_model = models.load_model("best")
 first_name = ("chapter 5's run" if (course.RUNS_DIR / "05_training" / "best.weights.h5").exists() else "seed")
@@ -595,14 +527,11 @@ print(f"{first_name} (examined above): {model.count_params():,} parameters, {mod
 print(f"selected on {best_card['selected_on']}")
 
 # %% [markdown]
-# Both models kept the epoch that scored best on the same validation faces (chapter 5's 10% of `train`, seed 42),
-# which is also the split we compare them on first: both figures are somewhat optimistic, in the same way. The
-# comparison is **paired**: the same faces, so the question is not only "which accuracy is higher" but "on how
-# many faces do they disagree, and which way". McNemar's test (`evaluate.paired_comparison`) looks only at the
-# faces exactly one model gets right: if the two were equally good, each such face would be a coin toss.
+# Both models chose their epoch on these validation faces, so both figures are optimistic in the same way. The
+# comparison is **paired**: McNemar's test (`evaluate.paired_comparison`) looks only at the faces exactly one
+# model gets right; if the two were equally good, each such face would be a coin toss.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 best_val_proba = evaluate.predict_proba(best_model, x_val)
 paired_val = evaluate.paired_comparison(y_val, val_proba, best_val_proba)
 print(f"{val_name}: {paired_val['only_b']} faces only best gets right, {paired_val['only_a']} only {first_name}; "
@@ -611,11 +540,10 @@ pd.DataFrame({first_name: evaluate.summary(y_val, val_proba),
               "best": evaluate.summary(y_val, best_val_proba)}).T.round(4).rename_axis(val_name)
 
 # %% [markdown]
-# Accuracy is one number; per class, where does `best` gain? Recall of each emotion on the same validation faces
-# (with the number of faces of each: a class of a few dozen faces moves by several points per face or two):
+# Where does `best` gain? Recall of each emotion on the same faces (a class of a few dozen faces moves by
+# several points per face or two):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 recall_side_by_side = pd.DataFrame({"faces": data.class_counts(y_val),
                                     f"recall, {first_name}": evaluate.per_class_table(y_val, val_proba)["recall"],
                                     "recall, best": evaluate.per_class_table(y_val, best_val_proba)["recall"]})
@@ -623,11 +551,10 @@ recall_side_by_side["change"] = recall_side_by_side["recall, best"] - recall_sid
 recall_side_by_side.round(3)
 
 # %% [markdown]
-# Then test (PublicTest), read once for `best`, here at the end, beside the first model's figure from section 7.10:
-# all faces, and without the exact and near copies of training faces (section 7.9).
+# Then test, read once for `best`, beside the first model: all faces, and without the exact and near copies
+# (7.9).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 best_test_proba = evaluate.predict_proba(best_model, x_test)
 paired_test = evaluate.paired_comparison(y_test, test_proba, best_test_proba)
 print(f"{test_name}: {paired_test['only_b']} faces only best gets right, {paired_test['only_a']} only "
@@ -643,22 +570,21 @@ for faces_kept, kept in [("all", every_test_face), ("exact and near copies remov
 pd.DataFrame(head_to_head).rename_axis(test_name, axis=1)
 
 # %% [markdown]
-# What to notice (on the run saved here):
+# What to notice:
 #
 # - On the validation faces `best` is right on 552 faces that `seed` gets wrong, and wrong on 235 that `seed` gets
-#   right. The two disagree on more than a quarter of the faces, and a split that lopsided is not luck (McNemar
-#   p = 3e-30). That p-value is somewhat optimistic, because both models chose their epoch on these faces; the
-#   test split, below, chose nothing.
-# - The gain is not spread evenly. It is largest where `seed` was weakest, on the three "negative" emotions of
-#   section 7.5's confusions: fear (recall 0.139 to 0.444), sad (0.329 to 0.511) and angry (0.484 to 0.659).
+#   right: a split that lopsided is not luck (McNemar p = 3e-30), though the p-value is optimistic, since both
+#   models chose their epoch on these faces.
+# - The gain is largest where `seed` was weakest, the three "negative" emotions of 7.5: fear (recall 0.139 to
+#   0.444), sad (0.329 to 0.511) and angry (0.484 to 0.659).
 #   Happy and neutral gain 3 and 5 points, surprise loses 5 (0.808 to 0.760), and disgust does not move (0.455
 #   on 44 faces, 20 of them). Macro-F1 rises more than accuracy (0.482 to 0.634, against 0.554 to 0.664)
 #   because it weighs those small, hard classes as much as *happy*.
 # - On test, read once: accuracy 0.521 to 0.646, macro-F1 0.460 to 0.622, and McNemar agrees (714 faces against
 #   284). The gain holds on the 3,100 test faces without copies of training faces (0.512 to 0.629, and 0.430 to
-#   0.579), so it does not come from remembering the copies. It is a better model, not a better memory.
+#   0.579): a better model, not a better memory.
 #
-# ## 7.12 What the models look at: Grad-CAM and occlusion
+# ## 7.12 What the models look at: Grad-CAM and occlusion (optional)
 #
 # Every figure so far says *how often* a model is right, none *why*. Chapter 2 found faces half hidden by hands,
 # stock-photo watermarks written across cheeks, drawings and images that are not faces at all, and section 7.6
@@ -674,7 +600,6 @@ pd.DataFrame(head_to_head).rename_axis(test_name, axis=1)
 # section 7.6's most confident mistake and the emotion the model called it:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import keras
 
 from fer_helpers import saliency
@@ -699,13 +624,11 @@ print("saliency.grad_cam agrees:",
 #
 # **Occlusion** (Zeiler and Fergus 2014) needs no gradient and no layer, only predictions: paint an 8x8 square of
 # the face flat grey (the face's own mean), predict again, and record how much the probability of the class
-# drops; slide the square every `OCCLUSION_STRIDE` pixels (4 in full mode: 121 positions; 8 in quick mode: 36,
-# coarser and three times cheaper). Red: covering the region lowers the probability (the model uses it); blue:
-# covering it *raises* the probability (the region argued against the class). It works on any model, at the price
-# of one forward pass per position:
+# drops; slide the square every `OCCLUSION_STRIDE` pixels. Red: covering the region lowers the probability (the
+# model uses it); blue: covering it *raises* the probability (the region argued against the class). It works on
+# any model, at the price of one forward pass per position:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 start = time.perf_counter()
 occluded = saliency.occlusion_map(model, face, classes=called, stride=OCCLUSION_STRIDE)[0]
 positions = len(range(0, 48 - 8 + 1, OCCLUSION_STRIDE)) ** 2
@@ -759,12 +682,10 @@ plt.show()
 
 # %% [markdown]
 # And chapter 2's odd faces: stock-photo watermarks, hands over the face, a drawing, and images that are no face at
-# all. They were picked by eye from the committed sample (`data/sample/`, a part of FER2013), so every mode shows
-# the same faces and the same two models: the first ten columns are the same in quick and full mode, except that
-# quick mode's occlusion maps are coarser (`OCCLUSION_STRIDE`). The last column is chapter 2's detector (section
-# 2.7): the training image of this run's data with the least contrast (on the full data, one of the 11 entirely
-# black images). For each watermark, `WATERMARKS` gives the rows and columns of the band its text covers (read off
-# the image, also by eye), for exercise 7.
+# all. They were picked by eye from the committed sample (`data/sample/`), so every mode shows the same faces.
+# The last column is chapter 2's detector (section 2.7): the training image of this run's data with the least
+# contrast (on the full data, one of the 11 entirely black images). For each watermark, `WATERMARKS` gives the
+# rows and columns of the band its text covers (read off the image, also by eye), for exercise 7.
 
 # %%
 ODD_FACES = {                                     # file in data/sample/ -> what it shows
@@ -821,7 +742,7 @@ plt.show()
 #   maps come out flat.
 # - Whether the models "look at" the watermarks is exercise 7; it can be answered from these maps.
 #
-# ## 7.13 Remembered or easier? A control for section 7.9
+# ## 7.13 Remembered or easier? A control for section 7.9 (optional)
 #
 # Section 7.9 found that the first model scores better on the test faces that also occur in `train` than on the
 # others. Two stories fit that gap, and the chapter so far cannot tell them apart:
@@ -851,7 +772,6 @@ plt.show()
 # lower bound for the bundled models.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from fer_helpers import recipes
 
 dup_faces = x_test[duplicate]
@@ -874,7 +794,6 @@ print(f"{duplicate.sum()} duplicated test faces; {n_copies} training faces are e
       f"{len(control_sets['with'][1])} faces, {len(shared)} of them shared, and selects on {len(y_select)} faces")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 control_recipe = recipes.CPU_LADDER_BASE.but(  # what chapter 9's CPU ladder kept: cpu_layout+residual+ema
     "duplicate_control", architecture="small_resnet", ema=0.98, epochs=CONTROL_EPOCHS,
     model_kwargs={"widths": (16, 32, 64, 128), "blocks": (0, 1, 1, 1)})
@@ -887,7 +806,6 @@ for name, (x_fit, y_fit) in control_sets.items():
 print(f"two control models: {(time.perf_counter() - start) / 60:.1f} min on this machine")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 groups = {"duplicated": duplicate, "the rest": ~duplicate}
 control_rows = [{"model": name, "test faces": group, "faces": int(members.sum()),
                  **evaluate.summary(y_test[members], proba[members])}
@@ -907,7 +825,6 @@ pd.DataFrame(control_rows).round(3)
 #   bootstrap).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 for group, members in groups.items():
     if not members.any():
         continue
@@ -952,29 +869,20 @@ if duplicate.any() and (~duplicate).any():
 # (0.116 for a small model that never saw them) and partly memory (0.075 more for one that did); how the two
 # share the gap of a model trained as long as chapter 5's, this small control cannot say.
 #
-# In quick mode on the committed sample there is one duplicated test face and its one copy, and each model trains
-# one epoch on about 125 faces: the cells show the mechanics, and their figures are noise.
-#
 # ## Summary
 #
-# - Accuracy counts faces; on FER2013 it is dominated by *happy*. Always compare with a majority-class baseline
-#   and report macro-F1 beside accuracy: weighted-F1 hides a missing emotion, macro-F1 does not.
+# - Accuracy counts faces and is dominated by *happy*: compare with a majority-class baseline and report macro-F1
+#   beside accuracy (weighted-F1 hides a missing emotion, macro-F1 does not).
 # - Precision, recall and F1 come from the confusion matrix; the row-normalised matrix shows what each emotion is
-#   mistaken for. Fear, sad, angry and neutral blur into one another, as they do for human annotators.
+#   mistaken for. Fear, sad, angry and neutral blur into one another, for human annotators too.
 # - The most confident mistakes are a cheap audit: many are doubtful labels, not model errors.
-# - A reliability diagram and ECE say whether confidences mean what they say; temperature scaling fixes them
-#   without changing a single prediction, fitted on validation, never on test.
+# - A reliability diagram and ECE say whether confidences mean what they say; a temperature fitted on validation,
+#   never on test, fixes them without changing a single prediction.
 # - Flip TTA and FER2013's copies of training faces (exact and near, in test and in validation) change the
-#   figures: report them beside the plain figure, with the cost (two passes), the split named and the way the
-#   copies were found.
-# - Two models are compared on the same faces: per-class figures side by side, and McNemar's paired test, which
-#   counts only the faces exactly one of them gets right. The course's `best` is compared that way with chapter
-#   5's model in section 7.11; chapter 9 shows how its recipe was built.
-# - Grad-CAM (the gradient of a class's logit, through one late layer) and occlusion (predictions with a patch
-#   covered) draw where a model's answer comes from; they describe one model on one face, and are safest where
-#   they agree.
-# - A gap between duplicated and other test faces has two readings, memory and easier faces; only a control (two
-#   models that differ only in the copies) separates them, and its differences come with paired intervals.
+#   figures: report them beside the plain figure, with the cost, the split named and how the copies were found.
+# - Two models are compared on the same faces: per-class figures side by side, and McNemar's paired test (7.11).
+# - Optional: Grad-CAM and occlusion draw where one model's answer on one face comes from, safest where they
+#   agree (7.12); only a control separates "remembered" from "easier" test faces (7.13).
 #
 # ## Exercises
 #
@@ -1002,6 +910,9 @@ if duplicate.any() and (~duplicate).any():
 # 6. Is `best` (section 7.11) calibrated? Fit its temperature on the validation split as in section 7.7 and
 #    compare its test ECE, before and after, with the first model's. Which of the two needs the larger correction,
 #    and in which direction? (code)
+#
+# ### Exercises on the optional sections (optional)
+#
 # 7. **Does the model use the watermark?** Look at the watermarked faces in section 7.12's figure of odd faces.
 #    (a) From the maps alone: for each model, does the heat sit on the watermark's text or on the eyes and mouth?
 #    (b) Measure it: with `saliency.share_inside(maps, mask)` compute, for each watermarked face, the share of each
@@ -1045,7 +956,6 @@ print(f"200 simulated guessers: accuracy {np.mean([g['accuracy'] for g in guesse
 #    little larger than it, and still the same for every bin count as long as no bin mixes them with the rest.
 
 # %% tags=["solution"]
-# NBVAL_IGNORE_OUTPUT
 for name, proba in [("as trained", test_proba), (f"T = {temperature:.2f}", test_calibrated)]:
     gap = abs(np.mean(proba.argmax(axis=1) == y_test) - proba.max(axis=1).mean())
     print(f"{name}: |accuracy - mean confidence| = {gap:.4f} (no bins)")
@@ -1059,7 +969,6 @@ pd.DataFrame({bins: {"as trained": evaluate.expected_calibration_error(y_test, t
 #    rule as chapter 5's epochs: fit on validation, measure on test.
 
 # %% tags=["solution"]
-# NBVAL_IGNORE_OUTPUT
 t_test = evaluate.fit_temperature(y_test, test_proba)
 ece_test_fitted = evaluate.expected_calibration_error(y_test, evaluate.apply_temperature(test_proba, t_test),
                                                       bins=CALIBRATION_BINS)
@@ -1080,7 +989,6 @@ print(f"T fitted on test       {t_test:.3f} -> test ECE {ece_test_fitted:.4f}  (
 #    splitting would remove it.
 
 # %% tags=["solution"]
-# NBVAL_IGNORE_OUTPUT
 _, x_val_full, _, _ = data.train_val_split(x_train_all, y_train_all, VALIDATION_FRACTION, seed=42)
 trained_on = set(data.pixel_hashes(x_train))
 val_duplicates = sum(h in trained_on for h in data.pixel_hashes(x_val_full))
@@ -1097,7 +1005,6 @@ print(f"validation faces byte-identical to a face the model trained on: {val_dup
 #    the wrong way by about a hundredth.
 
 # %% tags=["solution"]
-# NBVAL_IGNORE_OUTPUT
 for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", best_val_proba, best_test_proba)]:
     t = evaluate.fit_temperature(y_val, v_proba)
     before = evaluate.expected_calibration_error(y_test, t_proba, bins=CALIBRATION_BINS)
@@ -1125,7 +1032,6 @@ for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", bes
 #    easily a region test is confounded by what lies under the region.
 
 # %% tags=["solution"]
-# NBVAL_IGNORE_OUTPUT
 rows = []
 for name, (top, bottom, left, right) in WATERMARKS.items():
     i = list(ODD_FACES).index(name)

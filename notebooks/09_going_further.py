@@ -21,13 +21,12 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fer-course/fer-course/main?labpath=notebooks%2F09_going_further.ipynb)
 #
 # Chapter 5 trained the original project's CNN the honest way. Published networks trained from scratch on
-# FER2013 report about 73% on its test data (their figures, section 9.1; both chose their checkpoint on that test
-# data). The course's reference model, `best`, is trained with a recipe built for two CPU cores from the ideas of
-# this chapter. The chapter climbs from the original CNN to that recipe as a ladder: each rung changes **one**
-# thing, is trained on the same faces for the same number of epochs, and is judged on the same validation faces,
-# against the best recipe before it, with a paired test that says whether its effect exceeds the noise. Such a
-# table of single changes is called an **ablation** (originally: taking parts away one at a time to see what each
-# contributes). By the end of this chapter you will be able to:
+# FER2013 report about 73% on its test data (their figures, section 9.1). The course's reference model, `best`,
+# uses a recipe built for two CPU cores from this chapter's ideas. We climb from the original CNN to that recipe
+# as a ladder: each rung changes **one** thing, trains on the same faces for the same epochs, and is judged on the
+# same validation faces against the best recipe before it, with a paired test that says whether its effect
+# exceeds the noise. Such a table of single changes is an **ablation**. By the end of this chapter you will be
+# able to:
 #
 # - say what BatchNorm, a layout with global average pooling, residual blocks, SGD with Nesterov momentum and
 #   weight decay, stronger augmentation with random erasing, and weight averaging (EMA) each do;
@@ -39,13 +38,13 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 126 training and 14 validation faces), 2 epochs per training | 5 min (measured on 2 cores shared with a training job and other chapters' runs: 1.6 CPU-minutes, so about 2 min on an idle CPU) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated) | a few minutes (estimated) |
+# | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 126 training and 14 validation faces), 2 epochs per training | 82 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
+# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded the finished trainings from their run folders (153 s, 2 cores otherwise idle) | a few minutes (estimated) |
 #
-# The reference model's own training (every training face, tens of epochs) is too long for a notebook: section 9.5
-# reads it from the files committed with it. Quick mode runs every line of the chapter so that CI checks it, but
-# its numbers are noise: a hundred faces and two epochs say nothing about which idea helps. The outputs saved in
-# this notebook come from the run named in the first output line.
+# **Modes.** Full mode trains every rung, seed and student on a stratified fifth of the training faces for 8
+# epochs; quick mode on at most 40 faces per class for 2 epochs, so that CI runs every line: its numbers are
+# noise. In both, the reference model's long training is read from its committed files (section 9.5). The saved
+# outputs come from the run named in the first output line.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -99,28 +98,14 @@ RUN_ROOT = course.RUNS_DIR / ("09_quick" if session.quick else "09_going_further
 # %% [markdown]
 # ## 9.1 Where we start, and where others got
 #
-# Our starting point is chapter 5's recipe for the original CNN, bundled as `seed` with a card that records how it
-# was trained and what it scored. Beside it the course bundles `best`, its reference model: section 9.5 reads from
-# its card and its per-epoch history which network it is, how it was trained and for how long. The published
-# figures below are **theirs**, copied from their papers and READMEs, not measured here; two of them chose their
-# checkpoint on the test data itself, which flatters them (chapter 5 explains why). In Khaireddin and Chen's public
-# code, `usef-kh/fer` at commit 692f7d9, `data/fer2013.py` line 47 loads PrivateTest as the validation set
-# (`xval, yval = prepare_data(fer2013[fer2013['Usage'] == 'PrivateTest'])`), and in `train.py` line 55 steps the
-# learning-rate schedule on its accuracy and line 57 (`if acc_v > best_acc:`) keeps the checkpoint by it. The
-# LetheSec repository's `dataset.py` (adapted from theirs; line 77 at commit aef307d) does the same, and its
-# `train.py` keeps the best checkpoint with `is_best = val_acc > best_acc`. Their "test" is FER2013's official test data; ours is
-# PublicTest as our copy holds it (3,435 faces: 154 *surprise* faces of the official 3,589 are missing), close
-# but not the same set of faces.
-#
-# Human agreement on FER2013's labels is itself only around 65%: the labels are noisy, so no model will approach
-# 100%. How can a model then score 73%? Accuracy measures agreement with *the dataset's* labels, not with the
-# truth. A person labelling a face cold brings their own idea of "fear" or "sad"; a network trained on 28,000 of
-# the dataset's labels learns the dataset's own conventions, including its habits and its mistakes, and so
-# agrees with them more often than a fresh human does. Beating "human agreement" here does not mean reading
-# emotions better than people.
+# Our starting point is chapter 5's recipe for the original CNN, bundled as `seed`; beside it stands the course's
+# reference model, `best` (section 9.5 reads how it was trained). The published figures below are **theirs**,
+# copied from their papers and READMEs, not measured here. Two of them chose their checkpoint on the test data
+# itself, which flatters them (chapter 5; the optional note after the table shows where). Their
+# "test" is FER2013's official test data; ours is PublicTest as our copy holds it (3,435 faces: 154 *surprise*
+# faces of the official 3,589 are missing), close but not the same set of faces.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import pandas as pd
 from fer_helpers import models
 
@@ -149,27 +134,36 @@ pd.DataFrame(published, columns=["model", "accuracy", "whose figure"])
 
 
 # %% [markdown]
+# ### Where the published figures come from (optional)
+#
+# Human agreement on FER2013's labels is only around 65%. How can a model score 73%? Accuracy measures agreement
+# with *the dataset's* labels, not with the truth: a network trained on 28,000 of them learns the dataset's own
+# conventions, mistakes included, which a fresh human labeller does not share. Beating "human agreement" here does
+# not mean reading emotions better than people.
+#
+# In Khaireddin and Chen's public code, `usef-kh/fer` at commit 692f7d9, `data/fer2013.py` line 47 loads
+# PrivateTest as the validation set (`xval, yval = prepare_data(fer2013[fer2013['Usage'] == 'PrivateTest'])`), and
+# in `train.py` line 55 steps the learning-rate schedule on its accuracy and line 57 (`if acc_v > best_acc:`) keeps
+# the checkpoint by it. The LetheSec repository's `dataset.py` (adapted from theirs; line 77 at commit aef307d)
+# does the same, and its `train.py` keeps the best checkpoint with `is_best = val_acc > best_acc`.
+
+# %% [markdown]
 # ## 9.2 The data, and how big a difference must be to mean something
 #
-# The same split as chapters 5-7: validation is 10% of train, stratified, seed 42, and every rung is judged on
-# all of it. The rungs train on a stratified fifth of the remaining training faces, for a few epochs each: on every
-# face the chapter would take five times as long on two CPU cores, and the question here is which ideas help, not
-# how far each can go. (Section 9.5 shows how far the whole recipe goes with every face and many epochs.)
+# The split of chapters 5-7: validation is 10% of train, stratified, seed 42, and every rung is judged on all of
+# it. The rungs train on a stratified fifth of the remaining faces for a few epochs: the question here is which
+# ideas help, not how far each can go (section 9.5 shows that).
 #
-# Before comparing rungs, ask how much a validation accuracy moves by chance. An accuracy measured on $n$ faces
-# has a standard error of about $\sqrt{p(1-p)/n}$; the difference of two such accuracies has $\sqrt 2$ times
-# that. On FER2013's 2,871 validation faces at $p \approx 0.5$ that is about a point per accuracy, so two rungs
-# closer than about 2.6 points (two standard errors of the difference) may differ by luck alone.
+# How much does a validation accuracy move by chance? On $n$ faces its standard error is about
+# $\sqrt{p(1-p)/n}$, and that of a difference $\sqrt 2$ times that: on FER2013's 2,871 validation faces at
+# $p \approx 0.5$, two rungs closer than about 2.6 points (two standard errors) may differ by luck alone.
 #
-# That rule treats the two accuracies as if measured on different faces. Ours are measured on the *same* faces,
-# and most faces are easy (both models right) or hopeless (both wrong) for both: only the faces on which the two
-# models disagree carry evidence. **McNemar's test** counts them: if the models were equally good, each face that
-# exactly one of them gets right would be a fair coin toss between them. `evaluate.paired_comparison` gives both
-# counts and the probability of a split at least that lopsided by luck (the p-value). So the 2.6-point rule is
-# conservative: it is the right yardstick for runs scored on different faces, and a paired test can show a smaller
-# gain to be real. Section 9.4 runs it on every rung. A third kind of noise is the run itself: another random seed
-# (other initial weights, other augmentations, another batch order) gives another model, and section 9.5 measures
-# how far apart two seeds land.
+# That rule is for accuracies measured on different faces. Ours share their faces, and only the faces on which
+# two models disagree carry evidence. **McNemar's test** counts them: if the models were equally good, each face
+# that exactly one of them gets right would be a fair coin toss between them. `evaluate.paired_comparison` gives
+# both counts and the probability of a split at least that lopsided by luck (the p-value); it can show a gain
+# smaller than 2.6 points to be real. A third kind of noise is the run itself: another random seed gives another
+# model, and section 9.5 measures how far apart two seeds land.
 
 # %%
 import time
@@ -199,13 +193,11 @@ print(f"on {len(y_val)} validation faces at p = 0.5, differences below {100 * no
 # %% [markdown]
 # ## 9.3 The ingredients
 #
-# The ladder's rungs, in the order we climb them. Each is one thing the reference recipe (`recipes.SMALL_RESNET`,
-# section 9.5) does differently from chapter 5's, so that a ladder that keeps every rung ends at the reference
-# recipe, at a small budget. Each rung applies its change to the **best recipe so far**: a change that did not
-# help is dropped, and the next rung builds on what did.
+# The ladder's rungs, in the order we climb them. Each is one thing the reference recipe (`recipes.SMALL_RESNET`)
+# does differently from chapter 5's, so a ladder that keeps every rung ends at the reference recipe. Each rung
+# applies its change to the **best recipe so far**: a change that did not help is dropped.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from fer_helpers import recipes
 
 pd.set_option("display.max_colwidth", 250)
@@ -213,39 +205,31 @@ pd.DataFrame([(step.name, step.idea) for step in recipes.CPU_LADDER], columns=["
 
 # %% [markdown]
 # The ladder starts from the original CNN at a quarter of its width (32, 64, 128 and 128 filters instead of 128,
-# 256, 512 and 512): the same design, at about the reference network's number of parameters, and cheap enough to
-# train a dozen times on two cores.
+# 256, 512 and 512): the same design, cheap enough to train a dozen times on two cores.
 #
 # ### Architecture: BatchNorm, the layout, residual blocks
 #
 # - **BatchNorm** normalises each channel of a layer's output to mean 0 and variance 1 over the batch, then
-#   rescales it with two learned numbers. It lets training tolerate larger learning rates and converge in fewer
-#   epochs, and the batch noise regularises a little. *Why* it helps is still debated: the original paper's
-#   explanation (each layer sees inputs of a stable scale, "internal covariate shift") was challenged by
-#   Santurkar et al. (2018), who found that it mainly makes the loss surface smoother. Its one trap: in training
-#   it normalises with the *batch's* mean and variance, at inference with *moving averages* of them kept during
-#   training (chapter 1's exercise 5). A model evaluated in training mode, or with batches of one face, or after
-#   its weights were changed without updating those averages, gives other answers.
-# - **The layout** (`cpu_layout`): 'same' padding keeps the map's size; a first stage at full resolution with
-#   only 16 channels (cheap where the map is large) and widths doubling as the map halves, to 128 channels at
-#   6 x 6; **global average pooling** (GAP), the mean of each final channel, instead of Flatten + Dense 512 + Dense
-#   256, whose weights the original CNN spends on its head; dropout only before the last layer. It is the
-#   reference network without its residual blocks, so it changes several things at once: one rung, not one knob
-#   (exercise 2 asks what that costs).
+#   rescales it with two learned numbers: training tolerates larger learning rates and converges in fewer epochs.
+#   Its trap: in training it uses the *batch's* mean and variance, at inference *moving averages* of them
+#   (chapter 1's exercise 5), so a model evaluated in training mode gives other answers.
+# - **The layout** (`cpu_layout`): 'same' padding; a first stage at full resolution with only 16 channels and
+#   widths doubling as the map halves, to 128 channels at 6 x 6; **global average pooling** (GAP), the mean of each
+#   final channel, instead of the original's Flatten + Dense 512 + Dense 256; dropout only before the last layer.
+#   It changes several things at once: one rung, not one knob (exercise 2).
 # - **Residual blocks** add each block's input back to its output, $y = x + F(x)$: the gradient has a direct
-#   path through the network, so a deeper net trains as easily as a shallow one (He et al., 2016). Here the rung
-#   adds a block (two 3x3 convolutions) in each of the three smaller stages: more depth *and* the shortcut.
+#   path, so a deeper net trains as easily as a shallow one (He et al., 2016). The rung adds one in each of the
+#   three smaller stages.
 #
 # What each one costs, measured from the models themselves:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 architectures = {"original CNN (seed, chapter 5)": recipes.SEED,
                  "original CNN, a quarter of the width (the ladder's start)": recipes.CPU_LADDER_BASE}
 recipe = recipes.CPU_LADDER_BASE
-for step in recipes.CPU_LADDER[:3]:
-    recipe = recipe.but(step.name, **step.changes)
-    architectures[f"+ {step.name}"] = recipe
+for name in ("batchnorm", "cpu_layout", "residual"):   # the ladder's architecture rungs, looked up by name
+    recipe = recipe.but(name, **recipes.step(name).changes)
+    architectures[f"+ {name}"] = recipe
 rows = []
 for label, recipe in architectures.items():
     net = recipe.build_model()
@@ -255,21 +239,18 @@ for label, recipe in architectures.items():
 pd.DataFrame(rows, columns=["architecture", "parameters", "in dense layers", "MFLOPs per face"])
 
 # %% [markdown]
-# Notice where the weights sit: nearly half of the narrow original CNN's are in its dense head, while the layout
-# with GAP has a fraction of its parameters at about the same computation per face, and the residual blocks bring the
-# parameters back to the narrow original's level and multiply the computation by more than three. On a 2-core
-# CPU computation is what training time follows (sections 9.4 and 9.5 print the minutes).
+# Nearly half of the narrow original CNN's weights are in its dense head; the layout with GAP has a fraction of
+# its parameters at about the same computation per face, and the residual blocks bring the parameters back to the
+# narrow original's level and multiply the computation by more than three. On a CPU, training time follows
+# computation.
 #
 # ### Label smoothing
 #
-# Every recipe here keeps chapter 5's label smoothing. With label smoothing $\varepsilon$, the target for a
-# *happy* face is not $(0, 0, 0, 1, 0, 0, 0)$ but $1-\varepsilon$ on *happy* plus $\varepsilon/7$ spread over all
-# seven classes (happy included: with $\varepsilon = 0.1$ that is $0.9 + 0.1/7 \approx 0.914$ on happy and
-# $\approx 0.014$ on each other class). The model is no longer pushed to make its logits infinitely confident,
-# which helps on a dataset whose labels are themselves often wrong.
+# Every recipe keeps chapter 5's label smoothing: with $\varepsilon = 0.1$ the target for a *happy* face is
+# $0.9 + 0.1/7 \approx 0.914$ on happy and $\approx 0.014$ on each other class, so the model is not pushed to make
+# its logits infinitely confident, which helps when the labels are often wrong.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import keras
 
 happy = keras.utils.to_categorical([data.CLASS_NAMES.index("happy")], data.NUM_CLASSES)[0]
@@ -280,16 +261,14 @@ pd.DataFrame([happy, smoothed], index=["one-hot", "smoothed (0.1)"], columns=dat
 # %% [markdown]
 # ### The optimiser and the schedule
 #
-# **Adam** adapts a step size per weight and converges fast with little tuning: chapter 5's choice, at a peak rate
-# of 1e-3. **SGD with Nesterov momentum** (momentum 0.9, "look ahead" before computing the gradient) takes one
-# step size for all weights; with BatchNorm everywhere it can run at a much higher rate (0.05 here, batch 128),
-# and the noise of large steps is itself a regulariser while the rate is high. It comes with **weight decay**,
-# which shrinks the convolution and dense kernels a little at every step (not BatchNorm's scale and shift: shrinking
-# those limits nothing). Keras decays the weights directly, $w \leftarrow w - \eta\,\lambda\,w$ ("decoupled",
-# as in AdamW), where PyTorch's SGD adds $\lambda w$ to the gradient, which momentum then amplifies: the same
-# strength needs a larger $\lambda$ here (the comment on `recipes.SMALL_RESNET` gives the conversion). Every
-# recipe here follows chapter 5's cosine schedule with one epoch of warm-up. The **one-cycle** schedule, an
-# alternative that many published recipes use, warms up for 30% of training:
+# **Adam** (chapter 5, peak rate 1e-3) adapts a step size per weight. **SGD with Nesterov momentum** (momentum
+# 0.9) takes one step size for all weights; with BatchNorm everywhere it can run at a much higher rate (0.05 here,
+# batch 128), and the noise of large steps regularises while the rate is high. It comes with **weight decay**,
+# which shrinks the convolution and dense kernels a little at every step. Keras decays the weights directly,
+# $w \leftarrow w - \eta\,\lambda\,w$ (as in AdamW), where PyTorch's SGD adds $\lambda w$ to the gradient: the
+# same strength needs a larger $\lambda$ here (the comment on `recipes.SMALL_RESNET` gives the conversion). Every
+# recipe follows chapter 5's cosine schedule with one epoch of warm-up; the **one-cycle** schedule, which many
+# published recipes use, warms up for 30% of training:
 
 # %%
 import matplotlib.pyplot as plt
@@ -310,12 +289,11 @@ plt.show()
 # %% [markdown]
 # ### Stronger augmentation and random erasing
 #
-# Chapter 3's augmentation shows the network a slightly different face every epoch. The reference recipe turns it
-# up (rotations of up to 10 degrees, brightness and contrast by up to 20%) and adds **random erasing** (Zhong et
-# al., 2017): in a quarter of the faces a random rectangle is replaced by noise, so that the network cannot rely on
-# any one part of the face, say the mouth, being visible. More augmentation makes every epoch a harder task, so it
-# pays only when the network would otherwise learn its training faces by heart; a short run may not get there.
-# Eight training faces as one epoch of the reference recipe shows them:
+# The reference recipe turns chapter 3's augmentation up (rotations of up to 10 degrees, brightness and contrast
+# by up to 20%) and adds **random erasing** (Zhong et al., 2017): in a quarter of the faces a random rectangle is
+# replaced by noise, so the network cannot rely on any one part of the face being visible. Harder epochs pay only
+# when the network would otherwise learn its training faces by heart, which a short run may not reach. Eight
+# training faces as the reference recipe shows them:
 
 # %%
 from fer_helpers import augment
@@ -328,7 +306,7 @@ plots.save_fig("09_augmentation")
 plt.show()
 
 # %% [markdown]
-# ### Mixup
+# ### Mixup (optional)
 #
 # Mixup trains on blends of two faces, $\lambda a + (1-\lambda) b$, with the same blend of their labels;
 # $\lambda$ is drawn from Beta(0.2, 0.2), so most blends stay close to one of the two faces. The model is taught
@@ -349,21 +327,17 @@ plt.show()
 # %% [markdown]
 # ### Weight averaging (EMA)
 #
-# SGD's last weights wander around a good region rather than sitting at its centre. An exponential moving
-# average of the weights, $\bar w \leftarrow m\,\bar w + (1-m)\,w$ after every step, sits closer to the centre,
-# and usually validates a little better for free. Its momentum $m$ sets how many recent steps it averages, about
-# $1/(1-m)$: the reference recipe's 0.999 averages about the last 1,000 steps, a small share of its long run; the
-# ladder's runs are a few hundred steps, so its rung uses 0.98, about the last 50. Keras keeps the average in the
-# optimiser (`use_ema=True`), and `train.fit(..., ema=m)` validates and keeps the averaged weights. It averages
-# the *trainable* weights only: BatchNorm's moving statistics stay those of the raw weights, one more reason the
-# average must not reach too far back.
+# SGD's last weights wander around a good region. An exponential moving average of them,
+# $\bar w \leftarrow m\,\bar w + (1-m)\,w$ after every step, sits closer to its centre and usually validates a
+# little better for free. It averages about the last $1/(1-m)$ steps: the reference recipe's 0.999 about 1,000;
+# the ladder's short runs use 0.98, about 50. A recipe with `ema=m` makes `train.fit` validate and keep the averaged weights.
 
 # %% [markdown]
 # ## 9.4 Climbing the ladder
 #
-# `fit_step` trains one recipe on the ladder's faces in its own run folder (resumable: an interrupted climb picks up
-# where it stopped, and a finished rung is not trained again), keeps its validation probabilities for the paired
-# tests, and returns its validation scores and model. Every rung gets the same budget, `LADDER_EPOCHS` epochs.
+# `fit_step` trains one recipe on the ladder's faces in its own run folder (resumable: a finished rung is not
+# trained again), keeps its validation probabilities for the paired tests, and returns its validation scores and
+# model. Every rung gets the same budget, `LADDER_EPOCHS` epochs.
 
 # %%
 from fer_helpers.errors import FerError
@@ -392,20 +366,17 @@ def fit_step(recipe, seed=0, soft_targets=None, folder=None):
 
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 base = recipes.CPU_LADDER_BASE.but("seed_quarter", epochs=LADDER_EPOCHS)
 best_recipe, rows = recipes.climb(base, recipes.CPU_LADDER, fit_step)
 
 # %% [markdown]
-# Each rung against the best recipe before it, on the same validation faces: `gain` is the change in accuracy, in
-# points; `only before` and `only this` count the faces exactly one of the two gets right, and McNemar's p is the
-# chance of a split at least that lopsided if the two were equally good. The keep rule is the simplest one, "kept if
-# validation accuracy went up at all": the verdict column says which of those rises are beyond the noise (p < 0.05).
-# Macro-F1 stands beside accuracy so that a rung that buys accuracy by giving up the rare classes (disgust, fear)
-# shows itself.
+# Each rung against the best recipe before it: `gain` is the change in accuracy, in points; `only before` and
+# `only this` count the faces exactly one of the two gets right, and McNemar's p is the chance of a split at least
+# that lopsided if the two were equally good. A rung is kept if validation accuracy went up at all; the verdict
+# says which changes are beyond the noise (p < 0.05). Macro-F1 shows a rung that buys accuracy by giving up the rare
+# classes (disgust, fear).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 table = []
 for row in rows:
     entry = {"rung": row["step"], "val accuracy": row["val_accuracy"], "val macro-F1": row["val_macro_f1"],
@@ -422,21 +393,14 @@ print(f"{len(y_ladder)} training faces, {LADDER_EPOCHS} epochs per rung, {len(y_
 ladder_table.round({"val accuracy": 4, "val macro-F1": 4, "gain (points)": 1, "McNemar p": 4})
 
 # %% [markdown]
-# Read the table from the top. A rung *beyond noise* changed which faces the network gets right in one direction
-# far more often than the other; a rung *within noise* may have helped, hurt or done nothing at this budget, and
-# the table cannot say which, whatever its `kept` column says (exercise 1). A dropped rung is not a bad idea
-# either: it lost at *this* budget, on a fifth of the faces for a few epochs, and ideas that regularise (more
-# augmentation, weight averaging) are the ones a short run is least likely to reward. The curves below show *how*
-# each rung learned: faster, slower, or still rising when its schedule ended.
-#
-# In this run, the quarter-width original CNN is still at 0.2515 after 8 epochs, calling every face *happy*
+# A rung *within noise* may have helped, hurt or done nothing, whatever its `kept` column says (exercise 1). In
+# this run, the quarter-width original CNN is still at 0.2515 after 8 epochs, calling every face *happy*
 # (macro-F1 0.057), and BatchNorm alone changes not one face. The CPU layout lifts it to 0.412 (+16.1 points, 614
 # faces against 152, far beyond noise) and the residual blocks to 0.472 (+6.0, beyond noise). SGD at its high rate
-# (-10.1) and the stronger augmentation (-4.6) lose beyond noise at 8 epochs: both are made for a long run, where
-# the rate has time to fall and the harder faces have time to pay (chapter 3 saw the same with augmentation). The
-# weight average adds 1.1 points, within noise (p = 0.09). So the ladder keeps the architecture of the reference
-# network and, at this budget, drops two of the pieces its recipe uses at 60 epochs: a ladder answers at the budget
-# it is climbed at.
+# (-10.1) and the stronger augmentation (-4.6) lose beyond noise at 8 epochs: both are made for a long run. The
+# weight average adds 1.1 points, within noise (p = 0.09). So the ladder keeps the reference network and drops two
+# pieces its recipe uses at 60 epochs: a ladder answers at the budget it is climbed at. The curves show how each
+# rung learned:
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -451,13 +415,11 @@ plt.show()
 # %% [markdown]
 # ## 9.5 The kept recipe, its noise, and the reference recipe trained to the end
 #
-# The ladder compared ideas at a small, equal budget. Two questions remain: how much does the kept recipe move from
-# one random seed to the next, and what does the recipe do with every training face and many epochs? First, what
-# the ladder kept, against the reference recipe (`recipes.SMALL_RESNET`): ideally the only differences are the
-# budget (epochs) and the averaging horizon that goes with it (section 9.3).
+# Two questions remain: how much does the kept recipe move from one seed to the next, and what does the recipe do
+# with every training face and many epochs? First, what the ladder kept against the reference recipe: ideally only
+# the budget (epochs) and the averaging horizon differ.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 def setting(value, other):
     """A recipe setting as text; of a dict (network, augmentation), only the entries that differ from ``other``'s."""
     def short(v):
@@ -477,13 +439,11 @@ pd.DataFrame(differences, index=["kept by the ladder", "reference (recipes.SMALL
 # %% [markdown]
 # ### Seeds: the run-to-run noise, and an ensemble
 #
-# The kept recipe is trained again with other seeds, on the same faces for the same epochs. The spread of their
-# validation accuracies is the noise of the *run*, which McNemar's test on one pair of models does not see: a
-# rung's gain smaller than this spread could come from the seed alone. The models together make the ensemble of
-# section 9.6.
+# The kept recipe is trained again with other seeds on the same faces. The spread of their validation accuracies
+# is the noise of the *run*, which McNemar's test on one pair of models does not see. Together they make the
+# ensemble of section 9.6.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 final_names = [best_recipe.name]
 for seed in EXTRA_SEEDS:
     fit_step(best_recipe, seed=seed, folder=f"kept_seed{seed}")
@@ -500,41 +460,25 @@ print(f"seed 0 against seed {EXTRA_SEEDS[0]}, same recipe: {paired['only_a']} fa
       f"{paired['only_b']} only seed {EXTRA_SEEDS[0]}, McNemar p = {paired['p_value']:.3f}")
 
 # %% [markdown]
-# The last line is the paired test between two models that differ *only* by their seed: the number of faces on
-# which they disagree is the churn that any change brings with it, and a rung's `only before` and `only this` in
-# section 9.4 should be read against it. (With three seeds the standard deviation is itself rough; it says the
-# order of magnitude.)
+# The last line pairs two models that differ *only* by their seed: their disagreements are the churn any change
+# brings, against which section 9.4's `only before` and `only this` should be read.
 #
 # ### The reference recipe, trained to the end
 #
-# The reference recipe is the ladder's last rung with a budget no notebook on two cores has: every one of the
-# 25,838 training faces, tens of epochs, and a warm restart. Why each piece, in the order of the ladder:
-#
-# - **the network** (`models.build("small_resnet")`): BatchNorm after every convolution; cheap where the map is
-#   large and wide where it is small; a residual block in each of the three smaller stages; GAP. It is built for
-#   accuracy per FLOP, since on a CPU the FLOPs are the training time;
-# - **SGD with Nesterov momentum**, peak rate 0.05, batch 128, cosine schedule with one epoch of warm-up, weight
-#   decay on the kernels: BatchNorm makes the high rate safe, the high rate regularises while it lasts, the cosine
-#   lets the weights settle at the end;
-# - **stronger augmentation with random erasing**, **label smoothing** and **square-root class weights**
-#   (chapter 3): regularisers for a long run, where a network of this size would otherwise start to memorise;
-# - **EMA** of the weights (0.999): in a long run the last weights wander, and their average is what is validated
-#   and kept.
-#
-# A long run can also be extended in **stages**. A cosine schedule ends at a learning rate of zero: its last epochs only let the
-# weights settle, so validation accuracy flattens at the end of *any* cosine run. The flat end says that the
-# schedule stopped, not that the network has learnt all it can. There are two ways to give it more epochs: train
-# again from scratch on a longer schedule, or **restart** from the weights it has with a second, shorter cycle
-# from a lower peak (a *warm restart*, Loshchilov & Hutter's SGDR, 2017), with another seed so that it does not
-# replay the first stage's augmentations (`recipes.SMALL_RESNET_RESTART`; `python -m fer_helpers train ... --recipe
+# The reference recipe is the ladder's last rung at a budget no notebook on two cores has: all 25,838 training
+# faces, tens of epochs, and **square-root class weights** (chapter 3). It can be extended in **stages**. A cosine
+# schedule ends at a learning rate of zero, so validation accuracy flattens at the end of *any* cosine run: the
+# schedule stopped, not the learning. To give it more epochs, train again on a longer schedule, or **restart** from
+# its weights with a second, shorter cycle from a lower peak and another seed (a *warm restart*, Loshchilov &
+# Hutter's SGDR, 2017; `recipes.SMALL_RESNET_RESTART`; `python -m fer_helpers train ... --recipe
 # small_resnet_restart --init-weights RUN/best.weights.h5 --seed 43`). The restart pays with a dip, since the rate
-# jumps back up and shakes the weights out of the minimum they settled in, but it keeps everything learnt so far.
+# jumps back up, but keeps everything learnt so far.
 #
-# The bundled model is `best` (the cells below say whether it was restarted). Its card and per-epoch history were written by `tools/bundle_model.py`, which
-# measured every figure on the card itself; they are read here, not retrained. Where they come from:
+# The bundled model is `best` (the cells below say whether it was restarted). Its card and per-epoch history were
+# written by `tools/bundle_model.py`, which measured every figure on the card itself; they are read here, not
+# retrained:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import hashlib
 
 best_card = models.model_card("best")
@@ -552,8 +496,8 @@ print(f"stages: {' -> '.join(stage_recipes)}; the reference recipe's first stage
 
 # %% [markdown]
 # Its per-epoch log, all stages. Training accuracy is measured on augmented faces with the raw weights, validation
-# accuracy on the faces as they are with the weights that are kept, so the two are not a like-for-like gap
-# (chapter 6); what matters is whether validation still rose when a stage's schedule ended.
+# on plain faces with the kept weights, so their gap is not like-for-like (chapter 6); what matters is whether
+# validation still rose when a stage ended.
 
 # %%
 best_log = pd.read_csv(models.WEIGHTS_DIR / "best.history.csv")
@@ -574,13 +518,13 @@ plots.save_fig("09_best_history")
 plt.show()
 
 # %% [markdown]
-# If it was restarted: did each restart help, or did it get lucky? Both stages are scored on the same validation
-# faces, so the bundling tool ran McNemar's paired test on them (section 9.2): it counts the faces only one of the two stages gets right.
-# Its p-value is somewhat optimistic: these same faces chose each stage's best epoch, and a best-of-many choice
-# flatters the winner (chapter 6); a fresh split would settle it.
+# #### Did the restart help? (optional)
+#
+# If it was restarted: did the restart help, or get lucky? The bundling tool ran McNemar's test between the stages
+# on the same validation faces. Its p-value is somewhat optimistic: these faces also chose each stage's best epoch,
+# and a best-of-many choice flatters the winner (chapter 6).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for number, stage in enumerate(best_card.get("stages", []), start=1):
     last_epoch = int(stage["epochs"].split("-")[1])
     print(f"stage {number}, {stage['recipe']}: epochs {stage['epochs']}, {stage['training_minutes']:.1f} min, best "
@@ -600,21 +544,17 @@ if not best_card.get("stages"):
 # %% [markdown]
 # ## 9.6 Test-time augmentation and the ensemble
 #
-# Test-time augmentation (chapter 7) averages the prediction for a face and its mirror image. An **ensemble**
-# averages several models' probabilities: their mistakes are partly independent, so the average is right more
-# often than each one. Both cost prediction time (2x for the mirror, k times for k models): chapter 10 weighs it.
-# Each is compared, paired, with the model it is built from. The bundled `best` stands beside them: the reference
-# recipe at its full budget (its epochs were chosen on this same validation split).
+# Test-time augmentation (chapter 7) averages the predictions for a face and its mirror image. An **ensemble**
+# averages several models' probabilities: their mistakes are partly independent. Both cost prediction time (2x,
+# k times; chapter 10 weighs it). Each is compared, paired, with the model it is built from; the bundled `best`
+# stands beside them.
 #
-# The "best single model" is the seed with the highest validation accuracy, and its row below is scored on that
-# same validation split: picking the luckiest of a few seeds flatters it a little against the ensemble, which
-# picked nothing. Decided here, before any test face is read: the best single model is this chapter's answer for
-# one model trained here (section 9.9 keeps it), the ensemble is reported beside it as an ensemble, and the
-# distilled student of section 9.7 is reported to show what distillation recovers. None of them will be chosen by
-# its test figure.
+# Decided here, before any test face is read: the best single model (the seed with the highest validation
+# accuracy, a choice that flatters it a little) is this chapter's answer for one model, the ensemble is reported
+# beside it, and the distilled student of section 9.7 shows what distillation recovers. None of them will be
+# chosen by its test figure.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 best_index = int(np.argmax(accuracy))
 best_single = final_models[best_index]
 reference_model = models.load_model("best")
@@ -646,10 +586,6 @@ def candidate_table(candidates, built_from):
 candidate_table(candidates, built_from)
 
 # %% [markdown]
-# What to look for: whether the mirror and the ensemble each change more faces one way than the other (a small
-# McNemar p), whether macro-F1 moves with accuracy, and how far the chapter's models, trained on a fifth of the
-# faces for a few epochs, stand from the same recipe trained to the end.
-#
 # In this run the mirror adds 0.6 points to the best single model (123 faces against 105, p = 0.26) and the
 # ensemble of three another 0.8 (p = 0.23): both within noise at this budget, where the three models make much the
 # same mistakes. The bundled `best`, trained on every face for 80 epochs in two stages, stands 18 points higher
@@ -660,24 +596,16 @@ candidate_table(candidates, built_from)
 #
 # An ensemble of three is three times slower. **Knowledge distillation** (Hinton et al., 2015) trains one model
 # on the ensemble's probabilities instead of the hard labels: "this face is 60% sad, 30% fear" carries more
-# information than "sad", so a small student can learn more per face than from the labels alone. Hinton et al.
-# soften both the teacher's and the student's probabilities with a **temperature** $T > 1$ (chapter 1) while
-# training, so that the small probabilities, where most of that information sits, weigh more, and multiply that
-# loss by $T^2$: softening divides its gradients by about $T^2$, and the factor keeps their size (and so the
-# learning rate's meaning) when $T$ changes. Here the targets are the ensemble's probabilities as they are
-# ($T = 1$, where the factor is 1): averaged teachers trained with label smoothing are already soft, so the second
-# choices are visible without a temperature. Exercise 7 raises $T$.
+# information than "sad", so a small student can learn more per face. Hinton et al. soften both the teacher's and
+# the student's probabilities with a **temperature** $T > 1$ (chapter 1) so that the small probabilities weigh
+# more; here the targets are the ensemble's probabilities as they are ($T = 1$): averaged teachers trained with
+# label smoothing are already soft. Exercise 7 raises $T$.
 #
-# Our student is the reference network at half its width (8 to 64 channels), fixed in advance whatever the ladder
-# kept, trained with the reference recipe at the ladder's budget, without label smoothing (soft targets are
-# already smooth). What distillation *adds* needs a control: the same student trained the ordinary way, on the
-# hard labels with the recipe's label smoothing, on the same faces for the same epochs. The targets are computed
-# on the faces as they are, while the student sees augmented versions: a small mismatch that online distillation
-# (the teacher predicting each augmented batch) would remove, at several times the cost. And the teachers have
-# trained on these very faces, so they are more confident on them than they would be on new ones.
+# Our student is the reference network at half its width (8 to 64 channels), trained with the reference recipe at
+# the ladder's budget, without label smoothing. What distillation *adds* needs a control: the same student trained
+# on the hard labels, on the same faces for the same epochs.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 soft_targets = recipes.ensemble_proba(final_models, x_ladder)
 student_recipe = recipes.SMALL_RESNET.but("student", model_kwargs={"widths": (8, 16, 32, 64)}, epochs=LADDER_EPOCHS,
                                           ema=0.98, label_smoothing=0.0)
@@ -694,25 +622,19 @@ built_from.update({"distilled student": "student on hard labels (control)",
 candidate_table(candidates, built_from)
 
 # %% [markdown]
-# The `distilled student` row is compared with its control: a small McNemar p there, in favour of the student, is
-# what distillation added at this budget; a large one says that at this budget the teacher's probabilities taught
-# nothing the labels did not.
-#
-# In this run neither student got far: 0.284 for the control and 0.266 (macro-F1 0.098) for the distilled one, both
-# near the always-*happy* floor. Eight epochs on a fifth of the faces are too few for the half-width network to
-# learn from either target, so this run measures the budget, not distillation; exercise 7 and a longer run are the
-# way to see what the soft targets add.
+# The `distilled student` row is compared with its control: a small McNemar p there, in the student's favour, is
+# what distillation added at this budget. In this run neither student got far: 0.284 for the control and 0.266
+# (macro-F1 0.098) for the distilled one, both near the always-*happy* floor. Eight epochs on a fifth of the faces
+# are too few for the half-width network, so this run measures the budget, not distillation.
 
 # %% [markdown]
 # ## 9.8 The test split, once
 #
-# Everything above was chosen on validation, and section 9.6 fixed what each candidate is for. Now, for the first
-# and only time in this chapter, the test split (with the full data, our copy's PublicTest): each candidate's
-# accuracy and macro-F1, and the same without the test faces that are byte-identical to training faces (the
-# FER2013 leak of chapters 2 and 7), with the noise level of a difference on this many faces.
+# Everything above was chosen on validation. Now, once, the test split (with the full data, our copy's
+# PublicTest): each candidate's accuracy and macro-F1, with and without the test faces that are byte-identical to
+# training faces (FER2013's leak, chapters 2 and 7), and the noise level of a difference on this many faces.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 test_split = data.load_split(session.data, "test")
 test_name = "test (PublicTest)" if session.data_source != "sample" else "test (the committed sample)"
 leaked = data.duplicates_of(test_split.x, train_split.x)
@@ -732,19 +654,13 @@ print(f"{test_name}: {len(test_split.y)} faces, {int(leaked.sum())} of them also
 pd.DataFrame(rows, columns=["model", "accuracy", "macro-F1", "accuracy w/o leaked", "macro-F1 w/o leaked"]).round(4)
 
 # %% [markdown]
-# How to read it: the first row is the chapter's single-model result and the ensemble row its ensemble result, as
-# decided in section 9.6; the last row is the reference recipe at its full budget (its card, section 9.5, has the
-# same figure, measured by the bundling tool). The test figures are expected a little below the validation ones
-# (the validation split picked the epochs and the seed), and the columns without leaked faces a little below
-# again, since a model may remember a face it trained on. Differences between rows smaller than the noise level
-# printed above are not differences.
-#
-# In this run: the chapter's single model 0.474 (macro-F1 0.389) on test, with the mirror 0.482, the ensemble
-# 0.475, all within the 2.4-point noise level of each other; the bundled `best` 0.646 (0.622), and 0.632 (0.586)
-# without the leaked faces.
+# The test figures are expected a little below the validation ones (validation picked the epochs and the seed),
+# and a little lower again without the leaked faces, which a model may remember. In this run: the chapter's single
+# model 0.474 (macro-F1 0.389) on test, with the mirror 0.482, the ensemble 0.475, all within the 2.4-point noise
+# level of each other; the bundled `best` 0.646 (0.622), and 0.632 (0.586) without the leaked faces.
 
 # %% [markdown]
-# ## 9.9 Keeping the best model
+# ## 9.9 Keeping the best model (optional)
 #
 # As in chapter 5, the best single model's weights are already in its run folder; a card beside them says how it
 # was made. `tools/bundle_model.py` turns a run into a bundled model (`fer_helpers/weights/`) and measures every
@@ -771,19 +687,16 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 # %% [markdown]
 # ## Summary
 #
-# - An ablation is a ladder of single changes, each trained on the same faces for the same epochs and judged on
-#   the same validation faces against the best recipe before it. A gain means something only beyond its noise:
-#   McNemar's paired test on the faces the two models disagree on, and the spread between seeds of one recipe.
-# - BatchNorm, a layout that spends its computation where the map is small, global average pooling and residual
-#   blocks change what the network can learn and how easily; SGD with Nesterov momentum, a high rate and weight
-#   decay change how it gets there; stronger augmentation, random erasing, label smoothing and weight averaging
-#   regularise, and pay most in long runs.
-# - A run too long for a notebook is read from its committed card and history, with where they came from; the
-#   reference model is this chapter's recipe trained to the end, in stages.
-# - Test-time augmentation and ensembles buy accuracy with prediction time; distillation buys some of it back,
-#   which only a control trained on the hard labels can show.
-# - The test split is read once, after every choice, and reported with and without FER2013's leaked faces,
-#   beside published figures that are labelled as theirs.
+# - An ablation is a ladder of single changes on the same faces and budget, each judged against the best recipe
+#   before it; a gain means something only beyond its noise (McNemar's paired test, the spread between seeds).
+# - BatchNorm, the layout with GAP and residual blocks change what the network can learn; SGD with a high rate and
+#   weight decay how it gets there; augmentation, label smoothing and weight averaging regularise, and pay most in
+#   long runs.
+# - A run too long for a notebook is read from its committed card and history.
+# - TTA and ensembles buy accuracy with prediction time; distillation buys some back, which only a control on the
+#   hard labels can show.
+# - The test split is read once, after every choice, with and without the leaked faces, beside published figures
+#   labelled as theirs.
 #
 # ## Exercises
 #
@@ -800,10 +713,9 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 # 3. Add a rung of your own and climb it from `best_recipe`: mixup (alpha 0.2), written as a `recipes.Step`. Then,
 #    harder, say what CutMix (paste a rectangle of one face into another, mix the labels by area) would need that
 #    a `Step` cannot express.
-# 4. The ensemble is k times slower than one model. Using chapter 10's committed timings of the original CNN
-#    at batch 1 (ONNX Runtime, and Keras `predict`), up to what k does an ensemble still classify 25 faces a
-#    second on a 2-core CPU, without the mirror and with it (`recipes.ensemble_proba` mirrors by default)? And a
-#    webcam at 25 frames a second, where each frame also needs face detection?
+# 4. Using chapter 10's committed batch-1 timings of the original CNN (ONNX Runtime, Keras `predict`), up to what
+#    ensemble size k can a 2-core CPU still classify 25 faces a second, without and with the mirror
+#    (`recipes.ensemble_proba` mirrors by default)? And a webcam at 25 frames a second, with face detection?
 # 5. A paper reports 74% on FER2013's test split with "the best checkpoint". What do you need to know before
 #    comparing it with this chapter's figure?
 # 6. In the reference model's curves (section 9.5), if it was trained in stages, validation accuracy drops in the
@@ -843,7 +755,7 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 #    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face in about 4 ms: k of about
 #    10, or about 5 with the mirror (each model then sees two images a face, 2 k t < 0.04 s). Keras `predict` takes
 #    70-90 ms a face: not even k = 1. A webcam frame also needs detection (~40 ms in chapter 10), which alone uses
-#    the whole 40 ms of a frame at 25 frames/s: no k keeps up unless detection runs on fewer frames (chapter 8's
+#    the whole 40 ms of a frame at 25 frames/s: no k keeps up unless detection runs on fewer frames (chapter 8b's
 #    video tracking reuses boxes between detections) or faster.
 # 5. Which split the figure is on (PublicTest, PrivateTest or both), whether the checkpoint was chosen on that
 #    same test split (then it is optimistic), whether test-time augmentation or an ensemble was used, and

@@ -38,12 +38,14 @@
 #
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 1.9 min (measured, the cores shared with other work) | not used: the timings here are CPU timings |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 1.1 min (measured, the machine nearly idle) | not used |
+# | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 38 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not used: the timings here are CPU timings |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 116 s (measured on 2026-12-07, 2 cores otherwise idle) | not used |
 #
-# Nothing is trained here. SavedModel and TFLite export go through TensorFlow: run this chapter with the
-# TensorFlow backend (the course's default). The outputs saved in this notebook come from the run named in the
-# first output line below; the timings in them depend on that machine and on what else it was doing.
+# **Modes.** Nothing is trained here. Quick mode checks the exports on 140 faces of the committed sample and times
+# 30 calls per runtime at batch 1 (3 at batch 64); full mode uses chapter 5's validation split (2,871 faces) and 100
+# calls (10). Section 10.8 reads a committed benchmark run in both modes. SavedModel and TFLite export need the
+# TensorFlow backend (the course's default). Timings depend on the machine and its load: close figures can swap
+# places from run to run, large gaps do not. The saved outputs come from the run named in the first output line.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -102,29 +104,23 @@ BENCHMARK = Path(os.path.relpath(course.REPO_ROOT / "benchmarks" / "deploy_best"
 # ## 10.1 From a Python object to a file
 #
 # What a training run leaves (chapters 5 and 9) is a `.weights.h5` file: the numbers, without the network they
-# belong to. To use it, a program must run *our* Python code that builds the architecture (for the model of this
-# chapter, `models.build_small_resnet`), then load the weights: it needs Python, Keras, a backend (TensorFlow alone is several hundred megabytes) and `fer_helpers`.
-# That is fine in a notebook and too much on a phone, in a C++ service or in a small web container.
-#
-# Deployment formats store the **computation itself**, as a graph of standard operations with the weights inside,
-# so that a smaller program, the *runtime*, can execute it without the code that built it:
+# belong to. Using it needs *our* Python code to build the architecture, then Keras, a backend (TensorFlow alone is
+# several hundred megabytes) and `fer_helpers`: fine in a notebook, too much on a phone, in a C++ service or in a
+# small web container. Deployment formats store the **computation itself**, a graph of standard operations with
+# the weights inside, that a smaller program, the *runtime*, executes without the code that built it:
 #
 # | format | what is in the file | what runs it | typical use |
 # |---|---|---|---|
 # | `.weights.h5` (chapter 5) | the weights only | our Python code + Keras | training, notebooks |
 # | `.keras` | architecture (as Keras config) + weights | Keras | sharing a model with Keras users |
 # | **SavedModel** (a folder) | a TensorFlow graph of the forward pass + the weights | TensorFlow, TF Serving; the TFLite and TF.js converters | TensorFlow servers; the starting point for TFLite |
-# | **TFLite** (`.tflite`) | a flat buffer of operators and weights, optionally quantised | the LiteRT interpreter (a small C++ library on Android, iOS, Linux, microcontrollers) or `tf.lite` | phones, small devices, small servers |
-# | **ONNX** (`.onnx`) | a graph of operators from an open standard (the ONNX opsets) | ONNX Runtime (C, C++, C#, Java, JavaScript, Python), OpenVINO, TensorRT and others | servers and apps in any language, vendor accelerators |
+# | **TFLite** (`.tflite`) | a flat buffer of operators and weights, optionally quantised | the LiteRT interpreter (a small C++ library: Android, iOS, Linux, microcontrollers) | phones, small devices, small servers |
+# | **ONNX** (`.onnx`) | a graph of operators from an open standard (the ONNX opsets) | ONNX Runtime (most languages), OpenVINO, TensorRT and others | servers and apps in any language, vendor accelerators |
 #
-# The model: `best`, the bundled model strongest on validation (`models.load_model("best")`; its card, printed
-# below, says what it is and what it scored). It is the course's reference network of chapter 9, `small_resnet`:
-# a small residual network built to be cheap per face (few channels where the map is large, more where it is
-# small). That is what a deployed model should be, and this chapter measures what it buys. Chapter 4's original
-# CNN (`seed`) comes back in section 10.9, to show what the arithmetic of a network costs once it is deployed.
+# The model: `best` (`models.load_model("best")`; its card is printed below), chapter 9's reference network
+# `small_resnet`, built to be cheap per face. Chapter 4's original CNN (`seed`) comes back in section 10.9.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import numpy as np
 
 from fer_helpers import models
@@ -142,20 +138,12 @@ print(f"largest activation: {largest['layer']} {largest['output shape']}, "
 # ## 10.2 A SavedModel: the graph TensorFlow traced
 #
 # `model.export(path, format="tf_saved_model")` runs the forward pass once symbolically and records every
-# TensorFlow operation it performs: the rescaling, the convolutions and their batch normalisations, the poolings,
-# the residual additions, the global average, the dense layer, the softmax. The folder holds that graph
-# (`saved_model.pb`), the weights (`variables/`) and a *signature*, `serve`, that names the input (`pixels`, any
-# batch size, 48x48x1 floats) and the output. Dropout is gone: it only acts in training, and the export records
-# inference (batch normalisation, likewise, uses the averages it stored during training). The folder loads with
-# `tf.saved_model.load` in a program that has never seen `fer_helpers` or Keras.
-#
-# This goes through TensorFlow, so it needs the TensorFlow backend: under JAX, Keras can still make one (through
-# `jax2tf`), under PyTorch it cannot. `fer_helpers.export` refuses both SavedModel and TFLite on any backend but
-# TensorFlow with one line; ONNX (section 10.4) works from TensorFlow and PyTorch (and from JAX with the `jax2onnx`
-# package, which the course does not install).
+# TensorFlow operation it performs. The folder holds that graph (`saved_model.pb`), the weights (`variables/`) and a
+# *signature*, `serve`, that names the input (`pixels`, any batch size, 48x48x1 floats) and the output. Dropout is
+# gone (the export records inference), and the folder loads with `tf.saved_model.load` in a program that has never
+# seen `fer_helpers` or Keras. Under another backend `fer_helpers.export` refuses SavedModel and TFLite in one line.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from fer_helpers import export
 
 saved_model = export.export_saved_model(model, EXPORT_DIR / "saved_model")
@@ -163,11 +151,10 @@ for item in sorted(saved_model.iterdir()):
     print(f"{export.shown(item):55s} {export.size_mb(item):6.1f} MB")
 
 # %% [markdown]
-# Loaded back without Keras, it answers through its signature. A first sanity check on five faces of the sample
-# (section 10.5 checks every export properly):
+# Loaded back without Keras, it answers through its signature; a first check on five faces of the sample (section
+# 10.5 checks every export properly):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import tensorflow as tf
 
 from fer_helpers import data
@@ -185,25 +172,20 @@ print(f"largest difference from Keras on 5 faces: {np.abs(from_graph - from_kera
 # %% [markdown]
 # ## 10.3 TFLite, and what quantisation trades
 #
-# The TFLite converter reads the SavedModel and rewrites it for a small interpreter: operations are fused (a
-# convolution, its bias and its ReLU become one kernel), everything is laid out in one flat buffer that the
-# runtime can map into memory without parsing, and the CPU kernels come from XNNPACK, a library tuned for
-# phones and x86 alike. What it trades: a fixed set of operations (all of ours are in it), tensor shapes fixed
-# when memory is planned (a new batch size means re-planning), and no training.
+# The TFLite converter rewrites the SavedModel for a small interpreter: operations are fused (a convolution, its
+# bias and its ReLU become one kernel), everything sits in one flat buffer the runtime maps into memory, and the
+# CPU kernels come from XNNPACK. What it gives up: operations outside a fixed set, shapes that change after memory
+# is planned, and training. It can also **quantise** the weights, that is, store them with fewer bits:
 #
-# It can also **quantise** the weights, that is, store them with fewer bits:
-#
-# - **dynamic range**: weights as 8-bit integers with one scale per tensor or channel (about 4 times smaller).
-#   At run time the supported layers also quantise their inputs on the fly and multiply in integers;
-# - **float16**: weights as 16-bit floats (half the size). A CPU without float16 arithmetic converts them back to
-#   float32, so the file shrinks and the arithmetic stays float32 (section 10.6 times what that leaves);
-# - (integer quantisation of the activations too needs a *representative dataset* to fix their ranges:
-#   exercise 3.)
+# - **dynamic range**: weights as 8-bit integers with one scale per tensor or channel (about 4 times smaller); at
+#   run time the supported layers also quantise their inputs on the fly and multiply in integers;
+# - **float16**: weights as 16-bit floats (half the size), converted back to float32 on a CPU without float16
+#   arithmetic;
+# - (integer quantisation of the activations too needs a *representative dataset*: exercise 3.)
 #
 # Fewer bits mean slightly different numbers, so every quantised model gets the check of section 10.5.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import pandas as pd
 
 paths = {"saved_model": saved_model}
@@ -214,31 +196,31 @@ pd.DataFrame({"file": [export.shown(p) for p in paths.values()],
               "MB": [round(export.size_mb(p), 2) for p in paths.values()]}, index=list(paths))
 
 # %% [markdown]
-# The float32 `.tflite` is as big as the weights, to the table's two decimals (1.96 MB; the first line:
-# parameters x 4 bytes), although it holds the graph too: the converter folds each batch normalisation into the
-# convolution before it (it rescales the convolution's weights and adds one bias per channel), so BatchNorm's
-# four numbers per channel become one, and that saving about pays for the graph. The
-# SavedModel's `variables/` (the folder's largest part, printed in section 10.2) is about twice the weights:
-# Keras's export tracks them in two lists (`variables` and `_all_variables`; `tf.train.list_variables` shows both)
-# and the checkpoint stores each in full. Dynamic range brings the TFLite file to about a quarter, float16 to a
-# half. A small network makes small files: all of them would fit in a phone app without anyone noticing.
+# The float32 `.tflite` is as big as the weights, to the table's two decimals (1.96 MB; the first line: parameters
+# x 4 bytes), graph included. Dynamic range brings it to about a quarter, float16 to a half: all of them would fit
+# in a phone app without anyone noticing.
+#
+# ### Why the files have these sizes (optional)
+#
+# The converter folds each batch normalisation into the convolution before it (it rescales the convolution's
+# weights and adds one bias per channel), so BatchNorm's four numbers per channel become one, and that saving about
+# pays for the graph. The SavedModel's `variables/` (the folder's largest part, printed in section 10.2) is about
+# twice the weights: Keras's export tracks them in two lists (`variables` and `_all_variables`;
+# `tf.train.list_variables` shows both) and the checkpoint stores each in full.
 #
 # ## 10.4 ONNX: one file, many runtimes
 #
-# ONNX (Open Neural Network Exchange) is an open standard: a list of operator definitions, versioned as
-# *opsets*, and a file format for graphs of them. A model exported once runs in ONNX Runtime (Microsoft's engine,
-# with bindings for most languages and a WebAssembly build for browsers) and in engines from hardware vendors
-# (OpenVINO for Intel, TensorRT for NVIDIA). Keras exports it from every backend: under TensorFlow through
-# `tf2onnx`, which translates the traced graph operation by operation. Colab and Kaggle come with TensorFlow but
-# not with all of these packages; there, the next cell adds the missing ones, in versions that fit the protobuf
-# TensorFlow has already loaded (the course's environment files pin them).
+# ONNX (Open Neural Network Exchange) is an open standard: operator definitions, versioned as *opsets*, and a file
+# format for graphs of them. A model exported once runs in ONNX Runtime (bindings for most languages, a WebAssembly
+# build for browsers) and in hardware vendors' engines (OpenVINO, TensorRT). Keras exports it from every backend;
+# under TensorFlow through `tf2onnx`. On Colab and Kaggle the next cell adds the missing packages, in versions that
+# fit the protobuf TensorFlow has already loaded.
 
 # %%
 if session.host in ("colab", "kaggle"):
     course.install_missing("onnx", "onnxruntime", "tf2onnx")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import collections
 
 import onnx
@@ -253,37 +235,33 @@ print("output:", graph.graph.output[0].name, dims(graph.graph.output[0]))
 print("operators:", dict(collections.Counter(node.op_type for node in graph.graph.node).most_common()))
 
 # %% [markdown]
-# The batch dimension has a name, not a number: the file accepts any batch size. The operators are the network
-# of chapter 9: `Mul` (the rescaling by 1/255), `Conv` (with its batch normalisation folded in, as in TFLite:
-# there is no `BatchNormalization` operator), `Relu`, `Add` (the residual additions, and the dense layer's bias),
-# `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to one number per channel), `MatMul`
-# (the dense layer), `Softmax`. Keras stores images channels-last (N, H, W, C) while ONNX's `Conv` wants
-# channels-first (N, C, H, W), so the converter must rearrange them on the way in; our input has one channel, so
-# that is a plain `Reshape`, and after the global average there is no map left to rearrange.
+# The batch dimension has a name, not a number: the file accepts any batch size. The operators are the network of
+# chapter 9, with each batch normalisation folded into its `Conv` as in TFLite. `export.export_all(model, folder)`
+# does sections 10.2 to 10.4 in one call; `tools/benchmark_deploy.py` uses it.
 #
-# `export.export_all(model, folder)` does sections 10.2 to 10.4 in one call (and skips, with one line each, the
-# formats this backend or this installation cannot make); `tools/benchmark_deploy.py` uses it.
+# ### The operators, one by one (optional)
+#
+# `Mul` (the rescaling by 1/255), `Conv` (there is no `BatchNormalization` operator), `Relu`, `Add` (the residual
+# additions, and the dense layer's bias), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to
+# one number per channel), `MatMul` (the dense layer), `Softmax`. Keras stores images channels-last (N, H, W, C)
+# while ONNX's `Conv` wants channels-first (N, C, H, W), so the converter must rearrange them on the way in; our
+# input has one channel, so that is a plain `Reshape`, and after the global average there is no map left to
+# rearrange.
 #
 # ## 10.5 Do the exports give the same answers?
 #
-# An export is a rewrite of the computation: operations are fused, reordered and sometimes quantised, and a
-# converter can get things wrong (a forgotten rescaling, channels in the wrong order, a softmax applied twice).
-# Wrong exports do not crash: they return seven numbers that sum to 1, so **they must be checked on real
-# faces**, not on random noise (noise exercises the network in ways faces never do, and misses errors that only
-# show on faces).
+# An export rewrites the computation, and a converter can get things wrong (a forgotten rescaling, channels in the
+# wrong order, a softmax applied twice). Wrong exports do not crash: they return seven numbers that sum to 1, so
+# **they must be checked on real faces**.
 #
-# Every runtime gets the same interface in `fer_helpers.export`: a *predictor* with `predict(faces)` returning
-# the (N, 7) probabilities. For the Keras model there are three ways to call it, and they matter for speed
-# (section 10.6): `model.predict`, `model.predict_on_batch`, and the plain call `model(x, training=False)`.
-#
-# We compare each against `keras predict` on two figures: the **largest difference of any probability**
-# (float32 rounding gives about 1e-7; a real bug gives 0.1 or more) and the **top-1 agreement**, the share of
-# faces whose predicted emotion is the same. The faces: the validation split (the model never trained on it); on
-# the committed sample that split has only 14 faces, so there the sample's 140 training faces are used, which is
-# enough to check agreement, while their accuracy is no estimate of anything (the model trained on most of them).
+# Every runtime gets the same interface in `fer_helpers.export`: a *predictor* whose `predict(faces)` returns the
+# (N, 7) probabilities; the Keras model has three, which matter for speed (section 10.6): `model.predict`,
+# `model.predict_on_batch` and the plain call `model(x, training=False)`. Each is compared with `keras predict` on
+# the **largest difference of any probability** (float32 rounding gives about 1e-7; a real bug 0.1 or more) and
+# the **top-1 agreement**, the share of faces with the same predicted emotion, on the validation split (on the
+# committed sample, its 140 training faces: enough to check agreement, not accuracy).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 x_compare, y_compare, compare_name = export.comparison_faces(session.data, COMPARE_FACES)
 predictors = export.make_predictors(model, paths, threads=THREADS)
 comparison = export.compare_predictions(predictors, x_compare, y_compare)
@@ -300,42 +278,22 @@ runtimes.join(shown_comparison).round(4)
 # - The quantised files move probabilities further: float16 by less than two thousandths, dynamic range by a few
 #   hundredths. Float16 changed no answer; dynamic range changed about one in 140 (its top-1 agreement, 99.27%
 #   here and in the committed run of section 10.8: 21 of the 2,871 faces), and here it cost nothing: 0.14 points
-#   *more* accuracy (four faces) and 0.0002 more macro-F1.
-#   Whether that changes an answer depends on faces whose two best emotions are nearly tied; the top-1 agreement
-#   counts them, and the accuracy and macro-F1 columns show what they cost. Read the two together: a changed
-#   answer can turn a wrong answer right as well as a right one wrong. Of dynamic range's 21 changed answers,
-#   those it turned right outnumbered those it turned wrong by four: luck, not a better model (on other faces
-#   the balance can go the other way). One face is 0.035 points of accuracy on full mode's 2,871 validation faces
-#   and 0.7 points on quick mode's 140, so in quick mode a cost below a point or two may be a single face.
+#   *more* accuracy (four faces) and 0.0002 more macro-F1. A changed answer can turn wrong into right as well as
+#   right into wrong: luck, not a better model.
 #
 # ## 10.6 How fast: one face at a time, or many at once
 #
-# Two questions, two figures:
+# Two figures: **latency**, the time of *one* call with one face (a user sends a photo and waits), and
+# **throughput**, faces per second with big batches (a batch job labels a million faces). Every call has a **fixed
+# cost** on top of the arithmetic (Python and the framework dispatching the work, threads waking up): with one face
+# it can be most of the time, and a batch shares it. But a batch needs **memory for all its faces' activations**:
+# 64 copies of `best`'s full-resolution stem (section 10.1) no longer fit in a core's L2 cache.
 #
-# - **Latency**: a user sends one photo and waits. What counts is the time of *one* call with one face
-#   (batch 1).
-# - **Throughput**: a batch job labels a million faces. What counts is faces per second with big batches.
-#
-# Batching changes the cost per face in two ways that pull in opposite directions:
-#
-# - every call has a **fixed cost** on top of the arithmetic: Python and the framework dispatching the work,
-#   threads waking up, memory being prepared. With one face that fixed cost can be most of the time; a batch
-#   shares it among many faces (and gives the cores bigger pieces of work to split);
-# - a batch needs **memory for the activations of all its faces** at once. The largest activation of `best`
-#   (printed in section 10.1) is its full-resolution stem, 48 x 48 x 16 numbers a face; 64 faces of it no longer
-#   fit in a core's L2 cache (typically 1 or 2 MB), so the cores wait for main memory more often.
-#
-# Which wins depends on the runtime and the network. Where the fixed cost is large (Keras' `predict`), batches
-# win by far. For a lean runtime the curve rises over the first few faces per call and then flattens, or falls;
-# the less work one face brings, the larger the share of the fixed cost, and the more batching gains.
-#
-# First one runtime (ONNX Runtime) at growing batch sizes. Timing rules for every figure in this chapter: a few
-# warm-up calls first, not counted (the first calls build graphs, allocate memory and fill caches); then the
-# **median** of repeated calls (a mean would be dragged up by the one call during which something else ran);
-# threads and hardware named below.
+# Timing rules for every figure here: a few warm-up calls first, not counted (they build graphs and fill caches);
+# then the **median** of repeated calls (a mean would be dragged up by the one call during which something else
+# ran); threads and hardware named. First ONNX Runtime at growing batch sizes:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import matplotlib.pyplot as plt
 
 from fer_helpers import plots
@@ -356,27 +314,19 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
-# For `best` with ONNX Runtime the curve rises from 1,284 faces/s at batch 1 to 1,787 at batch 8 (1.4 times), then
-# flattens: 1,725 to 1,918 from 16 to 64 faces per call (32 dipped), and 2,194 at 256. The fixed cost of a call is
-# worth sharing among a few faces; past that the arithmetic is most of the time, and 64 faces' activations (the stem
-# alone: 64 x 147 KB) no longer fit in a core's cache, so more faces per call gain little. Read the curve with its
-# repeats in mind: the large batches are timed over only a few calls (at least three), so one slow call moves their
-# point. This run's machine was lightly loaded (load average 2.3 on 2 cores, the load line below; another
-# chapter's run overlapped the start of this one); on a busy one the points scatter more. Rerun the cell to see
-# how much they move.
+# For `best` with ONNX Runtime the curve rises from 975.6 faces/s at batch 1 to 1,582.2 at batch 8 (1.6 times),
+# then flattens (1,835.0 at 256): the fixed cost of a call is worth sharing among a few faces; past that the arithmetic is
+# most of the time.
 #
-# Now every runtime side by side, at batch 1 and at batch 64. The runtimes are timed **in turn, call by call**
-# (`export.time_side_by_side`): if another program starts using the CPU halfway through, it slows all of them
-# alike instead of whichever happened to be timed at that moment. The settings they ran with:
+# Now every runtime at batch 1 and at batch 64, timed **in turn, call by call** (`export.time_side_by_side`), so
+# that a program starting halfway through slows all of them alike. The settings they ran with:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 settings = export.thread_settings(THREADS)
 for key, value in settings.items():
     print(f"{key}: {value}")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 throughput = export.time_side_by_side(predictors, x_compare, batch_sizes=(1, BATCH), repeats=REPEATS)
 speed = pd.DataFrame(throughput).pivot(index="runtime", columns="batch", values="faces/s").loc[list(predictors)]
 speed.columns = [f"faces/s, batch {b}" for b in speed.columns]
@@ -385,7 +335,6 @@ speed[f"batch {BATCH} / batch 1"] = speed[f"faces/s, batch {BATCH}"] / speed["fa
 speed.round(1)
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
 rows = np.arange(len(speed))
 ax.barh(rows - 0.2, speed["faces/s, batch 1"], height=0.4, label="batch 1 (latency)")
@@ -401,51 +350,40 @@ plots.save_fig("10_throughput")
 plt.show()
 
 # %% [markdown]
-# What to notice (on the run saved here; the ranking of close runtimes can change from run to run on a busy
-# machine, the large gaps do not):
+# What to notice (on the run saved here):
 #
 # - **`keras predict` is the slowest way to classify one face** by far: every call builds a small data pipeline and
-#   runs callbacks, a fixed cost of tens of milliseconds (more on a busy machine) that is nothing for 10,000 faces and
-#   everything for one. `predict_on_batch` calls the same compiled function without that machinery. The plain call
-#   `model(x, training=False)` runs *eagerly* under TensorFlow, one operation at a time from Python: in between.
-# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 3.3): the
-#   arithmetic, the same convolutions, dominates, and every runtime uses an optimised library for it. The batch-1
-#   figures differ much more, because they measure the fixed costs.
-# - **For TFLite and ONNX, batch 64 gains little** with this small network: 1.2 to 2.1 times the faces/s of
-#   batch 1 (the table's last column), against 6.7 to 34 times for Keras. Their fixed cost per call is small, so
-#   there is little to share, and 64 faces' activations no longer fit in the caches. `predict_on_batch` gains
-#   6.7 times: lean as it is, each call still goes from Python through Keras and TensorFlow, a fixed cost of a
-#   few milliseconds that batch 1 pays for one face. Batching pays off most for `predict` (34 times), whose
-#   fixed cost is the largest.
-# - **Dynamic range is the one large gap among the lean runtimes**: 2.3 to 3.5 times the faces/s of the float
-#   files at batch 1, about 3 times at batch 64. TFLite's XNNPACK kernels run such a model in 8-bit integers
-#   (each layer's input is quantised on the fly), a quarter of the bytes and the CPU's integer dot-product
-#   instructions. Float16 weights are converted back to float32 before any arithmetic: float16 runs at about
-#   float32's speed (here 1.1 times the float32 file's faces/s at batch 1, 1.0 at batch 64). Between the float32
-#   TFLite file, float16 and ONNX (0.7 to 1.0 ms a face at batch 1) the differences are tenths of a millisecond:
-#   ONNX Runtime was the slowest of the three at batch 1 and the fastest at batch 64, here and in the committed
-#   run of section 10.8, while float32 TFLite and float16 swapped places at batch 64 between the two runs. This
-#   machine was nearly idle; a shared one adds noise and widens the gaps between fast and slow: a call of half a
-#   millisecond often finishes before another program takes the core back, one of several milliseconds rarely
-#   does.
-# - Section 10.8 sets these figures beside the `fer` package's, measured in one run; section 10.9 asks what makes
-#   a network fast.
+#   runs callbacks, a fixed cost of tens of milliseconds that is nothing for 10,000 faces and everything for one.
+#   `predict_on_batch` calls the same compiled function without that machinery; the plain call
+#   `model(x, training=False)` runs *eagerly*, one operation at a time from Python: in between.
+# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 4.5): the same
+#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.2 to 2.1
+#   times the faces/s of batch 1 (the last column), against 7.1 to 40 times for Keras.
+# - **Dynamic range is the one large gap among the lean runtimes**: 2.0 to 3.2 times the faces/s of the float
+#   files at batch 1, 2.2 to 2.4 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
+#   CPU's integer dot-product instructions. Float16 weights are converted back to float32 first, so float16 runs at
+#   about float32's speed (here 1.2 times the float32 file's faces/s at batch 1, 1.0 at batch 64).
+#
+# ### Close runtimes on a busy machine (optional)
+#
+# Between the float32 TFLite file, float16 and ONNX (0.8 to 1.3 ms a face at batch 1) the differences are tenths of
+# a millisecond: ONNX Runtime was the slowest of the three at batch 1 and the fastest at batch 64, here and in the
+# committed run of section 10.8, while float32 TFLite and float16 swapped places at batch 64 between the two runs.
+# `predict_on_batch` gains 7.1 times from batching: lean as it is, each call still goes from Python through Keras
+# and TensorFlow, a fixed cost of a few milliseconds. A shared machine adds noise and widens the gaps between fast
+# and slow: a call of half a millisecond often finishes before another program takes the core back, one of several
+# milliseconds rarely does.
 #
 # ## 10.7 One photo, end to end
 #
-# A user does not send a 48x48 face: they send a photo. The time they wait is the whole path of chapter 8: read
-# and decode the file, find the faces, cut the FER2013 crops, classify them. The detector looks at the whole
-# photo (hundreds of thousands of pixels, at many scales) while the classifier looks at 2,304 pixels per face,
-# so on a photo the **detector usually costs more than the classifier**, and the bigger the photo, the more it
-# dominates, up to the size the detector searches: chapter 8's detectors search a copy of a big photo shrunk to
-# 640 pixels on its longest side (`faces.DETECT_MAX_SIDE`), and a smaller photo at its own size.
-#
-# That size is a knob. The detector's work grows with the pixels it searches, so a smaller copy is faster, until
-# the faces in it become too small to find. Every bundled photo, searched at several sizes, with the faces found
-# counted against `data/photos/faces.json` (the faces a person marked in them) and the detection timed:
+# A user sends a photo, not a 48x48 face, and waits for chapter 8's whole path: read the file, find the faces, cut
+# the crops, classify them. The detector looks at the whole photo at many scales, the classifier at 2,304 pixels a
+# face, so the **detector usually costs more**, up to the size it searches: chapter 8's detectors shrink a big
+# photo to 640 pixels on its longest side (`faces.DETECT_MAX_SIDE`). That size is a knob: a smaller copy is faster,
+# until the faces become too small to find. Every bundled photo at several sizes, the faces found counted against
+# `data/photos/faces.json` (marked by a person), and the detection timed:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import json
 
 from fer_helpers import faces
@@ -464,18 +402,12 @@ for side in sorted({640, 480, DETECT_SIDE, 256, 224}, reverse=True):
 pd.DataFrame(by_side).T
 
 # %% [markdown]
-# In the run saved here every size down to 256 found every marked face, and 224 lost the two smallest faces of the
-# composite (shrunk from 1280 pixels wide to 224, they are only a few pixels across). Detection time broadly falls
-# with the pixels searched (single timings are noisy: 480 took longer than 640 here): for the 512x512 photo from 19
-# ms at 640 (where it is searched at its own size) to 9 ms at 320. This chapter uses 320 (`DETECT_SIDE`): every
-# marked face found, with one size step (256) between it and the first that misses one. It is a choice for photos of
-# one to a few faces; a crowd, or a face far from the camera, needs a bigger search (and time).
-#
-# Every bundled photo end to end, with the detector searching at most `DETECT_SIDE` pixels and the ONNX runtime
-# as classifier, step by step:
+# In the run saved here every size down to 256 found every marked face (224 lost the composite's two smallest), and
+# detection broadly got faster with fewer pixels: for the 512x512 photo from 40 ms at 640 to 17 ms at 320, the size
+# this chapter uses (`DETECT_SIDE`), a choice for photos of one to a few faces. Every bundled photo end to end at
+# that size, with the ONNX runtime as classifier, step by step:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 detector = faces.make_detector(DETECTOR, max_side=DETECT_SIDE)
 end_to_end = pd.DataFrame([export.time_end_to_end(predictors["onnx"], path, detector, repeats=E2E_REPEATS)
                            for path in photo_files]).set_index("photo")
@@ -496,49 +428,38 @@ end_to_end[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
 # Then one 512x512 photo, the size the course's goal is set for (one photo in at most 25 ms, end to end) and the
-# photo section 10.8's benchmark gives both the course's model and the fer package: `astronaut.jpg`. The same
-# path with every runtime as the classifier:
+# photo section 10.8's benchmark gives both models: `astronaut.jpg`, with every runtime as the classifier:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 photo_512 = PHOTOS / "astronaut.jpg"
 end_to_end_512 = [export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS) for p in predictors.values()]
 pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
-# The detect column does not involve the classifier at all, so with a well-behaved runtime its differences between
-# rows are this machine's noise: a useful measure of how far to trust any single figure here (but see below: a
-# runtime can slow the steps around it). In the run saved here it ranged from 9.0 to 12.7 ms: 9.0 ms, the 9 ms the
-# same detection took when timed alone in the sweep above, in the last two rows (float16 and `onnx`), 12.3 to 12.7
-# ms in the five before them (the load can change between calls, and a classifier's threads can hold the cores the
-# detector needs: the next cell tests one such case). With the exported files the detector is most of the time (9.0
-# to 12.7 ms of 12.1 to 15.9), and on this nearly idle machine all four meet the course's 25 ms, as does
-# `predict_on_batch` (18.7 ms); `keras predict` (77.9 ms) and the plain call (39.7 ms) do not. The classify column
-# repeats section 10.6's batch-1 story: with `keras predict` (and the plain call) the classifier costs more than the
-# detector, with the other runtimes a fraction of it.
+# The detect column does not involve the classifier: its spread between rows (14.1 to 16.7 ms) is mostly this
+# machine's noise. With the exported files the detector is most of the time (14.1 to 16.7 ms of 17.9 to 22.0), and
+# all four meet the course's 25 ms; `predict_on_batch` (27.8 ms) just misses it, `keras predict` (147.9 ms) and
+# the plain call (105.8 ms) by far.
 #
-# How can a runtime slow the steps *around* it? ONNX Runtime's worker threads normally keep spinning
-# (busy-waiting) for a moment after each call, to start the next call sooner. On a small, busy machine they can
+# ### Threads that keep spinning (optional)
+#
+# A runtime can also slow the steps *around* it. ONNX Runtime's worker threads normally keep spinning
+# (busy-waiting) for a moment after each call, to start the next call sooner; on a small, busy machine they can
 # then hold the CPU while the next photo is read and searched for faces. `export.OnnxPredictor` turns the spinning
 # off (`spin=False`); here is the same photo with ONNX Runtime's default:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 spinning = export.OnnxPredictor(paths["onnx"], threads=THREADS, spin=True, name="onnx, threads spinning")
 pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS)
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
-# How much it matters varies from run to run (compare the two rows with the load printed in section 10.6). In the
-# run saved here the spinning row took 3.5 ms more (16.0 against 12.5 ms), nearly all of it in detection (12.5
-# against 9.1 ms), while the `onnx` row stayed within 0.2 ms of the cell before (12.3 ms there); but the detect
-# column of the cell before moved as much between rows with no spinning involved (9.0 to 12.7 ms), so one run
-# cannot tell the effect from this machine's noise. Rerun the cell to see how much the rows move. On two cores
-# spinning has no spare core to spin on, so expect little gain from it in the classify step (here 0.8 ms against
-# 0.9).
-# Turning spinning off is the safe choice on a small machine that does several things in turn; on a server with
-# cores to spare, spinning can save a little latency.
-# Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
+# In the run saved here the spinning row took 8.0 ms more (27.9 against 19.9 ms), nearly all of it in detection
+# (23.1 against 15.2 ms), three times as much as the detect column of the cell before moved between rows with no
+# spinning involved (14.1 to 16.7 ms): in this one run, on a nearly idle machine, the effect stands out of the
+# noise; repeat the cell to see how often. Turning spinning off is
+# the safe choice on a small machine that does several things in turn; on a server with cores to spare, spinning
+# can save a little latency. Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
 # ## 10.8 The table, and the fer package beside it
 #
@@ -546,14 +467,15 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS
 # batch 1 and 64, and the end-to-end time of the 512x512 photo.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
+from fer_helpers import machine
+
 table = export.deploy_table(paths, comparison, throughput, end_to_end_512)
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 # The load average counts this notebook's own threads too (up to one per core while it times): only a load
-# well above the number of cores means that other work shared the CPU.
+# well above the number of cores (machine.SHARED_LOAD times it) means that other work shared the CPU.
 print(f"{settings['hardware']}; load average {load:.1f} on {os.cpu_count()} cores while this ran"
       + (" (more than this notebook's own threads: the cores were shared with other work, and timings are slower"
-         " than on an idle machine)" if load > 1.25 * os.cpu_count() else " (this notebook's own work)"))
+         " than on an idle machine)" if machine.cores_shared(load) else " (this notebook's own work)"))
 shown_table = table.copy()
 shown_table["max abs diff"] = table["max abs diff"].map(lambda v: "-" if pd.isna(v) else f"{v:.1e}")
 shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "macro-F1": 4, "faces/s, batch 1": 1,
@@ -561,22 +483,15 @@ shown_table = shown_table.round({"top-1 agreement": 4, "accuracy": 4, "macro-F1"
 shown_table.astype(object).where(shown_table.notna(), "-")
 
 # %% [markdown]
-# Is that fast? Only a comparison says, and a fair one needs **one run**: the same machine under the same load,
-# the same faces, the same photo, each figure's meaning stated. Figures copied from someone's README were measured
-# on another machine, with another method, and cannot be set beside ours.
-#
-# The comparison here is the `fer` package (`pip install fer`), which many tutorials use: OpenCV's Haar detector
-# and a mini-Xception classifier (64x64 input) in an int8-weight TFLite file. `tools/benchmark_deploy.py` exports
-# and times the course's model as this chapter did, then runs `tools/benchmark_fer_package.py`, which times fer's
-# own code on the same faces and the same photo in a virtualenv of its own (fer's dependencies clash with the
-# course's: it needs an older setuptools, and its Haar files are gone from OpenCV 5; about 1.7 GB, made once), and
-# scores both models on the test split (PublicTest). This notebook does not run it: it installs packages the
-# first time (fer's virtualenv took 201 s to make) and then runs for about a minute (52 s for the committed run).
-# It reads the run committed in `benchmarks/deploy_best/`, made with the command below (`DIR`: the FER2013
-# folder; add `--quick` for a smoke run on 140 faces):
+# Is that fast? Only a fair comparison says: **one run**, on the same machine under the same load, with the same
+# faces and photo, each figure's meaning stated. The comparison here is the `fer` package (`pip install fer`),
+# which many tutorials use: OpenCV's Haar detector and a mini-Xception classifier (64x64 input) in an int8-weight
+# TFLite file. `tools/benchmark_deploy.py` times the course's model as this chapter did, then fer's own code on the
+# same faces and photo in a virtualenv of its own, and scores both on the test split (PublicTest). This notebook
+# reads its run committed in `benchmarks/deploy_best/` (making fer's virtualenv took 201 s; the run, 52 s), made
+# with the command below (`DIR`: the FER2013 folder; `--quick`: a smoke run on 140 faces):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 run = json.loads((BENCHMARK / "deploy.json").read_text())
 bench = pd.read_csv(BENCHMARK / "deploy.csv", index_col=0)
 print(f"{export.shown(BENCHMARK)}: made by `{run['command']}` on {run['date']} in {run['seconds'] / 60:.0f} min")
@@ -598,16 +513,12 @@ shown_bench["max abs diff"] = bench["max abs diff"].map(lambda v: "-" if pd.isna
 shown_bench.astype(object).where(shown_bench.notna(), "-")
 
 # %% [markdown]
-# fer's row has no agreement, accuracy or macro-F1 on validation: it is another model, and it was *trained* on
-# the faces our validation split comes from (FER2013's Training split), so a figure there would mean nothing.
-# Both models are scored instead on the test split's faces, in the last two columns. There fer has an edge of its
-# own: its checkpoint was chosen on PublicTest + PrivateTest, so its test figure is a little optimistic, while
-# ours was chosen on validation (the caveat printed above).
-#
-# The course set its model four goals for this table. The cell below reads them off the committed run:
+# fer's row has no validation figures: it was *trained* on the faces our validation split comes from. Both models
+# are scored instead on the test split, in the last two columns, where fer's checkpoint, chosen on PublicTest +
+# PrivateTest, makes its figure a little optimistic (the caveat printed above). The course set its model four goals
+# for this table; the cell below reads them off the committed run:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 GOALS = {"faces/s at batch 1, fastest exported format": 1000, "ms end to end, 512x512 photo": 25,
          "top-1 agreement with Keras, every exported format": 0.995}
 fer_name = next(name for name in bench.index if name.startswith("fer "))
@@ -645,50 +556,51 @@ rows = [
 pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_index("figure")
 
 # %% [markdown]
+# In short: as dynamic-range TFLite, `best` classified 3,638 faces/s one at a time against fer's 2,428, but that
+# file agrees with Keras on 99.27% of the faces, below the 99.5% goal; the fastest file that meets it, float16
+# (1,641 faces/s), is slower than fer's classifier. End to end the 512x512 photo took 12.8 ms against fer's 45.9,
+# mostly detection. On the same 3,435 test faces both reach 64.57% accuracy; `best` has the higher macro-F1 (0.622
+# against 0.614).
+#
+# ### Timed in the same rounds (optional)
+#
 # The same run timed our TFLite files a second time *inside fer's worker*, call by call in the same rounds as
 # fer's classifier, so that one ratio is free of the load changing between the two processes:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 same_rounds = pd.DataFrame(run["fer"]["throughput"]).pivot(index="runtime", columns="batch", values="faces/s")
 same_rounds.columns = [f"faces/s, batch {b}" for b in same_rounds.columns]
 same_rounds.round(0)
 
 # %% [markdown]
-# What the committed run says (every figure in the three tables above; it ran on this nearly idle machine just
-# before this notebook, load average 1.6 on 2 cores at its end):
+# ### The committed run in detail (optional)
+#
+# It ran on this nearly idle machine just before this notebook (load average 1.6 on 2 cores at its end):
 #
 # - **The classifier.** Run as dynamic-range TFLite, `best` classifies more faces per second one at a time than
-#   fer's classifier: 3,638 against 2,428 in the main table (1.50 times), 5,011 against 2,428 timed in the same
-#   rounds, well past the course's goal of 1,000. That is the stretch goal met, by a network with several times
-#   fer's parameters (0.5 MB of 8-bit weights against fer's 0.1 MB), thanks to 8-bit arithmetic (section 10.6):
-#   our float files are slower than fer's int8 classifier (1,106 to 1,641 faces/s in the main table, 1,788 and
-#   1,826 in the same rounds).
+#   fer's classifier: 3,638 against 2,428 in the main table (1.50 times; 5,011 against 2,428 timed in the same
+#   rounds), well past the course's goal of 1,000. That is the stretch goal met, by a network with several times
+#   fer's parameters, thanks to 8-bit arithmetic (section 10.6): our float files are slower than fer's int8
+#   classifier (1,106 to 1,641 faces/s in the main table).
 # - **One goal missed: agreement for every file.** Dynamic range agrees with Keras on 99.27% of the validation
-#   faces, below the 99.5% goal (the float32, float16 and ONNX files: 100%). Among the files that meet the
-#   agreement goal the fastest, float16, classified 1,641 faces/s: the speed goal of 1,000 is met with full
-#   agreement, though not the stretch goal. So choose: float16 for Keras's answers, dynamic range for more speed
-#   than fer's; or close the gap: integer quantisation calibrated on training faces (exercise 3) is the next thing
-#   to try, and to check.
-# - **End to end**, the 512x512 photo took 12.8 ms (the median of the four exported files, 12.0 to 14.9 ms): the
-#   25 ms goal is met on this nearly idle machine, and detection (9 ms, the median over the course's rows in
-#   `deploy.md`) was most of it. fer took 45.9 ms: its Haar detector searches the whole photo at many scales
-#   (44 ms alone, timed separately). For a user waiting on one photo, the detector and its search size matter
-#   more than the classifier.
+#   faces, below the 99.5% goal (the float32, float16 and ONNX files: 100%). The fastest file that meets it,
+#   float16, classified 1,641 faces/s: the speed goal met with full agreement, though not the stretch goal. So
+#   choose float16 for Keras's answers, dynamic range for speed; or try integer quantisation calibrated on training
+#   faces (exercise 3).
+# - **End to end**, the 512x512 photo took 12.8 ms (the median of the four exported files, 12.0 to 14.9 ms), within
+#   the 25 ms goal, most of it detection (9 ms). fer took 45.9 ms: its Haar detector searches the whole photo at
+#   many scales (44 ms alone). For a user waiting on one photo, the detector and its search size matter more than
+#   the classifier.
 # - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 64.57% and 0.622: the same
-#   accuracy (2,218 faces right each), and `best` 0.008 ahead on macro-F1, which weighs the seven emotions alike
-#   (its answers are a little more even across them). fer's figure is a little optimistic (its checkpoint was
-#   chosen on these faces among others) and ours is not, so if anything the comparison favours fer; we cannot say
-#   by how much.
+#   accuracy (2,218 faces right each), and `best` 0.008 ahead on macro-F1, which weighs the seven emotions alike.
+#   fer's figure is a little optimistic and ours is not, so if anything the comparison favours fer.
 #
 # ## 10.9 What makes a model fast, and what would make it faster
 #
-# Speed follows the arithmetic. `best` spends the MFLOPs per face printed in section 10.1, most of them in its
-# 3x3 convolutions. The best faces/s this notebook measured times that is the CPU's *effective* speed on this
-# network (FLOPs per second); that speed divided by a target rate is what a network could cost to reach it here:
+# Speed follows the arithmetic. The best faces/s measured here times `best`'s MFLOPs per face is the CPU's
+# *effective* speed on this network; divided by a target rate, it is what a network could cost to reach it here:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 measured = table[table["measured"] == "here"]
 best_speed = measured[["faces/s, batch 1", f"faces/s, batch {BATCH}"]].astype(float).max().max()
 flops = models.count_flops(model)
@@ -700,26 +612,20 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
           f"MFLOPs per face")
 
 # %% [markdown]
-# The fastest figure is dynamic range's, in 8-bit integers, so this "effective" rate mixes integer and float
-# arithmetic; it still says where a network must stand. `best` costs less than what either rate leaves, which is
-# why it reached both with dynamic range; in float32 it came out between 993.8 and 2,175.3 faces/s in this
-# notebook's timings (section 10.6's table and the cost table below): at or above the goal in every timing but
-# one (ONNX at batch 1 in section 10.6's table, 993.8), below fer's rate in every one.
+# The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
+# still says where a network must stand. In float32 `best`'s exported files came out between 786.3 and 2,156.1
+# faces/s in this notebook's timings: at or above the goal in all but two, below fer's rate in every one.
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
-# 1. **A smaller network.** Speed does not depend on what the weights have learned, only on the shapes, so we
-#    can time untrained networks without training any: chapter 4's original CNN (`seed_cnn`) and the course's
-#    other architecture (`vgg_bn`) at several widths, beside `best`. Whether a smaller net is as *accurate* is a
-#    separate question, that only training answers (chapter 9 answered it for `small_resnet`).
-# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes (section 10.6 shows what it did here);
-#    quantising the activations too (exercise 3) can go further.
-# 3. **Batching**, where the application allows it and the fixed cost per call is a large share of the time
-#    (Keras' `predict`, section 10.6). Measure it: on a lean runtime batch 64 gained only 1.2 to 2.1 times here
-#    (section 10.6), and the cost table below shows how it varies from network to network.
+# 1. **A smaller network.** Speed depends on the shapes, not on the weights, so untrained networks can be timed:
+#    chapter 4's original CNN (`seed_cnn`) and the course's other architecture (`vgg_bn`) at several widths,
+#    beside `best`. Whether a smaller net is as *accurate* only training answers (chapter 9).
+# 2. **Quantisation**: int8 arithmetic moves a quarter of the bytes (section 10.6); quantising the activations too
+#    (exercise 3) can go further.
+# 3. **Batching**, where the application allows it and the fixed cost per call is large (Keras' `predict`).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 candidates = {f"{model.name} (best)": model,
               "seed_cnn (chapter 4)": models.build_seed_cnn(),
               "vgg_bn": models.build_vgg_bn(),
@@ -743,7 +649,6 @@ cost.round(1)
 # The same figures on log scales:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 for size, marker in ((1, "o"), (BATCH, "s")):
     ax.loglog(cost["MFLOPs per face"], cost[f"faces/s, batch {size}"], marker, label=f"batch {size}")
@@ -766,26 +671,22 @@ plt.show()
 
 # %% [markdown]
 # Faces per second grow as the FLOPs fall, though not in proportion: the smaller the network, the larger the share
-# of the fixed costs per call and per layer (and the more its figures jump from run to run). The shape of a network
-# counts too, and not always the way the FLOPs say: `best` has 0.4 times the FLOPs of the full `vgg_bn` and ran 2.2
-# times faster at batch 1 and 2.6 times at batch 64 (the FLOPs' ratio: 2.6), but the half-width `vgg_bn`, with
-# `best`'s widths (16 to 128 channels) and 0.65 times its FLOPs, ran slower than `best` (0.94 times its faces/s at
-# batch 1, 0.82 at batch 64), although `best` is deeper (11 convolutions in section 10.4's ONNX graph, against
-# `vgg_bn`'s 8, and the residual additions) and every layer brings a fixed cost. FLOPs do not tell the whole story
-# (the number of layers, their widths and how well each suits the CPU's kernels count as well), and one cell is not
-# enough to say how much each does. The ONNX file of `best` gives 1,501.9 faces/s at batch 1 in this cell, 993.8 in
-# section 10.6's side-by-side timing and 1,283.7 in its batch-size sweep: the same file, minutes apart, the highest
-# 1.5 times the lowest on this nearly idle machine, so read one cell's gaps between networks with that in mind.
-# Notice also how little batch 64 gains: 1.15 to 1.8 times the batch-1 figure, the most for the smallest network
-# (whose batch-1 call is mostly fixed cost), the least for chapter 4's: measure at the batch size your application
-# will actually use.
+# of the fixed costs per call and per layer. And batch 64 gains only 1.15 to 1.8 times the batch-1 figure here:
+# measure at the batch size your application will actually use.
+#
+# ### Shape, not only FLOPs (optional)
+#
+# The shape counts too: `best` has 0.4 times the FLOPs of the full `vgg_bn` and ran 2.9 times faster at batch 1 and
+# 3.8 times at batch 64, but the half-width `vgg_bn`, with `best`'s widths and 0.65 times its FLOPs, gained less
+# than its FLOPs promise: 1.2 times `best`'s faces/s at batch 1 and 1.0 at batch 64. FLOPs do not tell the whole
+# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 1,081.4 faces/s at batch 1 in
+# this cell, 786.3 in section 10.6's side-by-side timing and 975.6 in its batch-size sweep.
 #
 # ## 10.10 Serving it
 #
-# An application needs one function: photo bytes in, emotions out. Below it is 20 lines, with the pieces of
-# chapter 8 and the ONNX predictor: the server then needs ONNX Runtime, OpenCV, Pillow and the detector, not
-# TensorFlow or Keras. The upload goes through `faces.read_image`, so sideways phone photos, CMYK and broken
-# files are handled as in chapter 8, and a bad upload is one line, not a traceback.
+# An application needs one function: photo bytes in, emotions out. Below it is 20 lines, with chapter 8's pieces
+# and the ONNX predictor: the server needs ONNX Runtime, OpenCV, Pillow and the detector, not TensorFlow or Keras,
+# and a bad upload (through `faces.read_image`) is one line, not a traceback.
 
 # %%
 import tempfile
@@ -813,11 +714,10 @@ def emotions_from_bytes(upload: bytes) -> dict:
 print(json.dumps(emotions_from_bytes((PHOTOS / "astronaut.jpg").read_bytes())))
 
 # %% [markdown]
-# To put it on the network, wrap it in an HTTP handler. The standard library's WSGI interface is enough: a
-# function that receives the request (`environ`) and a callback to start the response. We call it **in this
-# process**, with a hand-made request, instead of starting a server: nothing listens on a port, nothing is left
-# running. `wsgiref.simple_server.make_server("127.0.0.1", 8000, app).serve_forever()` would serve it for real
-# (one request at a time: a production server such as gunicorn runs several processes).
+# To put it on the network, wrap it in an HTTP handler: the standard library's WSGI interface, a function that
+# receives the request (`environ`) and a callback to start the response. We call it **in this process** with a
+# hand-made request: nothing listens on a port. `wsgiref.simple_server.make_server("127.0.0.1", 8000,
+# app).serve_forever()` would serve it for real, one request at a time (gunicorn runs several processes).
 
 # %%
 import io
@@ -858,28 +758,17 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # ## Summary
 #
 # - Deployment formats store the computation, not just the weights: a SavedModel for TensorFlow, a TFLite file
-#   for a small interpreter (and quantised, 2 to 4 times smaller), an ONNX file for ONNX Runtime and other engines.
-#   SavedModel and TFLite go through TensorFlow: the course makes them under the TensorFlow backend (Keras can
-#   also make a SavedModel under JAX, not under PyTorch). ONNX comes from TensorFlow and PyTorch, and from JAX
-#   with `jax2onnx`, which the course does not install.
+#   for a small interpreter (quantised, 2 to 4 times smaller), an ONNX file for ONNX Runtime and other engines.
 # - An export is checked on real faces: the largest probability difference (about 1e-6 for float32 exports) and
 #   the top-1 agreement with Keras; a quantised export also gets its accuracy cost measured.
-# - Timings are medians over repeats after warm-up, with the hardware, threads and load named, and the
-#   runtimes timed in turn. Batch-1 latency measures fixed costs (`keras predict` is the worst way to classify
-#   one face); batched throughput measures the arithmetic.
-# - A fair comparison is one run: `tools/benchmark_deploy.py` measured `best` and the `fer` package on the same
-#   faces, photo and machine (committed in `benchmarks/deploy_best/`). There `best`, as dynamic-range TFLite,
-#   classified 1.5 times as many faces per second one at a time as fer's classifier, at the price of agreeing
-#   with Keras on 99.27% of the faces instead of 99.5%; the float files agree fully, are slower than fer's, and
-#   still pass the goal of 1,000 faces/s (float16: 1,641). End to end ours took about a quarter of fer's time
-#   (12.8 ms against 45.9) and met the 25 ms goal on that nearly idle machine: the detector, and the size it
-#   searches, is most of the time. On test the two have the same accuracy (64.57%) and `best` the higher
-#   macro-F1 (0.622 against 0.614), while fer's checkpoint was chosen on the test faces.
-# - Speed follows the arithmetic and the shape of the network: in section 10.9, chapter 4's network (436 MFLOPs a
-#   face, `best` 91) ran at a fifth to a quarter of `best`'s speed; 8-bit arithmetic gave `best` 2.3 to 3.5
-#   times more again at batch 1 (section 10.6).
-# - Serving is a function from bytes to JSON plus a thin HTTP layer; the ONNX file frees the server from
-#   TensorFlow.
+# - Timings are medians over repeats after warm-up, hardware, threads and load named, runtimes timed in turn.
+#   Batch-1 latency measures fixed costs (`keras predict` is the worst way to classify one face); batched
+#   throughput the arithmetic.
+# - A fair comparison is one run, on the same faces, photo and machine (`benchmarks/deploy_best/`, `best` beside
+#   the `fer` package).
+# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.3 to 3.5 times more
+#   at batch 1.
+# - Serving is a function from bytes to JSON plus a thin HTTP layer, free of TensorFlow with the ONNX file.
 #
 # ## Exercises
 #
@@ -907,9 +796,9 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # ## Solutions
 #
 # 1. Read the last column of the cell below. In the run saved here, on a nearly idle machine, batch 64 gained the
-#    most from the second core: 1.84 times the one-thread figure for `best` and 1.64 for the quarter-width `vgg_bn`,
-#    short of the 2 that two cores allow. At batch 1 it gained less, 1.10 times for `best`, and for the
-#    quarter-width `vgg_bn` nothing (0.87: slower). Both are small networks: one face's layers are too small to
+#    most from the second core: 1.90 times the one-thread figure for `best` and 1.81 for the quarter-width `vgg_bn`,
+#    short of the 2 that two cores allow. At batch 1 it gained less, 1.18 times for `best`, and for the
+#    quarter-width `vgg_bn` nothing (0.88: slower). Both are small networks: one face's layers are too small to
 #    split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
 #    time, the more so the smaller the network; batch 64 gives each core 64 faces' worth of every layer. On a busy
 #    machine (check the load line of section 10.8) expect less: with the other core already taken, two threads wait
@@ -934,10 +823,10 @@ pd.DataFrame(by_threads).set_index(["network", "batch"]).round(2)
 # %% [markdown] tags=["solution"]
 # 2. About 4 times (32 bits / 8 bits); the measured ratio is a little below 4 because the file also holds the
 #    graph, one scale per weight tensor or channel, and the biases (kept in 32 bits). 2,000 faces/s x 436
-#    MFLOPs = about 871 GFLOP/s, 1.7 times the 527 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
+#    MFLOPs = about 871 GFLOP/s, 2.7 times the 322 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
 #    below prints the ratio), and that figure is dynamic range's 8-bit arithmetic at batch 64. In float32,
-#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 452.0 faces/s x 436 MFLOPs at batch
-#    64), less than a quarter of what it would need.
+#    chapter 4's network itself reached about 180 GFLOP/s (the cost table: 415.4 faces/s x 436 MFLOPs at batch
+#    64), about a fifth of what it would need.
 
 # %% tags=["solution"]
 from fer_helpers import check
@@ -998,7 +887,7 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 # 5. Detection is the largest step with both. YuNet (`"yunet"`: chapter 8's 640-pixel search) found all four
 #    faces; with four faces the classifier's one call holds four faces. Haar at the same size found three of
 #    them and was slower; at full size (`max_side=None`) it searches four times the pixels, finds the fourth face
-#    and takes over three times longer again (the run saved here: 27.9, 75.4 and 253.1 ms of detection with
+#    and takes over three times longer again (the run saved here: 34.1, 65.1 and 243.2 ms of detection with
 #    YuNet, Haar and Haar at full size, on a nearly idle machine): the detector is the step to choose with care.
 
 # %% tags=["solution"]

@@ -34,12 +34,14 @@
 #
 # | mode | what runs | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 2.1 min (measured) | ~1-2 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 118 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | ~1-2 min (estimated) |
 # | full (`FER_QUICK=0`) | a VGG twice as wide (4x the arithmetic), 1,024-2,048 faces, 3 timed epochs per measurement | ~40 min (computed from the quick run's speeds: 4x the arithmetic on 8x the faces; the PyTorch rows take most of it) | a few minutes (estimated) |
 #
-# Every speed in this notebook was measured on a small, shared 2-core machine (the load average is printed beside
-# the figures; this notebook's own work keeps it near 1.5): read them as a method and an order of magnitude, not
-# as this CPU's best. The outputs saved in this notebook come from the run named in the first output line below.
+# **Modes.** Quick mode trains a narrow VGG on 128-256 faces (the committed sample, repeated), full mode a VGG twice
+# as wide on 1,024-2,048 faces; each measurement runs in a fresh process. The speeds come from a small, shared
+# 2-core CPU (its load average is printed beside them): a method and an order of magnitude, not this CPU's best.
+# The committed run had no GPU: its GPU columns say *not measured*, and a GPU machine fills them in. The saved
+# outputs come from the run named in the first output line.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -102,24 +104,22 @@ PER_REPLICA_BATCH = 16
 # | the tensors' type (`tf.Tensor`, `jax.Array`, `torch.Tensor`) and the tools around them (profilers, debuggers, export) | the saved files: a `.weights.h5` or `.keras` file written under one backend loads under the others |
 # | how to use several devices (`tf.distribute`, `keras.distribution` on JAX, `torch.distributed`) | the results, up to float32 rounding |
 #
-# A Python process chooses its backend **once**, at the first `import keras`, from the environment variable
-# `KERAS_BACKEND` (or `~/.keras/keras.json`). This notebook's kernel already imported Keras, so each backend below
-# runs in a **fresh Python process** (`python -m fer_helpers.scale ...`, with `KERAS_BACKEND` set) that prints
-# its result as JSON. A backend whose package is not installed gets a row saying so, not an error. The course
-# install (`make course`, Binder, `environment.yml`) brings TensorFlow and JAX; PyTorch is the `backends` extra,
-# about a gigabyte: `pip install -e ".[backends]"` (or `make test-backends`) adds its CPU build, and then the
-# PyTorch row below is measured instead of "not installed". The committed run had it installed.
+# A Python process chooses its backend **once**, at the first `import keras`, from `KERAS_BACKEND` (or
+# `~/.keras/keras.json`). This kernel already imported Keras, so each backend below runs in a **fresh Python
+# process** (`fer_helpers.isolated.run`, with `KERAS_BACKEND` set) that hands its result back; a backend that is not installed
+# gets a row saying so. PyTorch's CPU build (about a gigabyte) is the `backends` extra
+# (`pip install -e ".[backends]"`); the committed run had it installed.
 
 # %%
 import keras
 
-from fer_helpers import scale
+from fer_helpers import machine, scale
 
 print(f"this kernel: Keras {keras.__version__} on the {keras.backend.backend()} backend")
-for backend in scale.BACKENDS:
-    print(f"{backend:>10}: {'installed' if scale.backend_installed(backend) else 'not installed'}")
-print(f"GPUs here (nvidia-smi): {scale.gpu_count()} | CPU cores: {os.cpu_count()} | "
-      f"load average now (1 min): {scale.load_average()}")
+for backend in machine.BACKENDS:
+    print(f"{backend:>10}: {'installed' if machine.backend_installed(backend) else 'not installed'}")
+print(f"GPUs here (nvidia-smi): {machine.gpu_count()} | CPU cores: {os.cpu_count()} | "
+      f"load average now (1 min): {machine.load_average()}")
 
 # %% [markdown]
 # ## 11.2 The same training under three backends
@@ -128,11 +128,9 @@ print(f"GPUs here (nvidia-smi): {scale.gpu_count()} | CPU cores: {os.cpu_count()
 # `WIDTHS` channels, dropout 0 so that no backend draws random numbers the others do not), the **same initial
 # weights** (made here, saved as a `.weights.h5` file, loaded by each process), the same faces in the same order
 # (`shuffle=False`), the same optimizer (SGD with momentum). Each process trains one untimed epoch (tracing,
-# compiling, allocating) and then `TIMED_EPOCHS` timed ones, of which the median counts (an epoch slowed down by
-# another job on this shared machine does not). GPUs are hidden from it, so the figure is the CPU's.
+# compiling, allocating) and then `TIMED_EPOCHS` timed ones, of which the median counts. GPUs are hidden from it.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import pandas as pd
 
 from fer_helpers import data
@@ -147,12 +145,10 @@ backends[["status", "version", "cpu_images_per_s", "gpu_images_per_s", "first_ep
 
 # %% [markdown]
 # The columns: `cpu_images_per_s` is the steady-state speed (the median timed epoch); `first_epoch_s` includes
-# preparing the step, which is what you wait for before the first progress line; `process_s` is the whole
-# process, imports included; `load_1min` is the machine's load average as the process ended (above 2 on this
-# 2-core machine means the cores were shared). The figure below is the same speed column.
+# preparing the step, what you wait for before the first progress line; `process_s` is the whole process, imports
+# included; `load_1min` is the load average as the process ended (above 2 means the cores were shared).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -174,7 +170,6 @@ plt.show()
 # loaded from this kernel's file, compare with this kernel's, and the losses of its first batches:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 for backend, row in measured.iterrows():
     print(f"{backend:>10}: predictions vs this kernel's, max |difference| {row['weights_max_diff']:.0e} | loss of "
           f"batch 1 {row['first_step_loss']:.7f}, of batch 2 {row['second_step_loss']:.7f} | mean loss of the "
@@ -184,36 +179,30 @@ for backend, row in measured.iterrows():
 # What to notice:
 #
 # - **Weights move between backends as they are.** Every process loaded the `.weights.h5` file written by this
-#   kernel (on the TensorFlow backend here) and predicted the same 16 faces: the probabilities differ from this kernel's by at most a
-#   few 1e-8, the rounding of float32. Train on one backend, serve on another.
-# - **Same start, slowly diverging paths.** The loss of the first batch, computed with the initial weights, agrees
-#   across the three backends to about 1e-7. After a single update (batch 2) one backend already differs from the
-#   other two in the fifth decimal: each computes the gradients with its own kernels, fused and ordered its own
-#   way, and float32 sums in another order differ in their last bits. Training then amplifies these differences step after
-#   step (momentum and BatchNormalization on batches of 32 make this little net sensitive), and a few epochs later
-#   the mean losses differ in the second or third digit. Runs are reproducible within one backend, not
-#   bit-for-bit across them; none of the three is "the right one".
-# - **Speed depends on the backend and on how busy the machine is.** In this run (the load column: about 1.5 on
-#   two cores, this notebook's own work) the three trained within about a fifth of each other. Expect a busy
-#   machine to hurt PyTorch most (not measured in this run: rerun the cell while another job keeps the cores busy
-#   to see it). PyTorch runs the network op by op (eagerly: Keras' default for it) and transposes Keras'
-#   channels-last images around every convolution, so each step issues many small operations, each of which may
-#   then wait for a core; TensorFlow (a traced graph) and JAX (one XLA-compiled step, hence its longest first
-#   epoch) issue few. Where PyTorch's time goes is easy to look at with `torch.profiler` around one epoch
-#   (exercise material: the course does not commit such a profile). Between TensorFlow and JAX, which is ahead
-#   can change from one run to the next on a shared machine. Another machine, another
-#   load, another model size or a GPU can reorder the backends: measure on your machine, under the load it will
-#   have, before you choose.
-# - The `gpu_images_per_s` column says *not measured*: this run had no GPU. On a machine with one, the same cell
-#   runs each backend a second time with the GPU visible and fills it in.
+#   kernel (on the TensorFlow backend) and predicted the same 16 faces: the probabilities differ from this
+#   kernel's by at most a few 1e-8, the rounding of float32. Train on one backend, serve on another.
+# - **Same start, slowly diverging paths.** The loss of the first batch agrees across the three backends to about
+#   1e-7. After a single update (batch 2) one backend already differs in the fifth decimal: each sums the
+#   gradients in its own order, and float32 sums in another order differ in their last bits. Training amplifies
+#   this, and a few epochs later the mean losses differ in the second or third digit. Runs are reproducible within
+#   one backend, not bit-for-bit across them; none of the three is "the right one".
+# - **Speed depends on the backend and on the machine's load.** In this run (load about 1.5 on two cores) the
+#   three trained within about a fifth of each other. Another machine, load, model size or a GPU can reorder them:
+#   measure under the load your machine will have before you choose.
 #
-# **When to pick which.** Keep TensorFlow when you rely on `tf.data`, on `tf.distribute`, or on TensorFlow's
-# deployment tools (TF Serving, TensorFlow Lite / LiteRT, TensorFlow.js). Pick JAX for long runs on GPUs or TPUs,
-# where one compiled step repeated thousands of times pays back its compile time, and for Keras' own distribution
-# API (`keras.distribution`, next section). Pick PyTorch when the model has to live in PyTorch code (a research
-# codebase, a `torch` serving stack) or when you want to debug op by op. For this course's 48x48 faces any of
-# the three works: `fer_helpers` is plain Keras 3 and its unit tests run under all three backends (the chapters
-# themselves are executed under TensorFlow; start JupyterLab with `KERAS_BACKEND=jax` to try another).
+# **When to pick which.** Keep TensorFlow when you rely on `tf.data`, `tf.distribute` or TensorFlow's deployment
+# tools (TF Serving, LiteRT, TensorFlow.js). Pick JAX for long runs on GPUs or TPUs, where one compiled step
+# repeated thousands of times pays back its compile time, and for `keras.distribution` (next section). Pick
+# PyTorch when the model has to live in PyTorch code, or to debug op by op. For this course's 48x48 faces any of
+# the three works: `fer_helpers`' unit tests run under all three (start JupyterLab with `KERAS_BACKEND=jax` to try).
+#
+# ### Why a busy machine hurts PyTorch most (optional)
+#
+# Expect a busy machine to hurt PyTorch most (not measured in this run: rerun the cell while another job keeps
+# the cores busy to see it). PyTorch runs the network op by op (eagerly: Keras' default for it) and transposes
+# Keras' channels-last images around every convolution, so each step issues many small operations, each of which
+# may then wait for a core; TensorFlow (a traced graph) and JAX (one XLA-compiled step, hence its longest first
+# epoch) issue few. Where PyTorch's time goes is easy to look at with `torch.profiler` around one epoch.
 #
 # ## 11.3 Data parallelism: one model, several devices, one global batch
 #
@@ -227,13 +216,11 @@ for backend, row in measured.iterrows():
 #    averaged update, so the copies stay identical.
 #
 # Why this is *the same* SGD step: the loss of a batch is the mean of its examples' losses, and a gradient is
-# linear, so the gradient of the mean over 32 faces is the mean of the gradients over two halves of 16. Data
-# parallelism on R devices with per-replica batch b computes exactly the step that one device would compute with
-# batch R x b; only the time changes. Here is that identity in plain NumPy, for a softmax regression on the
-# faces' pixels:
+# linear, so the gradient of the mean over 32 faces is the mean of the gradients over two halves of 16. R devices
+# with per-replica batch b compute exactly the step that one device computes with batch R x b; only the time
+# changes. Here is that identity in plain NumPy, for a softmax regression on the faces' pixels:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 def softmax_gradient(pixels, onehot, weights):
     """Gradient, with respect to `weights`, of the mean cross-entropy of softmax(pixels @ weights)."""
     logits = pixels @ weights
@@ -260,28 +247,22 @@ print(f"batch 32 vs one replica's gradient alone: max |difference| "
 #
 # - **The learning rate belongs to the global batch.** Going from one GPU with batch 64 to 8 GPUs with 64 each
 #   makes the global batch 512: 8 times fewer steps per epoch, each averaging 8 times more faces. The **linear
-#   scaling rule** (Goyal et al., 2017, *Accurate, Large Minibatch SGD*, their recipe for ImageNet) multiplies the
-#   learning rate by the same factor, and ramps it up over the first epochs (**warm-up**; they used 5), because
-#   a large rate on a freshly initialised network diverges. `fer_helpers.train.learning_rate_schedule` already
-#   has the warm-up; scale its `learning_rate`. Goyal et al. found the rule to hold up to batches of about 8,000
-#   images and to break beyond; for Adam a square-root scaling is a common starting point. Both are starting
-#   points to validate, not laws.
-# - **Only what is per example splits cleanly.** BatchNormalization normalises with the statistics of its batch:
-#   under `tf.distribute` each replica uses its own slice's statistics unless the layer is built with
-#   `synchronized=True`; under JAX's `DataParallel` the batch is one array split across devices and the
-#   statistics are global. Dropout's random masks depend on how the random numbers are split across devices.
-#   Neither is wrong, but neither is bit-equal to one device; the check below uses a network without them.
+#   scaling rule** (Goyal et al., 2017, their recipe for ImageNet) multiplies the learning rate by the same factor
+#   and ramps it up over the first epochs (**warm-up**; they used 5), because a large rate on a freshly
+#   initialised network diverges; it held up to batches of about 8,000 images. For Adam a square-root scaling is a
+#   common starting point. Both are starting points to validate, not laws.
+# - **Only what is per example splits cleanly.** BatchNormalization normalises with its batch's statistics: under
+#   `tf.distribute` each replica uses its own slice's unless the layer is built with `synchronized=True`; under
+#   JAX's `DataParallel` they are global. Dropout's masks depend on how random numbers are split across devices.
+#   The check below uses a network without either.
 # - **One worker writes.** All replicas hold the same weights, so one process (process 0, TensorFlow's "chief")
-#   writes the checkpoints, logs and final model; the others would write the same files, or collide. Keras 3's
-#   callbacks do not know about workers: on several machines, give the others a throw-away folder (the pattern
-#   of TensorFlow's multi-worker guide) or skip their callbacks.
+#   writes the checkpoints, logs and final model; the others would write the same files, or collide.
 #
-# The learning rates and steps for the same recipe on more devices, from chapter 5's 1e-3 at batch 64 (with
-# FER2013's 25,838 training faces after the validation cut), by the linear rule (Goyal et al.'s, for SGD) and by
-# the square-root rule (the usual starting point for Adam, which chapter 5 uses):
+# The learning rates and steps for chapter 5's recipe (1e-3 at batch 64, 25,838 training faces) on more devices, by
+# the linear rule (Goyal et al.'s, for SGD) and by the square-root rule (the usual starting point for Adam, which
+# chapter 5 uses):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import math
 
 rows = []
@@ -297,9 +278,9 @@ pd.DataFrame(rows).set_index("replicas")
 # %% [markdown]
 # ## 11.4 Two devices on one CPU, with JAX: `keras.distribution.DataParallel`
 #
-# There is no second GPU here, but the identity can still be checked on real software: XLA can present one CPU
-# as several devices (`XLA_FLAGS=--xla_force_host_platform_device_count=2`, read once when JAX starts, hence a
-# fresh process again). Keras' distribution API then does the rest:
+# There is no second GPU here, but XLA can present one CPU as several devices
+# (`XLA_FLAGS=--xla_force_host_platform_device_count=2`, read once when JAX starts, hence a fresh process), and
+# Keras' distribution API does the rest:
 #
 # ```python
 # devices = keras.distribution.list_devices()              # ['cpu:0', 'cpu:1'] here; the GPUs on a GPU machine
@@ -308,13 +289,12 @@ pd.DataFrame(rows).set_index("replicas")
 # model.compile(...); model.fit(x, y, batch_size=GLOBAL_BATCH)   # each batch split along its first axis
 # ```
 #
-# `fer_helpers.scale.data_parallel_check` runs exactly that in a fresh process, after training the same network
-# from the same initial weights on the same faces on **one** device with the **global** batch. The network is
-# small (two convolutions, no dropout, no BatchNormalization) and the optimizer is plain SGD, so any difference
-# comes from the order of float32 additions alone: we call the runs equal if no weight differs by more than 1e-5.
+# `fer_helpers.scale.data_parallel_check` runs exactly that, after training the same network from the same initial
+# weights on the same faces on **one** device with the **global** batch. The network is small (two convolutions,
+# no dropout, no BatchNormalization) and the optimizer plain SGD, so any difference comes from the order of float32
+# additions alone: we call the runs equal if no weight differs by more than 1e-5.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 parallel = {}
 parallel["jax"] = scale.data_parallel_check("jax", devices=2, steps=PARALLEL_STEPS,
                                             per_replica_batch=PER_REPLICA_BATCH, x=x_train, y=y_train)
@@ -345,16 +325,12 @@ show_parallel(parallel["jax"])
 #
 # TensorFlow's own tool for several GPUs of one machine is `tf.distribute.MirroredStrategy`: model and optimizer
 # are created inside `strategy.scope()`, which makes every weight a *mirrored* variable (one copy per device), and
-# `fit` splits each batch across the replicas and all-reduces the gradients. Keras divides each replica's loss by
-# the number of replicas, so the summed gradients are the average. To get two devices out of one CPU, TensorFlow
-# must be told **before it initialises** to split it into two logical devices
-# (`tf.config.set_logical_device_configuration`): one more reason for a fresh process.
-#
+# `fit` splits each batch across the replicas and all-reduces the gradients. To get two devices out of one CPU,
+# TensorFlow must be told **before it initialises** to split it into two logical devices: a fresh process again.
 # This run also trains one device with the **per-replica** batch (16), the tempting mistake of "keeping the batch
-# size" when adding devices: twice as many steps, each on half the faces.
+# size" when adding devices.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 parallel["tensorflow"] = scale.data_parallel_check("tensorflow", devices=2, steps=PARALLEL_STEPS,
                                                    per_replica_batch=PER_REPLICA_BATCH, x=x_train, y=y_train,
                                                    contrast=True)
@@ -365,7 +341,6 @@ if contrast is not None:
           f"{contrast:.1e}, not equal")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.6), sharey=True)
 for ax, (backend, result) in zip(axes, parallel.items()):
     if result["status"] != "ok":
@@ -388,17 +363,20 @@ plt.show()
 # split; what you must change is the learning rate, because it belongs to the global batch.
 #
 # On a machine with 8 GPUs, the same code runs with `keras.distribution.list_devices()` returning the GPUs (JAX)
-# or `MirroredStrategy()` finding them by itself (TensorFlow). With the PyTorch backend, Keras leaves data
-# parallelism to PyTorch: one process per GPU under `torch.distributed` (`DistributedDataParallel`), as the Keras
-# guide on multi-GPU training with PyTorch shows; it is not run here.
+# or `MirroredStrategy()` finding them by itself (TensorFlow); with the PyTorch backend, Keras leaves data
+# parallelism to `torch.distributed` (`DistributedDataParallel`), not run here. On several machines (hosts) each
+# runs the same script and one coordinates, and the same rules hold: the learning rate follows the global batch,
+# every worker reads different faces, one worker writes.
 #
-# **Several machines.** Each host runs the same script; one of them coordinates. With JAX:
+# ### Several machines, in code (optional)
+#
+# With JAX:
 #
 # ```python
 # keras.distribution.initialize(job_addresses="10.0.0.1:1234",   # the coordinator's address (host 0)
 #                               num_processes=2, process_id=HOST_ID)
 # keras.distribution.set_distribution(keras.distribution.DataParallel())   # all devices of all hosts
-# # ...build, compile, fit as before; each host feeds its own share of every global batch
+# model = build_model(); model.compile(...); model.fit(...)   # each host feeds its own share of every global batch
 # if HOST_ID == 0:
 #     model.save_weights("best.weights.h5")                    # one writer
 # ```
@@ -415,21 +393,19 @@ plt.show()
 # model.fit(dataset)   # a tf.data dataset of global batches; tf.data shards it across the workers
 # ```
 #
-# The same rules hold at every scale: the learning rate follows the global batch, every worker reads different
-# faces, one worker writes. And the network matters more than the devices: a few hundred GPUs cannot make up for
-# a batch so large that the rule above breaks.
+# Keras 3's callbacks do not know about workers: give the workers other than the first a throw-away folder (the
+# pattern of TensorFlow's multi-worker guide) or skip their callbacks. And the network matters more than the
+# devices: a few hundred GPUs cannot make up for a batch so large that the linear rule breaks.
 #
 # ## 11.6 Input pipelines: reading folders every epoch vs `tf.data`
 #
 # The classic Keras way to feed a network from class folders was `ImageDataGenerator().flow_from_directory("train/")`:
-# it listed the class folders once, and then every epoch opened and decoded every JPEG or PNG again in Python, and
-# augmented it with SciPy. The rows below label it "original" as the idiom of the original project's time: its
-# README does not say how it read its images, so this is a likely reconstruction, not a documented fact about it.
-# **Keras 3 removed `ImageDataGenerator`** from its API (`keras.preprocessing.image` no longer has it); a
-# deprecated copy survives only as `tf.keras.preprocessing.image.ImageDataGenerator` when TensorFlow is installed,
-# and it is measured below as the original's reference. Its Keras 3 successor for folders is
-# `keras.utils.image_dataset_from_directory`, which builds a `tf.data` pipeline: file names in, decoded batches
-# out, decoding done in parallel in C++.
+# every epoch it opened and decoded every image again in Python, and augmented it with SciPy. The rows below label
+# it "original" as the idiom of the original project's time (its README does not say how it read its images: a
+# likely reconstruction). **Keras 3 removed `ImageDataGenerator`**; a deprecated copy survives as
+# `tf.keras.preprocessing.image.ImageDataGenerator` and is measured below. Its Keras 3 successor,
+# `keras.utils.image_dataset_from_directory`, builds a `tf.data` pipeline: file names in, decoded batches out,
+# decoding done in parallel in C++.
 #
 # `tf.data` is a chain of steps, each one line, each for a reason:
 #
@@ -465,23 +441,20 @@ print(f"one batch: images {tuple(images.shape)} {images.dtype.name}, labels {tup
       f"{len(pipeline)} batches per epoch")
 
 # %% [markdown]
-# `fer_helpers.scale.array_dataset` is that chain; `scale.folder_dataset` reads class folders, either as they
-# come (decoded every epoch) or decoded once and cached. `scale.pipeline_benchmark` writes the faces as PNG files
-# in class folders (the Kaggle layout the original read), then times each pipeline twice: **reading** alone (the
-# median of 3 full passes after an untimed first one) and **feeding a training epoch** of the same network as
-# above (one compiled model for all pipelines; one untimed epoch, then the median of `TIMED_EPOCHS`).
+# `scale.array_dataset` is that chain; `scale.folder_dataset` reads class folders, decoding every epoch or once
+# (cached). `scale.pipeline_benchmark` writes the faces as PNG files in class folders (the Kaggle layout), then
+# times each pipeline **reading** alone (median of 3 passes after an untimed one) and **feeding a training epoch**
+# of the network above (median of `TIMED_EPOCHS` after an untimed one).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 x_pipe, y_pipe = scale.repeat_to(x_train, y_train, PIPELINE_IMAGES)
 pipelines = scale.pipeline_benchmark(x_pipe, y_pipe, batch_size=BATCH_SIZE, epochs=TIMED_EPOCHS,
                                      augmentation=augmentation, widths=WIDTHS)
 print(f"{PIPELINE_IMAGES} faces as PNG files, batch {BATCH_SIZE}, {keras.backend.backend()} backend, "
-      f"load average {scale.load_average()}")
+      f"load average {machine.load_average()}")
 pipelines
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import matplotlib.ticker
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
@@ -505,21 +478,16 @@ plt.show()
 # What to notice:
 #
 # - **Reading alone**, the pipelines differ several-fold: serving decoded faces from memory (cached, or arrays
-#   from the start) is three times or more faster than decoding the PNG files again in every epoch. The
-#   original generator, decoding in Python, is in the same range as the uncached `tf.data` reader here: 48x48 PNGs
-#   are cheap to decode, and a few hundred files are too few for `tf.data`'s parallel reading to show. Random
-#   augmentation on the CPU costs more than all the reading.
-# - **Feeding a training epoch**, the pipelines that only read are within about a fifth of each other: on this
-#   CPU the network itself is the bottleneck (a few hundred faces per second), so a pipeline that delivers
-#   thousands per second is rarely waited for, and what is left between those rows is of the size of the noise of
-#   a shared machine. The two rows that augment on the CPU (the mapped augmentation and the original generator,
-#   which augments with SciPy) train at about half the speed: on two cores the augmentation competes with the
-#   training for the same cores (in front of the model, as in chapter 3, it would cost the same here).
+#   from the start) is three times or more faster than decoding the PNG files again in every epoch. The original
+#   generator is in the same range as the uncached `tf.data` reader here: 48x48 PNGs are cheap to decode, and a few
+#   hundred files are too few for parallel reading to show. Random augmentation on the CPU costs more than all the
+#   reading.
+# - **Feeding a training epoch**, the pipelines that only read are within about a fifth of each other: on this CPU
+#   the network itself is the bottleneck (a few hundred faces per second). The two rows that augment on the CPU
+#   train at about half the speed: on two cores the augmentation competes with the training for the same cores.
 # - **On a GPU the picture turns around.** The training step gets one to two orders of magnitude faster while the
-#   CPU that decodes the files does not, and a pipeline that re-decodes every file (or a Python generator) starts
-#   to starve the GPU. That is when `.cache()`, `num_parallel_calls` and `.prefetch()` pay off, and when
-#   augmentation belongs in front of the model, on the GPU (chapter 3), rather than in the pipeline. The same
-#   cell on a GPU machine measures it (this run had none).
+#   CPU that decodes the files does not: a pipeline that re-decodes every file starts to starve the GPU. That is
+#   when `.cache()`, `num_parallel_calls` and `.prefetch()` pay off, and augmentation belongs on the GPU (chapter 3).
 #
 # ## 11.7 Mixed precision
 #
@@ -531,38 +499,32 @@ plt.show()
 # keras.mixed_precision.set_global_policy("mixed_float16")    # or "mixed_bfloat16"
 # ```
 #
-# **Why it helps on a GPU**: NVIDIA GPUs since Volta have *tensor cores* that multiply 16-bit matrices several
-# times faster than float32, and 16-bit activations halve the memory traffic and the memory used, which allows
-# larger batches. Keras' documentation puts it as "more than 3 times on modern GPUs and 60% on TPUs" (their
-# figure, for models large enough to keep the hardware busy). **Why it usually does not on a CPU**: most CPUs have
-# no fast 16-bit arithmetic (this one advertises AVX2 and FMA, no AVX-512 BF16 or AMX), so the 16-bit values are
-# converted back and forth around float32 arithmetic, and the run gets slower, not faster.
+# **On a GPU it helps**: NVIDIA GPUs since Volta have *tensor cores* that multiply 16-bit matrices several times
+# faster than float32, and 16-bit activations halve the memory traffic (Keras' documentation: "more than 3 times on
+# modern GPUs and 60% on TPUs"). **On a CPU it usually does not**: most CPUs have no fast 16-bit arithmetic (this
+# one advertises AVX2 and FMA, no AVX-512 BF16 or AMX), so 16-bit values are converted around float32 arithmetic.
 #
 # Two details matter:
 #
-# - **The output layer stays in float32.** The softmax and the loss are where 16 bits hurt: float16 keeps about 3
-#   significant digits and overflows above 65,504, bfloat16 keeps fewer digits still, so probabilities near 0 or 1
-#   and their logarithms come out wrong. `scale.with_float32_output` rebuilds the last layer with
-#   `dtype="float32"` (in your own models, write `layers.Dense(7, activation="softmax", dtype="float32")`).
+# - **The output layer stays in float32.** float16 keeps about 3 significant digits and overflows above 65,504,
+#   bfloat16 keeps fewer digits still, so probabilities near 0 or 1 and their logarithms come out wrong.
+#   `scale.with_float32_output` rebuilds the last layer with `dtype="float32"` (in your own models, write
+#   `layers.Dense(7, activation="softmax", dtype="float32")`).
 # - **float16 needs loss scaling.** Small gradients underflow to zero in float16; under `mixed_float16`, `compile`
 #   wraps the optimizer in a `LossScaleOptimizer`, which multiplies the loss before the gradients are computed
 #   and divides them afterwards. bfloat16 has float32's range, so it needs none.
 #
-# The measurement runs in a fresh process (the policy is global, and the GPUs are hidden from it), same faces,
-# one policy after the other. Compare its float32 row with the other float32 rows of this table only: it trains
-# with Adam, while section 11.2's backend comparison uses SGD with momentum, and it runs in another process: the
-# same network's images/s differ between the two sections, and which difference causes it is not measured here.
+# The measurement runs in a fresh process, one policy after the other. Compare its float32 row only with the
+# other rows of this table: it trains with Adam, while section 11.2 uses SGD with momentum.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 precision = scale.precision_benchmark(x_bench, y_bench, widths=WIDTHS, batch_size=BATCH_SIZE, epochs=TIMED_EPOCHS)
 print(f"{precision.attrs.get('backend', '')} on {precision.attrs.get('device', '?')}, "
       f"{BACKEND_IMAGES} faces, batch {BATCH_SIZE}")
 precision
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-if scale.gpu_count():  # the same measurement with the GPU visible (not run here: this machine has none)
+if machine.gpu_count():  # the same measurement with the GPU visible (not run here: this machine has none)
     precision_gpu = scale.precision_benchmark(x_bench, y_bench, device="any", widths=WIDTHS, batch_size=BATCH_SIZE,
                                               epochs=TIMED_EPOCHS)
     display(precision_gpu)
@@ -583,36 +545,29 @@ plt.show()
 
 # %% [markdown]
 # On this CPU neither 16-bit policy is faster than float32, as expected from hardware without fast 16-bit
-# arithmetic: in this run float16 trained at about float32's speed and bfloat16 at about half of it (in other runs
-# on this shared machine float16 ran at a third to a half of float32's speed, bfloat16 slower still), and both took
+# arithmetic: in this run float16 trained at about float32's speed and bfloat16 at about half of it, and both took
 # longer over their first epoch, which traces and converts more. The columns show the mechanics: the layers compute
 # in 16 bits (`compute_dtype`), the weights stay float32 (`variable_dtype`), the output layer computes in float32,
 # and only `mixed_float16` got a `LossScaleOptimizer`. The losses after these few epochs differ by about 1%, no more
-# than between backends: with the weights kept in float32, 16-bit arithmetic trains the same network (a real run
-# would confirm it on the validation split).
+# than between backends: with the weights kept in float32, 16-bit arithmetic trains the same network.
 #
-# On a GPU with tensor cores, run the same cell and expect the order to turn around; by how much depends on the
-# GPU and on the network being large enough to keep it busy, and a network this narrow may gain little. Prefer
-# `mixed_bfloat16` where the hardware has it (TPUs, NVIDIA GPUs since Ampere): a similar speed-up, no loss scaling.
+# On a GPU with tensor cores, expect the order to turn around, by how much depending on the GPU and on the network
+# being large enough to keep it busy. Prefer `mixed_bfloat16` where the hardware has it (TPUs, NVIDIA GPUs since
+# Ampere): a similar speed-up, no loss scaling.
 #
 # ## Summary
 #
 # - A Keras **backend** (TensorFlow, JAX, PyTorch) runs the arithmetic; the model code and the `.weights.h5`
-#   files are the same under all three. A process chooses its backend once, so compare them in separate
-#   processes, from the same saved weights: predictions agree to about 1e-8; training drifts (the first losses
-#   equal to ~1e-7, the mean losses after a few epochs a few percent apart); speed was alike in this run, and a
-#   busy machine can pull the backends far apart (PyTorch, op by op, is the most exposed). Measure on your
-#   hardware, under its load, before choosing.
+#   files are the same under all three. Compare backends in separate processes from the same saved weights:
+#   predictions agree to about 1e-8, training drifts apart slowly, and speed depends on the machine and its load:
+#   measure before choosing.
 # - **Data parallelism** splits each global batch across replicas and averages their gradients: it computes the
-#   one-device step with the global batch (checked here on two CPU devices with `keras.distribution.DataParallel`
-#   and `tf.distribute.MirroredStrategy`: weights equal to ~1e-8). The learning rate follows the global batch
-#   (linear rule for SGD, square-root rule as Adam's starting point, with warm-up); under `tf.distribute`
-#   BatchNormalization uses each replica's slice unless built with `synchronized=True` (under JAX's
-#   `DataParallel` its statistics are global); one worker writes the checkpoints.
-# - An **input pipeline** that decodes once (`.cache()`), shuffles, batches, maps in parallel and prefetches
-#   serves tens of thousands of 48x48 faces per second here without augmentation, and a few thousand at most
-#   with the augmentation mapped in on the CPU (section 11.6 measures both); on a CPU the network is the bottleneck either way, on a
-#   GPU the pipeline decides whether the GPU waits. `ImageDataGenerator` is gone from Keras 3.
+#   one-device step with the global batch (checked here on two CPU devices under JAX and TensorFlow). The learning
+#   rate follows the global batch (linear rule for SGD, square-root rule as Adam's starting point, with warm-up);
+#   under `tf.distribute` BatchNormalization uses each replica's slice unless `synchronized=True`; one worker writes.
+# - An **input pipeline** that decodes once (`.cache()`), shuffles, batches, maps in parallel and prefetches is
+#   rarely the bottleneck on a CPU; on a GPU it decides whether the GPU waits. `ImageDataGenerator` is gone from
+#   Keras 3.
 # - **Mixed precision** (`mixed_float16`, `mixed_bfloat16`) speeds up GPUs and TPUs and slows down most CPUs;
 #   keep the output layer in float32, and let `mixed_float16` scale the loss.
 #

@@ -260,3 +260,26 @@ def test_slides_are_written_with_the_outputs_and_without_the_solutions(chapter_d
     assert "reveal.js/dist/reveal.js" in html and "A synthetic chapter" in html
     assert "42" in html and "print(6 * 7 + 1)" not in html and "Add one." not in html
     assert make_slides.main(["no_such_chapter.ipynb", "--out", str(tmp_path)]) == 2
+
+
+def test_prose_words_split_core_optional_and_solutions(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 1. Title\n\none two three"),
+        nbformat.v4.new_code_cell("# a comment that is not prose\nx = 1"),
+        nbformat.v4.new_markdown_cell("## 1.1 Extra (optional)\n\nfour five\n\n```\n# not a heading\n```"),
+        nbformat.v4.new_markdown_cell("### 1.1.1 Deeper\n\nsix"),
+        nbformat.v4.new_markdown_cell("## 1.2 Core again\n\nseven eight"),
+        nbformat.v4.new_markdown_cell("## Solutions\n\nnine ten eleven"),
+    ])
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    # headings count as words of their part; a fenced '# ...' line does not end the optional section
+    assert make_book.prose_words(path) == {"core": 3 + 3 + 4 + 2, "optional": 4 + 2 + 6 + 3 + 1,
+                                           "solutions": 2 + 3}
+
+
+def test_core_chapters_are_paced_for_one_class_session():
+    # issue 36: about 3,000 words of core prose a chapter (optional sections and solutions apart)
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        core = make_book.prose_words(path)["core"]
+        assert core <= 3_300, f"{path.name}: {core:,} words of core prose; mark sections (optional) or tighten"

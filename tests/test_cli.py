@@ -89,7 +89,10 @@ def test_train_with_flags_writes_a_run_that_evaluate_reads(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", str(SAMPLE), "--epochs", "1", "--batch-size", "32", "--run-dir", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "train 126 | validation 14 | seed_cnn" in out and "validation macro-F1" in out
+    assert "train 126 | validation 14 | recipe seed+batch_size: 4,232,199 parameters" in out
+    assert "validation macro-F1" in out
+    written = json.loads((run / "recipe.json").read_text())   # chapter 5's recipe with the flag's change
+    assert written["name"] == "seed+batch_size" and written["batch_size"] == 32 and written["epochs"] == 60
     assert len((run / "history.csv").read_text().splitlines()) == 2       # header + one epoch
     assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", str(run / "best.weights.h5")]) == 0
     assert "| 140 faces" in capsys.readouterr().out
@@ -111,7 +114,7 @@ def test_train_with_a_named_recipe_uses_its_architecture_and_settings(tmp_path, 
     (["evaluate", "--data", "no/such/folder", "--model", "seed"], "no/such/folder: no such folder"),
     (["evaluate", "--data", str(SAMPLE), "--model", "nonexistent"], "no bundled model 'nonexistent'"),
     (["evaluate", "--data", str(SAMPLE), "--model", "missing.keras"], "missing.keras: no such model file"),
-    (["train", "--data", str(SAMPLE), "--init-weights", "w.weights.h5"], "--init-weights needs --recipe"),
+    (["train", "--data", str(SAMPLE), "--recipe", "nosuch"], "no recipe 'nosuch' (named recipes: seed,"),
     (["train", "--data", str(SAMPLE), "--recipe", "cpu_best", "--init-weights", "no/such.weights.h5"],
      "no/such.weights.h5: cannot start 'cpu_best'"),
 ])
@@ -135,3 +138,45 @@ def test_each_command_prints_its_own_help(command, capsys):
     with pytest.raises(SystemExit) as done:       # argparse exits after printing help
         main([command, "--help"])
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags,name,changes", [
+    ([], "seed", {}),
+    (["--learning-rate", "5e-4", "--label-smoothing", "0"], "seed+learning_rate+label_smoothing",
+     {"learning_rate": 5e-4, "label_smoothing": 0.0}),
+    (["--recipe", "small_resnet", "--batch-size", "64"], "small_resnet+batch_size", {"batch_size": 64}),
+    (["--architecture", "vgg_bn", "--class-weight-power", "1"], "seed+architecture+class_weight_power",
+     {"architecture": "vgg_bn", "class_weight_power": 1.0}),
+])
+def test_train_builds_its_recipe_by_name_and_but_and_trains_it_like_any_recipe(flags, name, changes, monkeypatch,
+                                                                             tmp_path, tiny_model):
+    """The flags change a named recipe (chapter 5's by default) through Recipe.but, and that recipe is trained by
+    recipes.train_recipe with the command's seed: one code path, one seeding, for every recipe."""
+    from fer_helpers import recipes
+    calls = []
+
+    def train_recipe(recipe, *data, **options):   # record the call instead of training
+        calls.append((recipe, options))
+        return tiny_model(), None
+
+    monkeypatch.setattr(recipes, "train_recipe", train_recipe)
+    base = recipes.NAMED["small_resnet" if "small_resnet" in flags else "seed"]
+    assert main(["train", "--data", str(SAMPLE), "--seed", "3", "--run-dir", str(tmp_path), *flags]) == 0
+    [(recipe, options)] = calls
+    assert recipe == (base.but(name, **changes) if changes else base) and recipe.name == name
+    assert options["seed"] == 3 and options["epochs"] is None and options["init_weights"] is None
+    assert options["teachers"] == []
+
+
+def test_teacher_flags_reach_train_recipe_in_order():
+    from fer_helpers.__main__ import build_parser
+    args = build_parser().parse_args(["train", "--data", "D", "--teacher", "a.weights.h5", "--teacher", "b.weights.h5"])
+    assert args.teacher == ["a.weights.h5", "b.weights.h5"]
+
+
+def test_no_augment_switches_every_transform_of_the_recipe_off():
+    from fer_helpers import train
+    from fer_helpers.__main__ import build_parser, cli_recipe
+    recipe = cli_recipe(build_parser().parse_args(["train", "--data", "D", "--recipe", "small_resnet", "--no-augment"]))
+    assert recipe.name == "small_resnet+augmentation" and not any(recipe.augmentation.values())
+    assert train.augmentation_for(recipe) is None

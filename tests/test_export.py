@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_helpers import FerError, export
+from fer_helpers import FerError, export, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "data" / "photos" / "astronaut.jpg"
@@ -190,7 +190,7 @@ def test_deploy_table_holds_only_what_was_measured_here(exported, onnx_file, mod
 
 def test_saved_model_and_tflite_need_the_tensorflow_backend(model, tmp_path, monkeypatch):
     if TF_BACKEND:  # pretend to be on another backend; under another backend the real refusal is tested
-        monkeypatch.setattr(export, "_backend", lambda: "jax")
+        monkeypatch.setattr(machine, "backend_name", lambda: "jax")
     with pytest.raises(FerError, match="needs the TensorFlow backend") as err:
         export.export_saved_model(model, tmp_path / "sm")
     assert "\n" not in str(err.value) and "ONNX export works from every backend" in str(err.value)
@@ -207,7 +207,7 @@ def test_onnx_export_names_the_converter_of_the_backend_when_it_is_missing(model
 
     monkeypatch.setattr("importlib.import_module", without)
     for backend, converter in (("tensorflow", "tf2onnx"), ("jax", "jax2onnx")):
-        monkeypatch.setattr(export, "_backend", lambda backend=backend: backend)
+        monkeypatch.setattr(machine, "backend_name", lambda backend=backend: backend)
         with pytest.raises(FerError, match=f"ONNX export needs the {converter} package") as err:
             export.export_onnx(model, tmp_path / "model.onnx")
         assert "\n" not in str(err.value)
@@ -217,7 +217,7 @@ def test_export_all_skips_what_it_cannot_make_with_one_line(model, tmp_path, mon
     def no_onnx(model, path):
         raise FerError("ONNX export needs the tf2onnx package")
 
-    monkeypatch.setattr(export, "_backend", lambda: "torch")  # SavedModel and TFLite impossible here ...
+    monkeypatch.setattr(machine, "backend_name", lambda: "torch")  # SavedModel and TFLite impossible here ...
     monkeypatch.setattr(export, "export_onnx", no_onnx)        # ... and ONNX as if tf2onnx were missing
     assert export.export_all(model, tmp_path) == {}
     lines = capsys.readouterr().out.strip().splitlines()

@@ -285,7 +285,7 @@ def test_an_onnx_built_for_another_protobuf_is_one_line(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path / "fake"))
     monkeypatch.delitem(sys.modules, "onnx", raising=False)
     with pytest.raises(FerError) as err:
-        export._require_onnx()
+        export.require_onnx()
     message = str(err.value)
     assert "\n" not in message and "protobuf" in message and "restart the runtime" in message
 
@@ -293,7 +293,7 @@ def test_an_onnx_built_for_another_protobuf_is_one_line(tmp_path, monkeypatch):
 def test_export_all_skips_onnx_with_one_line_when_onnx_cannot_load(monkeypatch, capsys, tmp_path):
     def conflict():
         raise FerError("onnx 1.23.2 does not work with the protobuf 5.29.5 this kernel has loaded")
-    monkeypatch.setattr(export, "_require_onnx", conflict)
+    monkeypatch.setattr(export, "require_onnx", conflict)
     assert export.export_all(object(), tmp_path / "out", formats=("onnx",)) == {}
     assert capsys.readouterr().out == \
         "skipped onnx: onnx 1.23.2 does not work with the protobuf 5.29.5 this kernel has loaded\n"

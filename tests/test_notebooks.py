@@ -48,6 +48,15 @@ def test_chapter_frame(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_harness_marker_in_the_code_students_read(path):
+    # nbval's markers live in cell tags (`nbval-check-output`); --nbval-lax needs no IGNORE_OUTPUT marker at all
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert "NBVAL_" not in cell.source, f"cell {i}: an nbval comment marker; use the cell tag instead"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_committed_outputs_are_clean(path):
     nb = nbformat.read(path, as_version=4)
     first_output = "".join(o.get("text", "") for o in nb.cells[1].get("outputs", []))

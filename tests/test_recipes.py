@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_helpers import FerError, models, recipes, train
+from fer_helpers import FerError, augment, models, recipes, train
 
 TINY = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
 
@@ -29,7 +29,7 @@ def test_but_merges_model_settings_and_refuses_unknown_ones():
 
 def test_seed_recipe_builds_the_original_cnn_and_batchnorm_adds_only_normalisation():
     assert recipes.SEED.build_model().count_params() == 4_232_199
-    with_bn = recipes.SEED.but("bn", **recipes.LADDER[0].changes).build_model()
+    with_bn = recipes.SEED.but("bn", **recipes.step("batchnorm", recipes.LADDER).changes).build_model()
     assert with_bn.count_params() == 4_232_199 - (128 + 256 + 512 + 512) + 4 * (128 + 256 + 512 + 512)
 
 
@@ -87,7 +87,8 @@ def test_mixup_batches_blend_faces_labels_and_class_weights():
 
 
 def test_onecycle_warms_up_for_30_percent_then_decays():
-    schedule = train.learning_rate_schedule(0.01, epochs=10, steps_per_epoch=10, schedule="onecycle")
+    schedule = train.learning_rate_schedule(0.01, epochs=10, steps_per_epoch=10, warmup_epochs=1.0,
+                                            schedule="onecycle")  # (one-cycle sets its own warm-up)
     lr = [float(schedule(step)) for step in (0, 30, 99)]
     assert lr[0] == pytest.approx(0.01 / 25) and lr[1] == pytest.approx(0.01, rel=1e-3) and lr[2] < 1e-4
 
@@ -143,7 +144,7 @@ def test_fresh_starts_over_where_another_run_with_other_data_was_kept(tmp_path):
 
 
 def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_offers_every_named_recipe():
-    from fer_helpers.__main__ import build_parser
+    from fer_helpers.__main__ import build_parser, cli_recipe
     small, original = recipes.CPU_BEST.build_model(), recipes.SEED.build_model()
     assert small.count_params() < original.count_params() / 3
     assert models.count_flops(small) < models.count_flops(original) / 1.5
@@ -159,10 +160,11 @@ def test_the_cpu_recipe_is_a_smaller_faster_net_than_the_original_and_the_cli_of
     assert {k for k, v in seed_restart.augmentation.items() if v} == {"flip"}
     assert seed_restart.but("seed", epochs=recipes.SEED.epochs, learning_rate=recipes.SEED.learning_rate,
                             augmentation=recipes.SEED.augmentation) == recipes.SEED
-    for name in recipes.NAMED:
-        assert build_parser().parse_args(["train", "--data", "DIR", "--recipe", name]).recipe == name
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["train", "--data", "DIR", "--recipe", "no_such_recipe"])
+    for name in recipes.NAMED:   # by name, unchanged: the very object, so the same recipe trains the same weights
+        assert cli_recipe(build_parser().parse_args(["train", "--data", "DIR", "--recipe", name])) is \
+            recipes.NAMED[name]
+    with pytest.raises(FerError, match="no recipe 'no_such_recipe' .*seed, seed_restart, cpu_best"):
+        cli_recipe(build_parser().parse_args(["train", "--data", "DIR", "--recipe", "no_such_recipe"]))
 
 
 @pytest.mark.slow
@@ -257,3 +259,65 @@ def test_climb_rows_name_what_a_dropped_rung_was_compared_with():
     assert [r["kept"] for r in rows] == [True, False, True]
     assert rows[2]["against"] == recipes.CPU_LADDER_BASE.name and rows[2]["recipe"] == "ema"
     assert best.optimizer == "adam" and best.ema == 0.98
+
+
+def test_steps_and_recipes_are_looked_up_by_name_with_a_one_line_error_listing_the_names():
+    assert recipes.step("residual") is next(s for s in recipes.CPU_LADDER if s.name == "residual")  # chapter 9's
+    assert recipes.step("vgg", recipes.LADDER).changes["architecture"] == "vgg_bn"
+    with pytest.raises(FerError, match="no rung 'vgg' .*batchnorm, cpu_layout, residual"):
+        recipes.step("vgg")
+    assert recipes.named("small_resnet") is recipes.SMALL_RESNET
+
+
+RUN_SETTINGS = sorted(models.WEIGHTS_DIR.glob("**/*run.json"))
+
+
+@pytest.fixture(scope="module")
+def named_records():
+    """What train.fit records in run.json for each named recipe, but for the data sizes and the class weights."""
+    y = np.zeros(1, int)
+    return {name: train.run_record(recipe.build_model(), recipe, y, y, recipe.epochs,
+                                   augmentation=train.augmentation_for(recipe))
+            for name, recipe in recipes.NAMED.items()}
+
+
+@pytest.mark.parametrize("path", RUN_SETTINGS, ids=[str(p.relative_to(models.WEIGHTS_DIR)) for p in RUN_SETTINGS])
+def test_every_bundled_run_was_trained_with_a_named_recipe(path, named_records):
+    """Each run.json beside the bundled weights (the models and their stages) is what train.fit records for one
+    recipe of recipes.NAMED, so `python -m fer_helpers train --recipe NAME` retrains it."""
+    saved = json.loads(path.read_text())
+    weights = saved["class_weight"]
+    # the class weights' power, from disgust's weight against happy's: (n_happy / n_disgust) ** power
+    counts = augment.FER2013_TRAIN_COUNTS
+    power = 0 if weights is None else np.log(weights["1"] / weights["3"]) / np.log(counts["happy"] / counts["disgust"])
+
+    def same(name):
+        record = {**named_records[name], **{k: saved[k] for k in ("train", "val", "class_weight")}}
+        return record == saved and abs(power - recipes.NAMED[name].class_weight_power) < 0.01
+
+    assert len(RUN_SETTINGS) >= 5   # seed, best and best's three stages
+    matches = [name for name in recipes.NAMED if same(name)]
+    assert len(matches) == 1, f"{path.name}: trained with no named recipe, or several ({matches})"
+
+
+@pytest.mark.slow
+def test_teachers_distil_their_mirrored_mean_and_are_recorded(tmp_path, monkeypatch):
+    x, y = tiny_data(96)
+    recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "a", verbose=0, seed=1)
+    recipes.train_recipe(TINY.but("tiny", epochs=1), x, y, x[:32], y[:32], tmp_path / "b", verbose=0, seed=2)
+    teachers = [tmp_path / "a" / "best.weights.h5", tmp_path / "b" / "best.weights.h5"]
+    seen = {}
+    monkeypatch.setattr(train, "fit", lambda *args, soft_targets=None, **kwargs: seen.update(targets=soft_targets))
+    recipes.train_recipe(TINY.but("student"), x, y, x[:32], y[:32], tmp_path / "student", verbose=0,
+                         teachers=teachers)
+    teacher_models = []
+    for path in teachers:
+        teacher_models.append(TINY.build_model())
+        models.load_weights(teacher_models[-1], path)
+    np.testing.assert_allclose(seen["targets"], recipes.ensemble_proba(teacher_models, x), atol=1e-6)
+    assert not np.allclose(seen["targets"], recipes.ensemble_proba(teacher_models[:1], x), atol=1e-3)
+    record = json.loads((tmp_path / "student" / "recipe.json").read_text())
+    assert [t["sha256"] for t in record["teachers"]] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in teachers]
+    with pytest.raises(FerError, match="cannot be a teacher of 'other'"):
+        recipes.train_recipe(TINY.but("other", model_kwargs={"widths": (8, 16)}), x, y, x[:32], y[:32],
+                             tmp_path / "other", verbose=0, teachers=teachers[:1])

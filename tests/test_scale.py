@@ -1,14 +1,16 @@
-"""fer_helpers.scale (chapter 11): measurements in fresh processes that report JSON, a 'not installed' row for a
-missing backend, data parallelism that equals one device, and input pipelines that count every face."""
-import json
+"""fer_helpers.scale (chapter 11): the lessons run in this process; the measurements in fresh processes give a
+'not installed' row for a missing backend, data parallelism that equals one device, and input pipelines that count
+every face."""
 import math
 import subprocess
 import sys
+import textwrap
 
+import keras
 import numpy as np
 import pytest
 
-from fer_helpers import data, scale
+from fer_helpers import data, machine, scale
 from fer_helpers.course import REPO_ROOT
 
 
@@ -20,21 +22,54 @@ def _faces(n, seed=0):
 
 @pytest.mark.slow
 def test_imports_without_jax_and_torch():
-    blocked = "import sys; sys.modules['jax'] = None; sys.modules['torch'] = None; import fer_helpers.scale"
+    # as if they were not installed: importing them raises (Keras and SciPy then leave them alone)
+    blocked = textwrap.dedent("""
+        import importlib.abc, sys
+        class NotInstalled(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("jax", "torch"):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        sys.meta_path.insert(0, NotInstalled())
+        import fer_helpers.scale
+    """)
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.slow
 def test_missing_backend_is_a_row_not_an_error():
-    assert not scale.backend_installed("no_such_backend")
-    assert scale.run_worker("backend", "no_such_backend", weights="x") == {"backend": "no_such_backend",
-                                                                          "status": "not installed"}
-    # the worker itself, started as the chapter starts it, answers in JSON too
-    done = subprocess.run([sys.executable, "-m", "fer_helpers.scale", "backend", "--backend", "no_such_backend",
-                           "--weights", "x"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"backend": "no_such_backend", "status": "not installed"}
+    assert not machine.backend_installed("no_such_backend")
+    x, y = _faces(8)
+    table = scale.precision_benchmark(x, y, ("float32", "mixed_float16"), backend="no_such_backend")
+    assert list(table.index) == ["float32", "mixed_float16"] and (table["status"] == "not installed").all()
+
+
+@pytest.mark.slow
+def test_training_speed_runs_in_this_process_and_checks_the_weights(tmp_path):
+    x, y = _faces(32)
+    keras.utils.set_random_seed(0)
+    model = scale.benchmark_model(widths=(4, 8))
+    model.save_weights(tmp_path / "w.weights.h5")
+    proba = np.asarray(model.predict(x[:4, ..., None].astype("float32"), verbose=0))
+    result = scale.training_speed(x, y, widths=(4, 8), batch_size=16, epochs=2, weights=tmp_path / "w.weights.h5",
+                                  x_check=x[:4], proba_check=proba)
+    assert result["status"] == "ok" and result["backend"] == keras.backend.backend()
+    assert result["images"] == 32 and result["images_per_s"] > 0 and result["first_epoch_s"] > 0
+    assert result["weights_max_diff"] < 1e-6                     # the same weights predict the same here
+    proba_off = proba + 0.1                                       # and a check that disagrees is seen
+    assert scale.training_speed(x, y, widths=(4, 8), batch_size=16, weights=tmp_path / "w.weights.h5",
+                                x_check=x[:4], proba_check=proba_off)["weights_max_diff"] > 0.09
+
+
+@pytest.mark.slow
+def test_train_under_policies_keeps_the_output_in_float32_and_restores_the_policy():
+    x, y = _faces(32)
+    before = keras.mixed_precision.global_policy().name
+    result = scale.train_under_policies(x, y, ("float32", "mixed_bfloat16"), widths=(4, 8), batch_size=16)
+    assert keras.mixed_precision.global_policy().name == before
+    runs = {run["policy"]: run for run in result["runs"]}
+    assert runs["float32"]["status"] == "ok" and runs["float32"]["compute_dtype"] == "float32"
+    assert runs["mixed_bfloat16"]["compute_dtype"] == "bfloat16"
+    assert runs["mixed_bfloat16"]["variable_dtype"] == runs["mixed_bfloat16"]["output_dtype"] == "float32"
 
 
 @pytest.mark.slow
@@ -73,7 +108,7 @@ def test_data_parallel_on_a_missing_backend_says_not_installed():
 
 @pytest.mark.slow
 def test_data_parallel_on_an_installed_but_unsupported_backend_says_so():
-    if not scale.backend_installed("torch"):
+    if not machine.backend_installed("torch"):
         pytest.skip("PyTorch is not installed (make test-backends installs it)")
     result = scale.data_parallel_check("torch", devices=2, steps=1, per_replica_batch=4, timeout=300)
     assert result["status"] == "not supported" and result["backend"] == "torch"

@@ -3,8 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from fer_helpers import train
+from fer_helpers import augment, recipes, train
 from fer_helpers.errors import FerError
+
+#: Chapter 5's recipe with its regularisers off (no augmentation, class weights or label smoothing), for these
+#: small runs on faces told apart by their brightness
+PLAIN = recipes.SEED.but("plain", epochs=4, batch_size=16, label_smoothing=0.0, class_weight_power=0,
+                         augmentation=dict.fromkeys(recipes.SEED.augmentation, 0))
 
 
 def _split(x, y):
@@ -15,8 +20,8 @@ def _split(x, y):
 def test_fit_learns_and_keeps_best_weights(tmp_path, separable_faces, tiny_model):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     model = tiny_model()
-    history = train.fit(model, x_tr, y_tr, x_va, y_va, tmp_path / "run", epochs=10, batch_size=16,
-                        learning_rate=0.05, schedule="constant", verbose=0)
+    history = train.fit(model, x_tr, y_tr, x_va, y_va, tmp_path / "run",
+                        PLAIN.but("constant", epochs=10, learning_rate=0.05, schedule="constant"), verbose=0)
     assert list(history["epoch"]) == list(range(1, 11))
     best = history["val_accuracy"].max()
     assert best >= 0.9
@@ -38,18 +43,16 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, separable_faces, tin
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
     # a time budget of ~0 minutes stops after the first epoch, like a closed laptop would
-    first = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=4, batch_size=16, time_budget_min=1e-9,
-                      verbose=0)
+    first = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN, time_budget_min=1e-9, verbose=0)
     assert len(first) == 1
     assert not (run / "finished").exists()
     capsys.readouterr()
-    resumed = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=4, batch_size=16,
-                        verbose=0)
+    resumed = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN, verbose=0)
     assert "resuming after epoch 1 of 4" in capsys.readouterr().out
     assert list(resumed["epoch"]) == [1, 2, 3, 4]
     assert _raw_log_epochs(run) == [0, 1, 2, 3]   # epoch 1 was not trained (and logged) a second time
     # a finished run is not trained again: nothing is appended to its log
-    again = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=4, batch_size=16, verbose=0)
+    again = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN, verbose=0)
     assert "finished earlier (4 epochs)" in capsys.readouterr().out
     assert len(again) == 4 and _raw_log_epochs(run) == [0, 1, 2, 3]
 
@@ -60,48 +63,51 @@ def _seed_counters(layer):
 
 
 @pytest.mark.slow
-def test_a_resumed_run_draws_new_augmentations_not_the_first_sessions_again(tmp_path, separable_faces, tiny_model):
-    from fer_helpers import augment
+def test_a_resumed_run_draws_new_augmentations_not_the_first_sessions_again(tmp_path, separable_faces, tiny_model,
+                                                                            monkeypatch):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
+    recipe = PLAIN.but("flip_shift", epochs=3, augmentation={"flip": True, "translation": 0.1})
+    built = []   # the augmentation layers fit builds from the recipe, kept to read their seed counters
 
-    def session():  # a fresh kernel: tiny_model seeds everything at start-up, as course.start() does
-        return tiny_model(), augment.augmentation_layers(flip=True, translation=0.1, rotation=0, zoom=0,
-                                                         brightness=0, contrast=0)
+    def keep(recipe, seed=0, build=train.augmentation_for):
+        built.append(build(recipe, seed))
+        assert set(_seed_counters(built[-1])) == {0}   # Keras restores weights, not these counters
+        return built[-1]
 
-    model, augmentation = session()
-    train.fit(model, x_tr, y_tr, x_va, y_va, run, epochs=3, batch_size=16, augmentation=augmentation,
-              time_budget_min=1e-9, verbose=0)
-    first = _seed_counters(augmentation)
+    monkeypatch.setattr(train, "augmentation_for", keep)
+    # each fit is a fresh kernel: tiny_model seeds everything at start-up, as course.start() does
+    train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, recipe, time_budget_min=1e-9, verbose=0)
+    first = _seed_counters(built[0])
     assert first and all(0 < c < train.RESUME_STREAM_STEP for c in first)   # draws 1, 2, ... were used
-    model, augmentation = session()
-    assert _seed_counters(augmentation) == [0] * len(first)   # Keras restores weights, not these counters
-    train.fit(model, x_tr, y_tr, x_va, y_va, run, epochs=3, batch_size=16, augmentation=augmentation,
-              time_budget_min=1e-9, verbose=0)
+    train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, recipe, time_budget_min=1e-9, verbose=0)
     # the resumed epoch drew from counter RESUME_STREAM_STEP on: none of the first session's draws again
-    assert all(c > train.RESUME_STREAM_STEP for c in _seed_counters(augmentation))
+    assert len(built) == 2 and all(c > train.RESUME_STREAM_STEP for c in _seed_counters(built[1]))
 
 
 @pytest.mark.slow
 def test_run_folder_with_other_settings_is_refused(tmp_path, separable_faces, tiny_model):
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     run = tmp_path / "run"
-    train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=1, batch_size=16, verbose=0)
+    train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN, epochs=1, verbose=0)
     with pytest.raises(FerError, match="other settings.*batch_size"):
-        train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=1, batch_size=32, verbose=0)
-    fresh = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, epochs=1, batch_size=32, fresh=True, verbose=0)
+        train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN.but("wider", batch_size=32), epochs=1, verbose=0)
+    fresh = train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, run, PLAIN.but("wider", batch_size=32), epochs=1,
+                      fresh=True, verbose=0)
     assert len(fresh) == 1
     assert json.loads((run / "run.json").read_text())["batch_size"] == 32
 
 
 @pytest.mark.slow
 def test_augmentation_stays_out_of_the_saved_model(tmp_path, separable_faces, tiny_model):
-    from fer_helpers import augment
     x_tr, y_tr, x_va, y_va = _split(*separable_faces)
     model = tiny_model()
     n_layers = len(model.layers)
-    train.fit(model, x_tr, y_tr, x_va, y_va, tmp_path / "run", epochs=1, batch_size=16,
-              augmentation=augment.augmentation_layers(), class_weight=augment.class_weights(y_tr), verbose=0)
+    train.fit(model, x_tr, y_tr, x_va, y_va, tmp_path / "run", recipes.SEED.but("tiny", batch_size=16), epochs=1,
+              verbose=0)
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert settings["augmentation"] == ["flip", "rotate", "zoom", "translate", "brightness", "contrast"]
+    assert settings["class_weight"] is not None and settings["label_smoothing"] == 0.1   # chapter 5's recipe
     assert len(model.layers) == n_layers
     reloaded = tiny_model()
     reloaded.load_weights(tmp_path / "run" / "best.weights.h5")
@@ -110,22 +116,23 @@ def test_augmentation_stays_out_of_the_saved_model(tmp_path, separable_faces, ti
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
-    lr = train.learning_rate_schedule(1e-3, epochs=10, steps_per_epoch=10, warmup_epochs=1)
+    lr = train.learning_rate_schedule(1e-3, epochs=10, steps_per_epoch=10, warmup_epochs=1, schedule="cosine")
     assert float(lr(0)) == pytest.approx(1e-4)
     assert float(lr(10)) == pytest.approx(1e-3)
     assert float(lr(55)) < 1e-3
     assert float(lr(100)) == pytest.approx(0.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("bad", [dict(name="rmsprop"), dict(schedule="linear")])
+@pytest.mark.parametrize("bad", [dict(optimizer="rmsprop"), dict(schedule="linear")])
 def test_unknown_optimizer_or_schedule_is_one_line_error(bad):
-    with pytest.raises(FerError):
-        train.make_optimizer(**{"name": "adam", **bad})
+    with pytest.raises(FerError, match="unknown (optimizer 'rmsprop'|schedule 'linear')"):
+        train.make_optimizer(recipes.SEED.but("bad", **bad), epochs=1, steps_per_epoch=1)
 
 
 def test_optimizer_follows_the_schedule():
     import keras
-    opt = train.make_optimizer("sgd", 0.1, epochs=2, steps_per_epoch=5, warmup_epochs=0)
+    opt = train.make_optimizer(recipes.SEED.but("sgd", optimizer="sgd", learning_rate=0.1, warmup_epochs=0),
+                               epochs=2, steps_per_epoch=5)
     assert isinstance(opt, keras.optimizers.SGD) and opt.nesterov
     assert float(opt.learning_rate) == pytest.approx(0.1)
 
@@ -135,8 +142,22 @@ def test_sgd_decays_kernels_but_not_batchnorm_or_biases():
     layer_in = keras.Input((4,))
     out = keras.layers.BatchNormalization()(keras.layers.Dense(3)(layer_in))
     model = keras.Model(layer_in, out)
-    opt = train.make_optimizer("sgd", 0.1, epochs=1, steps_per_epoch=1, warmup_epochs=0, schedule="constant",
-                               weight_decay=0.5)
+    opt = train.make_optimizer(recipes.SEED.but("sgd", optimizer="sgd", learning_rate=0.1, schedule="constant",
+                                                weight_decay=0.5), epochs=1, steps_per_epoch=1)
     opt.build(model.trainable_variables)
     decayed = {v.name for v in model.trainable_variables if opt._use_weight_decay(v)}
     assert decayed == {"kernel"}
+
+
+def test_fit_takes_its_settings_from_the_recipe_and_records_them(separable_faces, tiny_model):
+    """run.json holds the recipe's settings as fit applied them: augmentation, class weights and all."""
+    x_tr, y_tr, x_va, y_va = _split(*separable_faces)
+    recipe = recipes.SMALL_RESNET
+    augmentation, weights = train.augmentation_for(recipe, seed=3), train.class_weights_for(recipe, y_tr)
+    record = train.run_record(tiny_model(), recipe, y_tr, y_va, 60, weights, augmentation)
+    assert record["augmentation"] == ["flip", "rotate", "zoom", "translate", "brightness", "contrast", "erase"]
+    assert record["class_weight"] == {str(k): round(w, 4) for k, w in augment.class_weights(y_tr, power=0.5).items()}
+    assert {k: record[k] for k in ("batch_size", "optimizer", "learning_rate", "weight_decay", "ema")} == {
+        "batch_size": 128, "optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 5e-3, "ema": 0.999}
+    assert "mixup" not in record and "distilled" not in record   # recorded only when used: older runs resume
+    assert train.augmentation_for(PLAIN) is None and train.class_weights_for(PLAIN, y_tr) is None

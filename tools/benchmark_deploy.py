@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import benchmark_fer_package as fer_package  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer_helpers import export  # noqa: E402
+from fer_helpers import export, machine  # noqa: E402
 from fer_helpers.errors import FerError  # noqa: E402
 
 # ------------------------------------------------------------------ the measurement (fer_helpers.export's parts)
@@ -188,10 +188,11 @@ def header(args, model_name: str, faces: str, details: dict, seconds: float, fer
               f" ({e2e['faces']} face(s) found; detection {_median_detect(details):.0f} ms, the median over the "
               f"course's rows)"]
     lines += [f"- {key}: {value}" for key, value in settings.items() if not key.startswith("load")]
-    lines += [f"- load average (1, 5, 15 min) at the end of the run: {settings['load average (1, 5, 15 min)']} on "
-              f"{settings['os.cpu_count()']} cores" + (" (the cores were shared with other work)" if float(
-                  settings["load average (1, 5, 15 min)"].split(",")[0]) > 0.5 * settings["os.cpu_count()"] else "")
-              ] if "load average (1, 5, 15 min)" in settings else []
+    if "load average (1, 5, 15 min)" in settings:
+        load, cores = settings["load average (1, 5, 15 min)"], settings["os.cpu_count()"]
+        shared = machine.cores_shared(float(load.split(",")[0]), cores)
+        lines += [f"- load average (1, 5, 15 min) at the end of the run: {load} on {cores} cores"
+                  + (" (the cores were shared with other work)" if shared else "")]
     lines += fer_package.markdown_notes(fer_result) + [""]
     return "\n".join(lines) + "\n"
 

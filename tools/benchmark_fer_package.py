@@ -20,7 +20,8 @@ NumPy, ``pkg_resources`` (setuptools < 81), requests and Pillow. So :data:`PINS`
 course's versions where the course has them, and ``fer`` with ``--no-deps``, into ``_build/fer-venv`` (git-ignored;
 about 1.7 GB, TensorFlow being most of it), never into the course's environment. A second run reuses it.
 
-**How it is timed.** A worker (this file with ``--worker``) runs inside that virtualenv: it builds ``FER()`` with
+**How it is timed.** A worker (this file's :func:`worker`, called through ``fer_helpers.isolated.run``) runs inside
+that virtualenv: it builds ``FER()`` with
 its defaults and times fer's own code. The classifier: ``FER._classify_emotions`` on faces already cut and scaled
 (as the course's predictors get 48x48 faces), so resizing is not counted, for either. fer's interpreter is
 ``tf.lite.Interpreter`` with its default threads (fer passes none), and ``_classify_emotions`` feeds a batch one face
@@ -56,7 +57,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +64,10 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script, or imported inside fer's virtualenv by fer_helpers.isolated
+    sys.path.insert(0, str(ROOT))
+
+from fer_helpers import isolated, machine  # noqa: E402 - stdlib and NumPy only: they import in fer's virtualenv
 
 FER_VERSION = "25.10.3"
 #: What fer's default path imports, pinned (the course's versions where the course has them); fer itself goes in
@@ -189,23 +193,17 @@ def ensure_venv(venv=DEFAULT_VENV, install: bool = True, log=print) -> dict:
 
 
 def run_worker(python, request: dict, arrays: dict, timeout: float = 1800) -> dict:
-    """Run this file's :func:`worker` under ``python`` with ``request`` (JSON) and ``arrays`` (saved as .npz);
-    return what it wrote. A worker that fails raises :class:`SkipError` with its last line."""
-    with tempfile.TemporaryDirectory(prefix="fer-bench-") as tmp:
-        given, result = Path(tmp) / "in.npz", Path(tmp) / "out.json"
-        np.savez(given, request=np.asarray(json.dumps(request)), **arrays)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONNOUSERSITE": "1"}
-        env.pop("PYTHONPATH", None)  # the worker sees its own virtualenv, not the course's packages
-        try:
-            done = subprocess.run([str(python), str(Path(__file__).resolve()), "--worker", str(given), str(result)],
-                                  capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
-        except subprocess.TimeoutExpired:
-            raise SkipError(f"the fer worker did not finish in {timeout:.0f} s") from None
-        except OSError as err:
-            raise SkipError(f"cannot run {shown(python)} ({err.strerror or type(err).__name__})") from None
-        if done.returncode or not result.exists():
-            raise SkipError(f"fer does not run in its virtualenv: {_last_line(done.stderr, prefer='fer worker:')}")
-        return json.loads(result.read_text())
+    """Run this file's :func:`worker` under ``python`` (fer's virtualenv, which sees only its own packages and the
+    repository) with ``request`` and ``arrays`` as its arguments; return its dict. A worker that fails raises
+    :class:`SkipError` with one line on why."""
+    result = isolated.run("benchmark_fer_package:worker", python=python, path=[ROOT / "tools"], timeout=timeout,
+                          env={"PYTHONNOUSERSITE": "1"}, **request, **arrays)
+    if result.get("status") == "timed out":
+        raise SkipError(f"the fer worker did not finish in {timeout:.0f} s")
+    if result.get("status") == "failed":
+        raise SkipError(f"fer does not run in its virtualenv: {result['error']}")
+    result.pop("wall_s")
+    return result
 
 
 def measure(x_time, x_test=None, y_test=None, photo=ROOT / "data" / "photos" / "astronaut.jpg", repeats: int = 30,
@@ -323,30 +321,14 @@ def markdown_notes(result: dict) -> list[str]:
 # ---------------------------------------------------------------------------------- inside fer's virtualenv
 
 
-def _median_rounds(calls: dict, rounds: int, warmup: int) -> dict:
-    """Median seconds of each call, timed in turn in every round, after ``warmup`` untimed rounds."""
-    for _ in range(warmup):
-        for call in calls.values():
-            call()
-    times = {name: [] for name in calls}
-    for _ in range(max(1, rounds)):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(seconds)) for name, seconds in times.items()}
-
-
-def worker(given: str, out: str) -> None:
-    """Runs under fer's virtualenv: load fer, time it, classify the test faces, write JSON to ``out``."""
+def worker(photo: str, repeats: int, batch_sizes: list, references: dict, threads: int, x_time: np.ndarray,
+           x_test: np.ndarray | None = None) -> dict:
+    """Runs under fer's virtualenv: load fer, time it on faces ``x_time`` (with the course's TFLite files
+    ``references`` in the same rounds), time ``photo`` end to end, classify ``x_test``: a dict."""
     import warnings
     # fer's imports: pkg_resources says it is deprecated, tf.lite.Interpreter that it moves to LiteRT
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
-    with np.load(given, allow_pickle=False) as data:
-        request = json.loads(str(data["request"]))
-        x_time = data["x_time"]
-        x_test = data["x_test"] if "x_test" in data.files else None
     start = time.perf_counter()
     import cv2
     import fer  # first: a virtualenv without it fails here, in a second
@@ -366,11 +348,10 @@ def worker(given: str, out: str) -> None:
         return FER._FER__preprocess_input(resized, v2=True)
 
     model_file = Path(fer.__file__).parent / "data" / "emotion_model_quantized.tflite"
-    threads, repeats = request["threads"], request["repeats"]
     references = {name: tf.lite.Interpreter(model_path=path, num_threads=threads)
-                  for name, path in request["references"].items()}
+                  for name, path in references.items()}
     throughput = []
-    for batch in request["batch_sizes"]:
+    for batch in batch_sizes:
         faces = np.resize(x_time, (batch, *x_time.shape[1:]))
         ours = prepare(faces)
         calls = {"fer": lambda ours=ours: classify(ours)}
@@ -385,15 +366,14 @@ def worker(given: str, out: str) -> None:
             interpreter.allocate_tensors()
             calls[name] = lambda it=interpreter, x=faces[..., None].astype(np.float32): _invoke(it, x)  # noqa: B008 - bound once, here
         rounds = repeats if batch == 1 else max(3, repeats // 10)
-        for name, seconds in _median_rounds(calls, rounds, 2 if batch == 1 else 1).items():
+        for name, seconds in machine.median_rounds(calls, rounds, 2 if batch == 1 else 1).items():
             throughput.append({"runtime": name, "batch": batch, "ms per call": 1000 * seconds,
                                "faces/s": batch / seconds})
 
-    photo = request["photo"]
     image = cv2.imread(photo)
     runs = max(3, repeats // 5)  # the course's end_to_end_repeats
     found = detector.detect_emotions(photo)  # the warm-up run
-    e2e = _median_rounds({"total": lambda: detector.detect_emotions(photo),
+    e2e = machine.median_rounds({"total": lambda: detector.detect_emotions(photo),
                           "detect": lambda: detector.find_faces(image)}, runs, 0)
     result = {
         "versions": {"fer": fer.__version__, "tensorflow": tf.__version__, "cv2": cv2.__version__,
@@ -406,12 +386,12 @@ def worker(given: str, out: str) -> None:
                        "faces": len(found), "runs": runs, "total ms": 1000 * e2e["total"],
                        "detect ms": 1000 * e2e["detect"],
                        "top emotion": max(found[0]["emotions"], key=found[0]["emotions"].get) if found else None},
-        "load average": ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load average": machine.load_averages(),
     }
     if x_test is not None:
         result["proba_test"] = np.concatenate([classify(prepare(x_test[i:i + 256]))
                                                for i in range(0, len(x_test), 256)]).tolist()
-    Path(out).write_text(json.dumps(result))
+    return result
 
 
 def _invoke(interpreter, x):
@@ -440,21 +420,11 @@ def parse_args(argv=None):
     parser.add_argument("--tflite", action="append", default=[], metavar="FILE",
                         help="a course TFLite file timed in the same rounds as fer (may be repeated)")
     parser.add_argument("--quick", action="store_true", help="few faces and few repeats: a smoke run")
-    parser.add_argument("--worker", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.worker:
-        try:
-            worker(*args.worker)
-        except BaseException as err:  # one line the caller can show; the traceback helps no reader of the table
-            print(f"fer worker: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-                  file=sys.stderr)
-            return 3
-        return 0
-    sys.path.insert(0, str(ROOT))
     from fer_helpers import course, export
     from fer_helpers.errors import FerError
     repeats = args.repeats or (10 if args.quick else 100)

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 
 from fer_helpers import augment, data, evaluate, export, models  # noqa: E402
-from fer_helpers.course import SAMPLE_DIR, hardware, load_average  # noqa: E402
+from fer_helpers.course import SAMPLE_DIR  # noqa: E402
+from fer_helpers.machine import hardware, load_average  # noqa: E402
 from fer_helpers.train import read_history  # noqa: E402
 
 
