@@ -243,7 +243,7 @@ plt.show()
 # Why is 0.1 already too large? The pixels are all positive (0 to 1), so every pixel of a face pushes the
 # weights of a class the same way: the steepest direction of the loss is "all weights of a class together",
 # where the slope changes fast; a step that suits the gentle directions overshoots along that one. This is one
-# reason networks normalise their inputs and, inside, their activations (BatchNorm, section 1b.9), and why
+# reason networks normalise their inputs and, inside, their activations (BatchNorm, section 1b.10), and why
 # chapter 5's schedule starts with small steps (a *warm-up*) before it raises the rate.
 #
 # ## 1b.5 Batch, step and epoch
@@ -416,8 +416,8 @@ for name, theirs in zip(params, auto):
 #   for every weight, and steps by $\eta\, \hat m / (\sqrt{\hat s} + \epsilon)$ (the hats correct the averages'
 #   start from zero). Dividing by the typical size of a weight's own gradient gives every weight a step of
 #   about $\eta$, however steep or flat its direction: one learning rate suits them all, and the default
-#   $\eta = 10^{-3}$ is a good first try on most problems. The course's models train with Adam (chapter 5) and, in chapter 9,
-#   SGD with momentum.
+#   $\eta = 10^{-3}$ is a good first try on most problems (not on these raw pixels, as the sweep below
+#   shows). The course's models train with Adam (chapter 5) and, in chapter 9, SGD with momentum.
 #
 # The three update rules, by hand, on the two-layer network, each at a few learning rates:
 

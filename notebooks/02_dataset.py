@@ -299,7 +299,7 @@ plt.show()
 # do differ: *surprise* faces are brightest on average (146 grey levels), *sad* darkest (121). But the spread
 # within one class, about 33 grey levels, is larger than any gap between classes, so brightness is a weak cue at
 # best, and brightness jitter in training (chapter 3) keeps a model from leaning on it. All pixels together have
-# mean about 129 and std about 65; the models simply divide by 255 (a `Rescaling` layer inside the model, so a
+# mean 129.5 and std about 65; the models simply divide by 255 (a `Rescaling` layer inside the model, so a
 # saved model takes raw 0..255 faces). Too few to see at the far left of the contrast histogram sit images with
 # no contrast at all: section 2.7.
 
@@ -598,8 +598,8 @@ summary
 #   `data.CLASS_NAMES`.
 # - The classes are imbalanced (disgust 1.5% of train, happy 25%); always saying *happy* is the accuracy floor.
 # - Brightness and contrast are alike across the splits; the classes differ in mean brightness (121 grey levels
-#   for *sad* to 146 for *surprise*) by less than the spread of about 33 within one class. The mean faces show
-#   the shape of each expression.
+#   for *sad* to 146 for *surprise*) by less than the spread of about 33 within one class. The optional mean
+#   faces show the shape of each expression.
 # - Hashes of decoded pixels find exact copies (240 test faces are in train), average hashes near copies;
 #   copies with different labels, like blank images with emotion labels, prove label noise.
 # - A label is a search keyword mapped to one of seven words and not rejected by a labeller; many faces are
@@ -610,7 +610,7 @@ summary
 #
 # Answers that can be checked have a line under the exercise (run `from fer_helpers import check` first).
 #
-# 1. Section 2.8 gives the floor of always answering *happy*. A model that always answers *neutral* instead: what
+# 1. Section 2.2 gives the floor of always answering *happy*. A model that always answers *neutral* instead: what
 #    are its accuracy and its macro-F1 on test (PublicTest)? Compute both (macro-F1 is defined in section 2.2),
 #    and say in one sentence why the two differ so much.
 #    - Check your answer: `check.exercise("2.1", (accuracy, macro_f1), y=test.y)`.

@@ -542,8 +542,8 @@ for name, (x_fit, y_fit, epochs, weights, augmentation, seed) in VARIANTS.items(
     print(f"{name}: {seconds / 60:.1f} min, validation accuracy {rows[name]['accuracy']:.3f}")
 
 # %% [markdown]
-# The table, with a reference row: always answering *happy*. "predicted disgust" counts the validation faces
-# labelled *disgust* (compare the real disgust faces printed above it); "mean P(disgust)" averages the
+# The table, with a reference row: always answering *happy*. "predicted disgust" counts the faces
+# called *disgust* (compare the real disgust faces printed above it); "mean P(disgust)" averages the
 # probability of disgust over all validation faces (compare disgust's loss share in section 3.6).
 
 # %%
@@ -623,8 +623,8 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 #   macro-F1 by 0.011, and left disgust at zero: differences of that size are noise here.
 # - **Class weights** did what section 3.6 says: disgust recall rose from 0 (no weights) to 0.341 (square root)
 #   to 0.500 (balanced), the faces called disgust from 0 to 47 to 211 (44 real ones), the average belief in
-#   disgust from 1.4% to 3.8% to 8.0%. The price is precision (0.319, then 0.104: balanced weights raise five
-#   false alarms for every disgust face they find) and accuracy. Square root weights cost 1.3 points of accuracy,
+#   disgust from 1.4% to 3.8% to 8.0%. The price is precision (0.319, then 0.104: balanced weights raise more
+#   than eight false alarms for every disgust face they find) and accuracy. Square root weights cost 1.3 points of accuracy,
 #   the size of the seed's own difference (p = 0.04), and gained 0.040 macro-F1 (interval +0.018 to +0.061): a
 #   real gain where it was wanted. Balanced weights cost 4.9 points (p < 0.0001) and gained no macro-F1 (-0.006,
 #   interval -0.023 to +0.010): they overshoot.

@@ -313,7 +313,7 @@ plt.show()
 # | more filters deeper | 128 -> 512 channels | early layers detect edges and blobs (few kinds); deep layers detect parts (a raised lip corner, a frown) and there are many more kinds of those |
 # | `padding="valid"` | no zero border | simple and no invented pixels, at the cost of the border (4.4) |
 # | ReLU | max(0, x) | cheap, and its gradient does not vanish for positive inputs, so deep stacks train |
-# | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and gives some tolerance to small shifts (chapter 1, section 1.9: a 2-pixel shift moves the pooled map by exactly one column, a 1-pixel shift leaves only part of the pooled values unchanged) |
+# | max-pooling 2x2 | keeps the largest of four values | halves the map (4x less work for the next layer), doubles the receptive field's growth, and gives some tolerance to small shifts (chapter 1, optional part of section 1.9: a 2-pixel shift moves the pooled map by exactly one column, a 1-pixel shift leaves only part of the pooled values unchanged) |
 # | dropout 0.4 / 0.3 | zeroes a random 40% (30%) of values during training only, and scales the rest up (by 1 / 0.6, 1 / 0.7) so that each value keeps its average size | 4.2 million weights and 25,838 training faces (28,709 before the validation cut): without it the net memorises (chapter 6 measures it) |
 # | Flatten + Dense 512, 256 | a fully connected classifier on the 512 features | combines features into the decision; here the map is 1x1, so Flatten just turns 1x1x512 into 512 |
 # | Dense 7 + softmax | seven scores -> seven probabilities summing to 1 | the cross-entropy loss of chapter 5 compares them with the true emotion |
@@ -460,7 +460,7 @@ compare
 # speed ratio, though, in either direction: vgg_bn keeps full 48x48 maps in its first stage (more memory traffic)
 # and has more than twice as many layers to run (BatchNorm and ReLU are layers of their own there), but its maps
 # have far fewer channels. Measured on this machine at the largest batch size (in the run saved here, vgg_bn was
-# about 1.5 times faster, less than the 1.9 that the FLOPs suggest; other runs on the same CPU have seen more):
+# about 2.0 times faster, a little more than the 1.9 that the FLOPs suggest; other runs on the same CPU differ):
 
 # %%
 vgg_speed = faces_per_second(vgg, max(TIMING_BATCH_SIZES))

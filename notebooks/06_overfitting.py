@@ -40,7 +40,7 @@
 # The CPU was shared; CPU time is the better guide (5-10 minutes in full mode on an idle 2-core CPU).
 #
 # **Modes.** Quick mode trains on the committed sample for 40 epochs; full mode on 1,400 faces for 60 epochs, plus
-# a learning-curve run on all training faces. Both load the bundled models of 6.8. The text quotes the full-mode
+# two learning-curve runs (one on all training faces). Both load the bundled models of 6.8. The text quotes the full-mode
 # run saved here (first output line below); in quick mode the numbers are mostly noise.
 
 # %%
@@ -209,7 +209,7 @@ for net in (narrow_cnn(), narrow_cnn(dropout=True), models.build_seed_cnn()):
           f"{n_dropout} dropout layers")
 
 # %% [markdown]
-# About a fiftieth of the original's computation per face (7.8 against 435.6 MFLOPs), and still 163,975 weights:
+# Less than a fiftieth of the original's computation per face (7.8 against 435.6 MFLOPs), and still 163,975 weights:
 # more than a hundred per training face in full mode.
 #
 # The training subset is a random part of chapter 5's training part, with the emotions in the validation split's
@@ -531,9 +531,9 @@ plots.save_fig("06_small_data")
 plt.show()
 
 # %% [markdown]
-# Read it from right to left: with fewer faces the training faces are fitted as well while validation accuracy
-# falls. With 467 faces: 1.000 against 0.328, a gap of 0.672 +/- 0.017. With 1,400, (a) itself: 0.624 +/- 0.018.
-# With all 25,838 faces (3 epochs), training (0.483) and validation accuracy (0.467) agree within the margin (gap
+# Read it from right to left: with fewer faces the training faces are fitted at least as well while validation
+# accuracy falls. With 467 faces: 1.000 against 0.328, a gap of 0.672 +/- 0.017. With 1,400, (a) itself:
+# 0.624 +/- 0.018. With all 25,838 faces (3 epochs), training (0.483) and validation accuracy (0.467) agree within the margin (gap
 # 0.016 +/- 0.019), and validation accuracy is the chapter's highest, 0.091 above (a)'s.
 #
 # More (or more varied) data is the most reliable regulariser; augmentation, a cheap imitation of it, went part
@@ -591,8 +591,8 @@ bias.round(3)
 # ## 6.9 The original's "84%", reproduced
 #
 # The original student project reported an accuracy of 84%, measured on "the whole dataset (test data + training
-# data)". On FER2013 the training split is 28,709 faces and PublicTest 3,435, so in such a pool nearly nine faces
-# in ten are faces the model was trained on:
+# data)". In our copy of FER2013 the training split is 28,709 faces and PublicTest 3,435, so in such a pool
+# nearly nine faces in ten are faces the model was trained on:
 
 # %% tags=["nbval-check-output"]
 n_train_fer, n_public_test = 28_709, 3_435
@@ -687,10 +687,10 @@ for who in contenders:
 #   arithmetic cell above checks it (0.932 against a pooled 0.936 for (a), 0.560 against 0.558 for `seed`).
 #
 # **What "84%" says about the original model.** Turn the arithmetic around: with training accuracy *a* and test
-# accuracy *t*, 0.893 *a* + 0.107 *t* = 0.84. Since *t* is at most 1, *a* is at least 82%. FER2013's published
-# state of the art on new faces is below 76% (chapter 9), so *t* < 0.76 and the 84% needs *a* above
-# (0.84 - 0.107 x 0.76) / 0.893, about 85%. So the original network fitted its training faces to at least 85%,
-# and its test accuracy cannot be read off the 84% at all (exercise 4). Its README's remark that earlier
+# accuracy *t*, 0.893 *a* + 0.107 *t* = 0.84. Since *t* is at most 1, *a* is at least 82%. FER2013's best
+# published figures on new faces are below 74% (chapter 9), so *t* < 0.74 and the 84% needs *a* above
+# (0.84 - 0.107 x 0.74) / 0.893, about 85% (the section's last cell computes both bounds). So the original
+# network fitted its training faces to at least 85%, and its test accuracy cannot be read off the 84% at all (exercise 4). Its README's remark that earlier
 # architectures reached higher training accuracy while validation stayed near 50% describes the same pattern: a
 # wide gap, which a pool carries. (This uses our copy's proportions; the README gives its dataset as 35,887
 # images without saying how many were training images, and exercise 4 works out the other likely split.)

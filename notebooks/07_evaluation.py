@@ -572,10 +572,10 @@ pd.DataFrame(head_to_head).rename_axis(test_name, axis=1)
 # %% [markdown]
 # What to notice:
 #
-# - On the validation faces `best` is right on 552 faces that `seed` gets wrong, and wrong on 235 that `seed` gets
-#   right: a split that lopsided is not luck (McNemar p = 3e-30), though the p-value is optimistic, since both
+# - On the validation faces `best` is right on 552 faces that the first model gets wrong, and wrong on 235 that it
+#   gets right: a split that lopsided is not luck (McNemar p = 3e-30), though the p-value is optimistic, since both
 #   models chose their epoch on these faces.
-# - The gain is largest where `seed` was weakest, the three "negative" emotions of 7.5: fear (recall 0.139 to
+# - The gain is largest where the first model was weakest, the three "negative" emotions of 7.5: fear (recall 0.139 to
 #   0.444), sad (0.329 to 0.511) and angry (0.484 to 0.659).
 #   Happy and neutral gain 3 and 5 points, surprise loses 5 (0.808 to 0.760), and disgust does not move (0.455
 #   on 44 faces, 20 of them). Macro-F1 rises more than accuracy (0.482 to 0.634, against 0.554 to 0.664)
@@ -998,11 +998,11 @@ print(f"validation faces byte-identical to a face the model trained on: {val_dup
 # 6. The same three steps as section 7.7, for each model: fit *T* on validation, apply it to test, compare the
 #    ECE (15 bins). *T* below 1 means the model was under-confident (its probabilities get sharpened), above 1
 #    over-confident. The cell prints both; read the direction from *T* and the size of the correction from how
-#    far the ECE moves. On the run saved here `seed` needs the larger correction (T = 0.697, under-confident; ECE
-#    0.0683 to 0.0471). `best`'s T = 0.945 is close to 1 and its test ECE, 0.0233, is already a third of `seed`'s;
-#    scaling raises it a little, to 0.0350. A temperature fitted on validation fixes a real miscalibration, but a
-#    model that is already nearly calibrated has little to gain, and the fitted correction can move its test ECE
-#    the wrong way by about a hundredth.
+#    far the ECE moves. On the run saved here chapter 5's model needs the larger correction (T = 0.697, under-confident;
+#    ECE 0.0683 to 0.0471). `best`'s T = 0.986 is close to 1 and its test ECE, 0.0322, is already about half of
+#    the first model's; scaling raises it a little, to 0.0340. A temperature fitted on validation fixes a real
+#    miscalibration, but a model that is already nearly calibrated has little to gain, and the fitted correction
+#    can move its test ECE the wrong way.
 
 # %% tags=["solution"]
 for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", best_val_proba, best_test_proba)]:

@@ -330,7 +330,8 @@ plt.show()
 # SGD's last weights wander around a good region. An exponential moving average of them,
 # $\bar w \leftarrow m\,\bar w + (1-m)\,w$ after every step, sits closer to its centre and usually validates a
 # little better for free. It averages about the last $1/(1-m)$ steps: the reference recipe's 0.999 about 1,000;
-# the ladder's short runs use 0.98, about 50. A recipe with `ema=m` makes `train.fit` validate and keep the averaged weights.
+# the ladder's short runs use 0.98, about 50. A recipe with `ema=m` makes `train.fit` validate and keep the
+# averaged weights.
 
 # %% [markdown]
 # ## 9.4 Climbing the ladder
@@ -417,7 +418,8 @@ plt.show()
 #
 # Two questions remain: how much does the kept recipe move from one seed to the next, and what does the recipe do
 # with every training face and many epochs? First, what the ladder kept against the reference recipe: ideally only
-# the budget (epochs) and the averaging horizon differ.
+# the budget (epochs) and the averaging horizon would differ; here the SGD and augmentation rungs, dropped at the
+# ladder's 8 epochs (9.4), make the rest of the difference.
 
 # %%
 def setting(value, other):
@@ -471,7 +473,7 @@ print(f"seed 0 against seed {EXTRA_SEEDS[0]}, same recipe: {paired['only_a']} fa
 # schedule stopped, not the learning. To give it more epochs, train again on a longer schedule, or **restart** from
 # its weights with a second, shorter cycle from a lower peak and another seed (a *warm restart*, Loshchilov &
 # Hutter's SGDR, 2017; `recipes.SMALL_RESNET_RESTART`; `python -m fer_helpers train ... --recipe
-# small_resnet_restart --init-weights RUN/best.weights.h5 --seed 43`). The restart pays with a dip, since the rate
+# small_resnet_restart --init-weights RUN/best.weights.h5 --seed 1`). The restart pays with a dip, since the rate
 # jumps back up, but keeps everything learnt so far.
 #
 # The bundled model is `best` (the cells below say whether it was restarted). Its card and per-epoch history were
@@ -546,8 +548,8 @@ if not best_card.get("stages"):
 #
 # Test-time augmentation (chapter 7) averages the predictions for a face and its mirror image. An **ensemble**
 # averages several models' probabilities: their mistakes are partly independent. Both cost prediction time (2x,
-# k times; chapter 10 weighs it). Each is compared, paired, with the model it is built from; the bundled `best`
-# stands beside them.
+# k times; exercise 4 weighs it with chapter 10's timings). Each is compared, paired, with the model it is built
+# from; the bundled `best` stands beside them.
 #
 # Decided here, before any test face is read: the best single model (the seed with the highest validation
 # accuracy, a choice that flatters it a little) is this chapter's answer for one model, the ensemble is reported
@@ -713,9 +715,9 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 # 3. Add a rung of your own and climb it from `best_recipe`: mixup (alpha 0.2), written as a `recipes.Step`. Then,
 #    harder, say what CutMix (paste a rectangle of one face into another, mix the labels by area) would need that
 #    a `Step` cannot express.
-# 4. Using chapter 10's committed batch-1 timings of the original CNN (ONNX Runtime, Keras `predict`), up to what
-#    ensemble size k can a 2-core CPU still classify 25 faces a second, without and with the mirror
-#    (`recipes.ensemble_proba` mirrors by default)? And a webcam at 25 frames a second, with face detection?
+# 4. Using chapter 10's committed batch-1 timings (the original CNN with ONNX Runtime in section 10.9's cost
+#    table; Keras `predict` in section 10.6), up to what ensemble size k can a 2-core CPU still classify 25 faces
+#    a second, without and with the mirror (`recipes.ensemble_proba` mirrors by default)? And a webcam at 25 frames a second, with face detection?
 # 5. A paper reports 74% on FER2013's test split with "the best checkpoint". What do you need to know before
 #    comparing it with this chapter's figure?
 # 6. In the reference model's curves (section 9.5), if it was trained in stages, validation accuracy drops in the
@@ -752,10 +754,11 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 #    the pasted area), so it needs a batch-level transform like `train.MixupBatches` and a recipe setting that
 #    selects it: new code in `fer_helpers`, then a `Step`.
 # 4. If one face takes t seconds at batch 1, an ensemble of k takes k t; 25 faces/s needs k t < 0.04 s, so
-#    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face in about 4 ms: k of about
-#    10, or about 5 with the mirror (each model then sees two images a face, 2 k t < 0.04 s). Keras `predict` takes
-#    70-90 ms a face: not even k = 1. A webcam frame also needs detection (~40 ms in chapter 10), which alone uses
-#    the whole 40 ms of a frame at 25 frames/s: no k keeps up unless detection runs on fewer frames (chapter 8b's
+#    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face of the original CNN in about
+#    3.5 ms (288.8 faces/s): k of about 10, or about 5 with the mirror (each model then sees two images a face,
+#    2 k t < 0.04 s). Keras `predict` took 109.1 ms a face even for the smaller `best`: not even k = 1. A webcam
+#    frame also needs detection (~40 ms in chapter 10), which alone uses the whole 40 ms of a frame at 25
+#    frames/s: no k keeps up unless detection runs on fewer frames (chapter 8b's
 #    video tracking reuses boxes between detections) or faster.
 # 5. Which split the figure is on (PublicTest, PrivateTest or both), whether the checkpoint was chosen on that
 #    same test split (then it is optimistic), whether test-time augmentation or an ensemble was used, and

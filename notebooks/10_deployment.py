@@ -315,8 +315,8 @@ by_size.round(1)
 
 # %% [markdown]
 # For `best` with ONNX Runtime the curve rises from 975.6 faces/s at batch 1 to 1,582.2 at batch 8 (1.6 times),
-# then flattens (1,835.0 at 256): the fixed cost of a call is worth sharing among a few faces; past that the arithmetic is
-# most of the time.
+# then flattens (1,835.0 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
+# arithmetic is most of the time.
 #
 # Now every runtime at batch 1 and at batch 64, timed **in turn, call by call** (`export.time_side_by_side`), so
 # that a program starting halfway through slows all of them alike. The settings they ran with:
@@ -352,8 +352,9 @@ plt.show()
 # %% [markdown]
 # What to notice (on the run saved here):
 #
-# - **`keras predict` is the slowest way to classify one face** by far: every call builds a small data pipeline and
-#   runs callbacks, a fixed cost of tens of milliseconds that is nothing for 10,000 faces and everything for one.
+# - **`keras predict` is the slowest way to classify one face**: every call builds a small data pipeline and
+#   runs callbacks, a fixed cost (most of its 109.1 ms a face at batch 1 here) that is nothing for 10,000 faces
+#   and everything for one.
 #   `predict_on_batch` calls the same compiled function without that machinery; the plain call
 #   `model(x, training=False)` runs *eagerly*, one operation at a time from Python: in between.
 # - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 4.5): the same
@@ -457,9 +458,8 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS
 # In the run saved here the spinning row took 8.0 ms more (27.9 against 19.9 ms), nearly all of it in detection
 # (23.1 against 15.2 ms), three times as much as the detect column of the cell before moved between rows with no
 # spinning involved (14.1 to 16.7 ms): in this one run, on a nearly idle machine, the effect stands out of the
-# noise; repeat the cell to see how often. Turning spinning off is
-# the safe choice on a small machine that does several things in turn; on a server with cores to spare, spinning
-# can save a little latency. Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
+# noise; repeat the cell to see how often. Turning spinning off is the safe choice on a small machine that does
+# several things in turn; on a server with cores to spare, spinning can save a little latency. Chapter 8 met the same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
 # ## 10.8 The table, and the fer package beside it
 #
@@ -613,8 +613,9 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
 
 # %% [markdown]
 # The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
-# still says where a network must stand. In float32 `best`'s exported files came out between 786.3 and 2,156.1
-# faces/s in this notebook's timings: at or above the goal in all but two, below fer's rate in every one.
+# still says where a network must stand. In float32 `best`'s exported files came out between 786.3 and 1,835.0
+# faces/s in section 10.6 and the cost table below: at or above the goal in all but two (ONNX at batch 1: 786.3
+# side by side, 975.6 in the sweep), below fer's rate in every one.
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
@@ -671,8 +672,8 @@ plt.show()
 
 # %% [markdown]
 # Faces per second grow as the FLOPs fall, though not in proportion: the smaller the network, the larger the share
-# of the fixed costs per call and per layer. And batch 64 gains only 1.15 to 1.8 times the batch-1 figure here:
-# measure at the batch size your application will actually use.
+# of the fixed costs per call and per layer. And batch 64 gains less than twice the batch-1 figure for every
+# network here: measure at the batch size your application will actually use.
 #
 # ### Shape, not only FLOPs (optional)
 #
@@ -766,8 +767,8 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #   throughput the arithmetic.
 # - A fair comparison is one run, on the same faces, photo and machine (`benchmarks/deploy_best/`, `best` beside
 #   the `fer` package).
-# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.3 to 3.5 times more
-#   at batch 1.
+# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.0 to 3.2 times more
+#   at batch 1 (section 10.6).
 # - Serving is a function from bytes to JSON plus a thin HTTP layer, free of TensorFlow with the ONNX file.
 #
 # ## Exercises
@@ -843,8 +844,8 @@ print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s with seed_cnn; section 10.
 #    Training faces are the right source. The cell below does it; expect a file the size of dynamic range's (the
 #    weights are int8 in both), agreement a little lower, and a speed that depends on this CPU's int8 support.
 #    In the run saved here: 0.5 MB, 98.64% agreement with Keras (dynamic range: 99.27%), 0.21 points of accuracy
-#    and 0.0055 of macro-F1 lost, and 3.1 times the float32 file's faces/s at batch 1. Faster still, but further
-#    from Keras: this recipe does not close the gap of section 10.8 on its own.
+#    and 0.0055 of macro-F1 lost, and 4,205 faces/s at batch 1 against the float32 file's 1,630. Faster still,
+#    but further from Keras: this recipe does not close the gap of section 10.8 on its own.
 #
 #    What this recipe makes is TensorFlow's integer quantisation *with float fallback*: weights and activations
 #    are int8 wherever an operation has an int8 kernel, any other operation stays in float32, and so do the

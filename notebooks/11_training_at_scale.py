@@ -34,11 +34,12 @@
 #
 # | mode | what runs | 2-core CPU | one GPU |
 # |---|---|---|---|
-# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the committed sample, repeated), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 118 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | ~1-2 min (estimated) |
+# | quick (`FER_QUICK=1`, the default) | a narrow VGG on 128-256 faces (the data found; the committed sample is repeated to that size), 3 timed epochs per measurement, 4 SGD steps per data-parallel check; 7 fresh processes | 118 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | ~1-2 min (estimated) |
 # | full (`FER_QUICK=0`) | a VGG twice as wide (4x the arithmetic), 1,024-2,048 faces, 3 timed epochs per measurement | ~40 min (computed from the quick run's speeds: 4x the arithmetic on 8x the faces; the PyTorch rows take most of it) | a few minutes (estimated) |
 #
-# **Modes.** Quick mode trains a narrow VGG on 128-256 faces (the committed sample, repeated), full mode a VGG twice
-# as wide on 1,024-2,048 faces; each measurement runs in a fresh process. The speeds come from a small, shared
+# **Modes.** Quick mode trains a narrow VGG on 128-256 faces (the data found; the committed sample is repeated to that size), full mode a VGG twice
+# as wide on 1,024-2,048 faces; the backend, data-parallel and precision measurements each run in a fresh
+# process. The speeds come from a small, shared
 # 2-core CPU (its load average is printed beside them): a method and an order of magnitude, not this CPU's best.
 # The committed run had no GPU: its GPU columns say *not measured*, and a GPU machine fills them in. The saved
 # outputs come from the run named in the first output line.
@@ -106,8 +107,8 @@ PER_REPLICA_BATCH = 16
 #
 # A Python process chooses its backend **once**, at the first `import keras`, from `KERAS_BACKEND` (or
 # `~/.keras/keras.json`). This kernel already imported Keras, so each backend below runs in a **fresh Python
-# process** (`fer_helpers.isolated.run`, with `KERAS_BACKEND` set) that hands its result back; a backend that is not installed
-# gets a row saying so. PyTorch's CPU build (about a gigabyte) is the `backends` extra
+# process** (`fer_helpers.isolated.run`, with `KERAS_BACKEND` set) that hands its result back; a backend that is
+# not installed gets a row saying so. PyTorch's CPU build (about a gigabyte) is the `backends` extra
 # (`pip install -e ".[backends]"`); the committed run had it installed.
 
 # %%
@@ -146,7 +147,8 @@ backends[["status", "version", "cpu_images_per_s", "gpu_images_per_s", "first_ep
 # %% [markdown]
 # The columns: `cpu_images_per_s` is the steady-state speed (the median timed epoch); `first_epoch_s` includes
 # preparing the step, what you wait for before the first progress line; `process_s` is the whole process, imports
-# included; `load_1min` is the load average as the process ended (above 2 means the cores were shared).
+# included; `load_1min` is the load average as the process ended (only a load well above 2, the number of cores,
+# means that other work shared them).
 
 # %%
 import matplotlib.pyplot as plt
@@ -182,11 +184,11 @@ for backend, row in measured.iterrows():
 #   kernel (on the TensorFlow backend) and predicted the same 16 faces: the probabilities differ from this
 #   kernel's by at most a few 1e-8, the rounding of float32. Train on one backend, serve on another.
 # - **Same start, slowly diverging paths.** The loss of the first batch agrees across the three backends to about
-#   1e-7. After a single update (batch 2) one backend already differs in the fifth decimal: each sums the
+#   1e-7. After a single update (batch 2) one backend already differs in the sixth decimal: each sums the
 #   gradients in its own order, and float32 sums in another order differ in their last bits. Training amplifies
 #   this, and a few epochs later the mean losses differ in the second or third digit. Runs are reproducible within
 #   one backend, not bit-for-bit across them; none of the three is "the right one".
-# - **Speed depends on the backend and on the machine's load.** In this run (load about 1.5 on two cores) the
+# - **Speed depends on the backend and on the machine's load.** In this run (load 1.18 to 1.32 on two cores) the
 #   three trained within about a fifth of each other. Another machine, load, model size or a GPU can reorder them:
 #   measure under the load your machine will have before you choose.
 #
@@ -317,7 +319,7 @@ def show_parallel(result):
 show_parallel(parallel["jax"])
 
 # %% [markdown]
-# The two runs agree to about 1e-8, a hundred thousand times less than the training steps moved the weights:
+# The two runs agree to about 1e-8 (2.2e-08), while the training steps moved the weights by up to 3.0e-02:
 # the two replicas together computed the one-device step. (The losses are Keras' running means over the steps
 # so far, as `fit` logs them.)
 #
@@ -482,9 +484,11 @@ plt.show()
 #   generator is in the same range as the uncached `tf.data` reader here: 48x48 PNGs are cheap to decode, and a few
 #   hundred files are too few for parallel reading to show. Random augmentation on the CPU costs more than all the
 #   reading.
-# - **Feeding a training epoch**, the pipelines that only read are within about a fifth of each other: on this CPU
-#   the network itself is the bottleneck (a few hundred faces per second). The two rows that augment on the CPU
-#   train at about half the speed: on two cores the augmentation competes with the training for the same cores.
+# - **Feeding a training epoch**, the network is the bottleneck only once the faces are decoded: from the cache or
+#   from arrays it trains at 780.5 and 768.5 images/s, while decoding the folders in every epoch halves that
+#   (414.8) and the original generator lies between (614.4): on two cores, decoding competes with training for the
+#   same cores. Augmenting on the CPU costs as much (410.4 against 768.5 for the same arrays; the benchmark's
+#   `ImageDataGenerator` does not augment). One timed epoch of 256 faces is noisy: rerun before trusting a gap.
 # - **On a GPU the picture turns around.** The training step gets one to two orders of magnitude faster while the
 #   CPU that decodes the files does not: a pipeline that re-decodes every file starts to starve the GPU. That is
 #   when `.cache()`, `num_parallel_calls` and `.prefetch()` pay off, and augmentation belongs on the GPU (chapter 3).
@@ -545,11 +549,12 @@ plt.show()
 
 # %% [markdown]
 # On this CPU neither 16-bit policy is faster than float32, as expected from hardware without fast 16-bit
-# arithmetic: in this run float16 trained at about float32's speed and bfloat16 at about half of it, and both took
-# longer over their first epoch, which traces and converts more. The columns show the mechanics: the layers compute
-# in 16 bits (`compute_dtype`), the weights stay float32 (`variable_dtype`), the output layer computes in float32,
-# and only `mixed_float16` got a `LossScaleOptimizer`. The losses after these few epochs differ by about 1%, no more
-# than between backends: with the weights kept in float32, 16-bit arithmetic trains the same network.
+# arithmetic: in this run float16 trained at 276.6 images/s and bfloat16 at 609.6, against float32's 816.4, and
+# both took longer over their first epoch, which traces and converts more. The columns show the mechanics: the
+# layers compute in 16 bits (`compute_dtype`), the weights stay float32 (`variable_dtype`), the output layer
+# computes in float32, and only `mixed_float16` got a `LossScaleOptimizer`. The losses after these few epochs
+# differ in the third digit (1.224 to 1.229), no more than between backends: with the weights kept in float32,
+# 16-bit arithmetic trains the same network.
 #
 # On a GPU with tensor cores, expect the order to turn around, by how much depending on the GPU and on the network
 # being large enough to keep it busy. Prefer `mixed_bfloat16` where the hardware has it (TPUs, NVIDIA GPUs since

@@ -1,4 +1,4 @@
-"""fer_helpers.demo: the upload and webcam demos of chapter 8 show a real photo even with no upload and no Colab."""
+"""fer_helpers.demo: the upload and webcam demos of chapter 8b show a real photo even with no upload and no Colab."""
 import base64
 import datetime
 import importlib

@@ -11,7 +11,7 @@ US Navy's Grace Hopper), so the video is public domain like them.
 What happens in it: the big astronaut face leaves on the left, Grace Hopper's comes in on the right (half cut
 off at first) and crosses the frame, and the two small faces of the composite come in on the right. Nobody's
 expression changes (the faces are photographs): every change in the model's probabilities along the video comes
-from the input (the moving crop, faces entering, resampling, compression), which is what chapter 8's smoothing
+from the input (the moving crop, faces entering, resampling, compression), which is what chapter 8b's smoothing
 is about. Run ``tools/make_demo_photos.py`` first if ``group_composite.jpg`` is missing. The output is checked
 by reading it back (frame count and size); the same OpenCV makes the same file, byte for byte.
 """
