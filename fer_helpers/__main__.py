@@ -7,6 +7,7 @@ functions the notebooks use:
     python -m fer_helpers train    --data DIR --recipe cpu_best_restart --init-weights runs/cpu_best/best.weights.h5
                                    --seed 43 --run-dir runs/cpu_best_restart
     python -m fer_helpers evaluate --data DIR --split test --model seed [--tta flip] [--json FILE]
+    python -m fer_helpers evaluate --data DIR --split validation --model RUN1/best.weights.h5 --model RUN2/...
     python -m fer_helpers compare  --data DIR [--split validation] MODEL_A MODEL_B
     python -m fer_helpers predict  IMAGE... [--model seed] [--detector auto] [--json FILE] [--annotate DIR]
 
@@ -108,18 +109,21 @@ def _load_faces(data_dir: str, split_name: str):
 
 def _cmd_evaluate(args) -> int:
     from . import data, evaluate, models
-    _check_model(args.model)
+    names = args.model or ["seed"]
+    for name in names:
+        _check_model(name)
     x, y = _load_faces(args.data, args.split)
-    model = models.load_model(args.model)
-    proba = evaluate.predict_proba(model, x, tta=args.tta)
+    # several models: their ensemble, the mean of their probabilities (chapter 9)
+    proba = sum(evaluate.predict_proba(models.load_model(name), x, tta=args.tta) for name in names) / len(names)
     s = evaluate.summary(y, proba)
     label = f"{args.split}{_data_label(args.data)}" + (" (flip TTA)" if args.tta else "")
-    print(f"model {args.model} | split {label} | {len(y)} faces")
+    shown = names[0] if len(names) == 1 else f"ensemble of {len(names)} ({', '.join(names)})"
+    print(f"model {shown} | split {label} | {len(y)} faces")
     print(f"accuracy {s['accuracy']:.4f}")
     print(f"macro-F1 {s['macro_f1']:.4f}")
     print(evaluate.per_class_table(y, proba).to_string())
-    result = {"model": str(args.model), "split": args.split, "tta": args.tta, "faces": len(y), **s,
-              "per_class": evaluate.per_class_table(y, proba).to_dict(orient="index")}
+    result = {"model": names[0] if len(names) == 1 else names, "split": args.split, "tta": args.tta,
+              "faces": len(y), **s, "per_class": evaluate.per_class_table(y, proba).to_dict(orient="index")}
     if args.split in ("test", "private"):  # the others are (parts of) train itself
         try:
             train_split = data.load_split(args.data, "train")
@@ -233,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "; ".join(f"{name}: {what}" for name, what in CARVED_SPLITS.items()))
     e.add_argument("--split", default="test", choices=SPLIT_CHOICES,
                    help=split_help)
-    e.add_argument("--model", default="seed", help="bundled name (seed, best) or a .keras / .weights.h5 file")
+    e.add_argument("--model", action="append", default=None,
+                   help="bundled name (seed, best) or a .keras / .weights.h5 file (default: seed); repeated: the "
+                        "models' ensemble, the mean of their probabilities")
     e.add_argument("--tta", default=None, choices=["flip"])
     e.add_argument("--json", default=None, help="also write the figures to this JSON file")
     e.set_defaults(func=_cmd_evaluate)

@@ -233,7 +233,8 @@ def _read_card(path: Path) -> dict:
 def load_model(name_or_path: str | Path):
     """A ready-to-predict model from a bundled name ('seed', 'best'), a ``.keras`` file, or a ``.weights.h5``
     file with a card ``.json`` of the same stem beside it (``{"architecture": ..., "kwargs": {...}}``; chapter 5
-    writes one). A ``.weights.h5`` file without a card is taken to hold the original CNN (``seed_cnn``)."""
+    writes one) or in a training run's folder (``recipe.json``, which ``train`` writes: its architecture and
+    ``model_kwargs``). A ``.weights.h5`` file with neither is taken to hold the original CNN (``seed_cnn``)."""
     text = str(name_or_path)
     path = Path(text)
     if not path.suffix and not path.exists():
@@ -251,7 +252,14 @@ def load_model(name_or_path: str | Path):
         card_path = Path(text[: -len(".weights.h5")] + ".json")
         if not weights.exists():
             raise FerError(f"{weights}: no such weights file")
-        card = _read_card(card_path) if card_path.exists() else {"architecture": "seed_cnn"}
+        recipe_path = weights.parent / "recipe.json"
+        if card_path.exists():
+            card = _read_card(card_path)
+        elif recipe_path.exists():
+            recipe = _read_card(recipe_path)
+            card = {"architecture": recipe["architecture"], "kwargs": recipe.get("model_kwargs") or {}}
+        else:
+            card = {"architecture": "seed_cnn"}
     else:
         raise FerError(f"{text}: not a bundled model name, a .keras file or a .weights.h5 file")
     model = build(card["architecture"], **card.get("kwargs", {}))

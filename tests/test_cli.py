@@ -24,6 +24,44 @@ def test_evaluate_prints_accuracy_and_macro_f1_and_writes_json(tmp_path, capsys,
     assert report["faces"] == 140 and 0 <= report["accuracy"] <= 1 and set(report["per_class"]) >= {"happy", "disgust"}
 
 
+
+def test_evaluate_with_several_models_scores_their_ensemble(tmp_path, capsys, tiny_model):
+    import keras
+
+    from fer_helpers import data, evaluate
+    paths = []
+    for seed in (0, 1):
+        tiny_model(seed=seed).save(tmp_path / f"m{seed}.keras")
+        paths.append(str(tmp_path / f"m{seed}.keras"))
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--data", str(SAMPLE), "--split", "test", "--model", paths[0], "--model", paths[1],
+                 "--json", str(report)]) == 0
+    assert "ensemble of 2" in capsys.readouterr().out
+    test = data.load_split(SAMPLE, "test")
+    mean = sum(evaluate.predict_proba(keras.saving.load_model(p), test.x) for p in paths) / 2
+    written = json.loads(report.read_text())
+    assert written["model"] == paths
+    assert written["accuracy"] == pytest.approx(evaluate.summary(test.y, mean)["accuracy"])
+
+
+def test_a_run_folders_weights_load_by_its_recipe(tmp_path):
+    """train writes recipe.json beside best.weights.h5: that is enough to rebuild the network (no card needed)."""
+    import numpy as np
+
+    from fer_helpers import FerError, models, recipes
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)})
+    model = tiny.build_model()
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save_weights(run / "best.weights.h5")
+    (run / "recipe.json").write_text(json.dumps(tiny.as_dict(), default=list))
+    loaded = models.load_model(run / "best.weights.h5")
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-6)
+    (run / "recipe.json").write_text("{not json")
+    with pytest.raises(FerError, match="recipe.json: not a readable model card"):
+        models.load_model(run / "best.weights.h5")
+
 @pytest.mark.slow
 def test_evaluate_bundled_seed_model_prints_better_than_chance(capsys, tmp_path):
     report = tmp_path / "seed.json"

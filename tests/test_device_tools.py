@@ -154,3 +154,34 @@ def test_a_stage_cut_short_and_restarted_counts_the_epochs_it_ran_and_says_what_
     assert [(stage["epochs_run"], stage["planned_epochs"]) for stage in card["stages"]] == [(2, 5), (1, 1)]
     text = (out / "tiny.md").read_text()
     assert "epochs 1-2 (2 of its 5 planned)" in text and "epochs 3-3 (" not in text
+
+
+@pytest.mark.slow
+def test_a_distilled_run_names_its_teachers_and_counts_their_training(tmp_path):
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+    split = data.load_split(SAMPLE_DIR, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    first, other, student, out = (tmp_path / name for name in ("first", "other", "student", "weights"))
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, other, verbose=0, seed=5)
+    recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, student, verbose=0,
+                         seed=1, init_weights=first / "best.weights.h5",
+                         teachers=[first / "best.weights.h5", other / "best.weights.h5"])
+    bundle = load_tool("bundle_model").main
+    common = ["--run", str(student), "--continues", str(first), "--name", "tiny", "--data", str(SAMPLE_DIR),
+              "--recipe", "distilled", "--hardware", "the test machine", "--weights-dir", str(out)]
+    with pytest.raises(SystemExit, match="made by none of the runs given"):  # a teacher's run left out
+        bundle(common)
+    with pytest.raises(SystemExit, match="was not distilled"):               # teacher runs for a plain run
+        bundle(["--run", str(other), "--teacher-runs", str(first), *common[4:]])
+    assert bundle([*common, "--teacher-runs", str(other), "--teacher-runs", str(first)]) == 0
+    card = json.loads((out / "tiny.json").read_text())
+    taught = card["teachers"]
+    assert taught["weights"] == ["first/best.weights.h5", "other/best.weights.h5"]
+    assert taught["other_runs"] == ["other"]             # first is already one of the model's own stages
+    minutes = [pd.read_csv(run / "history.csv")["seconds"].sum() / 60 for run in (first, other, student)]
+    assert taught["other_runs_minutes"] == pytest.approx(minutes[1], abs=0.1)
+    assert taught["cpu_minutes_with_teachers"] == pytest.approx(sum(minutes), abs=0.1)
+    assert [t["weights"] for t in card["training_recipe"]["teachers"]] == taught["weights"]
+    assert str(tmp_path) not in (out / "tiny.json").read_text()
+    assert "Distilled from" in (out / "tiny.md").read_text()

@@ -13,6 +13,11 @@ A run that started from another run's best weights (``train --init-weights``: a 
 ``--continues EARLIER_RUN`` (repeated, oldest first, for more than one restart): the tool checks that each run
 started from the very file that is the best weights of the run before it (by SHA-256), and the card and
 NAME.history.csv then cover every stage, epochs and minutes added up.
+
+A distilled run (``train --teacher W``) is bundled with ``--teacher-runs RUN`` for every run behind its teachers
+(a teacher's own earlier stages included; a run already in the chain above need not be repeated): the tool checks
+that each teacher is the best weights of one of those runs (by SHA-256), names the teachers on the card and adds
+their training minutes to the CPU time behind the model.
 """
 from __future__ import annotations
 
@@ -80,12 +85,41 @@ def _recipe(run: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _short(path: str) -> str:
+    return f"{Path(path).parent.name}/{Path(path).name}"
+
+
 def _portable(recipe: dict | None) -> dict | None:
-    """The recipe as the card shows it: starting weights named by their run folder, not by this machine's path."""
-    if not recipe or not recipe.get("init_weights"):
+    """The recipe as the card shows it: starting weights and teachers named by their run folder, not by this
+    machine's path."""
+    if not recipe:
         return recipe
-    weights = Path(recipe["init_weights"])
-    return {**recipe, "init_weights": f"{weights.parent.name}/{weights.name}"}
+    portable = dict(recipe)
+    if recipe.get("init_weights"):
+        portable["init_weights"] = _short(recipe["init_weights"])
+    if recipe.get("teachers"):
+        portable["teachers"] = [{**t, "weights": _short(t["weights"])} for t in recipe["teachers"]]
+    return portable
+
+
+def teacher_runs(recipe: dict | None, chain: list[Path], given: list[str] | None) -> tuple[list[Path], list[Path]]:
+    """The runs behind a distilled run's teachers that are not in its own chain (``--teacher-runs``), and the run
+    that made each teacher: each teacher must be the best weights of one of them or of the chain (same SHA-256)."""
+    runs = [Path(run) for run in given or []]
+    teachers = (recipe or {}).get("teachers", [])
+    if runs and not teachers:
+        sys.exit("--teacher-runs: the run was not distilled (its recipe.json names no teachers)")
+    made = {}
+    for run in [*chain, *runs]:
+        if not (run / "best.weights.h5").exists():
+            sys.exit(f"{run}: no best.weights.h5 (not a training run)")
+        made[hashlib.sha256((run / "best.weights.h5").read_bytes()).hexdigest()] = run
+    for teacher in teachers:
+        if teacher["sha256"] not in made:
+            sys.exit(f"{teacher['weights']}: a teacher of the run, made by none of the runs given: pass its run with "
+                     f"--teacher-runs (and the runs it continued)")
+    return ([run for run in runs if run.resolve() not in {c.resolve() for c in chain}],
+            [made[teacher["sha256"]] for teacher in teachers])
 
 
 def stacked_history(runs: list[Path]):
@@ -114,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continues", action="append", default=None,
                         help="the run whose best weights --run started from (train --init-weights); repeat it, "
                              "oldest first, for a run restarted more than once")
+    parser.add_argument("--teacher-runs", action="append", default=None,
+                        help="a run behind the teachers of a distilled run (train --teacher), repeated: their "
+                             "training minutes count in the CPU time behind the model")
     parser.add_argument("--architecture", default=None,
                         help="default: the run's recipe.json (chapter 9, tools/train_on_device.py), else seed_cnn")
     parser.add_argument("--weights-dir", default=str(models.WEIGHTS_DIR),
@@ -124,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = json.loads((run / "run.json").read_text())
     recipe = _recipe(run)
     runs = [*earlier_stages(run, recipe, args.continues), run]
+    behind_teachers, teacher_made_by = teacher_runs(recipe, runs, args.teacher_runs)
     history = stacked_history(runs)
     args.architecture = args.architecture or (recipe["architecture"] if recipe else "seed_cnn")
     kwargs = recipe["model_kwargs"] if recipe and recipe["architecture"] == args.architecture else {}
@@ -154,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "training_minutes": round(float(history["seconds"].sum()) / 60, 1), "trained_on": args.hardware,
         "planned_epochs": planned,
         **({"stages": stages(runs, history, model, x_val, y_val, val_proba)} if len(runs) > 1 else {}),
+        **({"teachers": teachers(recipe, teacher_made_by, behind_teachers, history, model, x_val, y_val)} if recipe and
+           recipe.get("teachers") else {}),
         "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
         "validation": evaluate.summary(y_val, val_proba),
         "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
@@ -209,6 +249,22 @@ def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[di
     return summaries
 
 
+def teachers(recipe: dict, made_by: list[Path], behind: list[Path], history, model, x_val, y_val) -> dict:
+    """The teachers of a distilled run: each one's validation figures with the mirror (what it taught), their
+    ensemble's, and the training minutes of the runs behind them that are not already in the model's own stages."""
+    teacher = keras.models.clone_model(model)
+    probas = []
+    for run in made_by:  # the runs whose best weights the teachers are (checked by SHA-256)
+        teacher.load_weights(run / "best.weights.h5")
+        probas.append(evaluate.predict_proba(teacher, x_val, tta="flip"))
+    minutes = sum(float(read_history(run)["seconds"].sum()) for run in behind) / 60
+    return {"weights": [_short(t["weights"]) for t in recipe["teachers"]],
+            "validation_flip_tta": [evaluate.summary(y_val, p) for p in probas],
+            "ensemble_validation_flip_tta": evaluate.summary(y_val, sum(probas) / len(probas)),
+            "other_runs": [run.name for run in behind], "other_runs_minutes": round(minutes, 1),
+            "cpu_minutes_with_teachers": round(float(history["seconds"].sum()) / 60 + minutes, 1)}
+
+
 def stage_summary(log) -> dict:
     best = log.loc[log["val_accuracy"].idxmax()]
     return {"recipe": str(log["recipe"].iloc[0]), "epochs": f"{int(log['epoch'].min())}-{int(log['epoch'].max())}",
@@ -226,6 +282,16 @@ def render_card(name: str, card: dict) -> str:
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
     note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
+    taught = card.get("teachers")
+    if taught:
+        note += ("\n- **Distilled from** the mean probabilities (face and mirror) of "
+                 + " and ".join(f"`{w}` (validation {v['accuracy']:.4f} with the mirror)"
+                                for w, v in zip(taught["weights"], taught["validation_flip_tta"]))
+                 + f" (together {taught['ensemble_validation_flip_tta']['accuracy']:.4f}) on the training faces"
+                 + (f"; the runs behind them not counted above ({', '.join(taught['other_runs'])}) took "
+                    f"{taught['other_runs_minutes']} min" if taught["other_runs"] else "")
+                 + f"; all the CPU time behind this model, teachers included: {taught['cpu_minutes_with_teachers']} "
+                 f"min ({taught['cpu_minutes_with_teachers'] / 60:.1f} hours)")
     stages = "".join(f"\n  {i}. `{st['recipe']}` (peak learning rate {st['peak_learning_rate']}): "
                      f"epochs {st['epochs']}"
                      + (f" ({st['epochs_run']} of its {st['planned_epochs']} planned)"
