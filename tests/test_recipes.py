@@ -225,6 +225,9 @@ def test_the_reference_recipe_trains_the_small_resnet_and_its_restart_changes_on
     assert reference.optimizer == "sgd" and reference.ema and reference.augmentation["erasing"] > 0
     assert restart.but("small_resnet", epochs=reference.epochs, learning_rate=reference.learning_rate) == reference
     assert restart.learning_rate < reference.learning_rate and restart.epochs < reference.epochs
+    lower = recipes.NAMED["small_resnet_restart_low"]   # a later restart: only its cycle differs again
+    assert lower.but("small_resnet", epochs=reference.epochs, learning_rate=reference.learning_rate) == reference
+    assert lower.learning_rate < restart.learning_rate
 
 
 def test_the_cpu_ladder_climbs_from_the_narrow_original_cnn_to_the_reference_recipe():
@@ -292,7 +295,9 @@ def test_every_bundled_run_was_trained_with_a_named_recipe(path, named_records):
     power = 0 if weights is None else np.log(weights["1"] / weights["3"]) / np.log(counts["happy"] / counts["disgust"])
 
     def same(name):
-        record = {**named_records[name], **{k: saved[k] for k in ("train", "val", "class_weight")}}
+        # a distilled run (train --teacher) is the recipe trained on its teachers' probabilities: flagged so
+        record = {**named_records[name], **{k: saved[k] for k in ("train", "val", "class_weight")},
+                  **({"distilled": True} if saved.get("distilled") else {})}
         return record == saved and abs(power - recipes.NAMED[name].class_weight_power) < 0.01
 
     assert len(RUN_SETTINGS) >= 5   # seed, best and best's three stages
