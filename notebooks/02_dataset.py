@@ -212,8 +212,11 @@ if counts["train"].max() == counts["train"].min():
 else:
     print(f"largest class {majority}, {counts['train'].max() / counts['train'].min():.1f}x the smallest "
           f"({counts['train'].idxmin()})")
+from fer_helpers import evaluate
+
+always_majority = np.full(len(test.y), data.CLASS_NAMES.index(majority))
 print(f"always answering '{majority}' scores {counts.loc[majority, test_name] / counts[test_name].sum():.1%} accuracy "
-      f"on {test_name}")
+      f"on {test_name}, macro-F1 {evaluate.summary(test.y, always_majority)['macro_f1']:.3f}")
 
 # %% [markdown]
 # What to notice:
@@ -221,7 +224,8 @@ print(f"always answering '{majority}' scores {counts.loc[majority, test_name] / 
 # - *disgust* has 436 training faces, 1.5% of train; *happy* has 7,215 (25.1%), 16.5 times more.
 # - test (PublicTest) has much the same shape (except *surprise*: 7.6% of test against 11.0% of train, because
 #   of the 154 missing faces). So the imbalance is in every score: always saying *happy* gets 26.1% accuracy on
-#   our copy without looking at a face (24.9% on the complete PublicTest). That is the floor any accuracy must be
+#   our copy without looking at a face (24.9% on the complete PublicTest: 895 of its 3,589 faces, since the 154
+#   missing are all *surprise*; the data's README). That is the floor any accuracy must be
 #   compared to, and the reason the course reports **macro-F1** beside accuracy.
 # - Chapter 3 measures the remedies: class weights in the loss and augmentation.
 #

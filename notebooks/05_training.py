@@ -426,8 +426,8 @@ print(evaluate.report(test_split.y, test_proba, test_name))
 #   each resuming the last; the curves and `history.csv` hold all 52 epochs. It stopped at epoch 52 of its
 #   planned 60, and there it stays: the machine that held its resumable state (`RUN_DIR/backup/`) was lost, and
 #   the eight epochs left would have run at a
-#   learning rate below 5e-5, after validation had gained only 1.5 points in ten epochs and fallen back 0.8
-#   since its best. So the cosine schedule did not reach zero; the kept weights are epoch 48's. The full-mode
+#   learning rate below 5e-5, after validation had gained only 1.5 points in the ten epochs up to its best
+#   (epochs 38 to 48) and fallen back 0.8 since. So the cosine schedule did not reach zero; the kept weights are epoch 48's. The full-mode
 #   outputs above were made later from that run's files (the bundled `seed`'s weights, log and settings, put
 #   back in `RUN_DIR` with a `finished` marker), so the training cell loaded the kept weights instead of training. Chapters 6 and 7
 #   and the model card (`fer_helpers/weights/seed.md`) say "52 of 60 planned epochs".
