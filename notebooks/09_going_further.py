@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 126 training and 14 validation faces), 2 epochs per training | 82 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded the finished trainings from their run folders (153 s, 2 cores otherwise idle) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded the finished trainings from their run folders (555 s on 2026-12-07 beside a training job; 153 s on otherwise idle cores before section 9.7's full-budget teachers were added) | a few minutes (estimated) |
 #
 # **Modes.** Full mode trains every rung, seed and student on a stratified fifth of the training faces for 8
 # epochs; quick mode on at most 40 faces per class for 2 epochs, so that CI runs every line: its numbers are
