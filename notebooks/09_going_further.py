@@ -638,7 +638,7 @@ candidate_table(candidates, built_from)
 # the labels. First, what the teachers had to offer, on the validation faces and on training faces they learnt
 # from (this chapter's ladder faces):
 
-# %% tags=["nbval-check-output"]
+# %%
 stages_dir = models.WEIGHTS_DIR / "stages"
 teachers = [recipes.SMALL_RESNET.build_model() for _ in range(2)]
 for net, folder in zip(teachers, ("small_resnet_stage2", "small_resnet_member_b")):
