@@ -108,13 +108,13 @@ def _load_faces(data_dir: str, split_name: str):
 
 
 def _cmd_evaluate(args) -> int:
-    from . import data, evaluate, models
+    from . import data, evaluate, models, recipes
     names = args.model or ["seed"]
     for name in names:
         _check_model(name)
     x, y = _load_faces(args.data, args.split)
-    # several models: their ensemble, the mean of their probabilities (chapter 9)
-    proba = sum(evaluate.predict_proba(models.load_model(name), x, tta=args.tta) for name in names) / len(names)
+    # one model, or several: their ensemble, the mean of their probabilities (chapter 9)
+    proba = recipes.ensemble_proba([models.load_model(name) for name in names], x, tta=args.tta)
     s = evaluate.summary(y, proba)
     label = f"{args.split}{_data_label(args.data)}" + (" (flip TTA)" if args.tta else "")
     shown = names[0] if len(names) == 1 else f"ensemble of {len(names)} ({', '.join(names)})"
