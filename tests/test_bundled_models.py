@@ -81,3 +81,24 @@ def test_run_settings_and_history_beside_the_weights_are_not_models(name):
             f"planned epochs") in card["summary"]
     assert not [n for n in BUNDLED if "." in n]
     assert all((models.WEIGHTS_DIR / f"{models.model_card(n).get('alias_of', n)}.weights.h5").exists() for n in BUNDLED)
+
+
+STAGE_COMPARISONS = sorted((models.WEIGHTS_DIR / "stages").glob("*/compare.txt"))
+
+
+@pytest.mark.parametrize("compare_txt", STAGE_COMPARISONS, ids=lambda p: p.parent.name)
+def test_each_stage_comparison_scores_the_epoch_its_log_kept(compare_txt):
+    # compare.txt is `fer_helpers compare`'s output with the stage as model b: its accuracy must be the best
+    # validation accuracy in the stage's own log, or the comparison measured other weights than the stage kept
+    lines = compare_txt.read_text().splitlines()
+    b_line = next(line for line in lines if line.startswith("b: "))
+    assert compare_txt.parent.name.removesuffix("_not_kept") in b_line.split("|")[0]
+    accuracy = float(b_line.split("accuracy ")[1].split()[0])
+    log = pd.read_csv(compare_txt.parent / "history.csv")
+    assert accuracy == pytest.approx(log["val_accuracy"].max(), abs=6e-5)
+    assert "McNemar p = " in lines[-1]
+
+
+def test_every_stage_folder_but_the_first_has_its_comparison():
+    folders = [p for p in (models.WEIGHTS_DIR / "stages").iterdir() if p.is_dir()]
+    assert {p.parent for p in STAGE_COMPARISONS} == {p for p in folders if p.name != "small_resnet_stage1"}

@@ -228,6 +228,9 @@ def test_the_reference_recipe_trains_the_small_resnet_and_its_restart_changes_on
     lower = recipes.NAMED["small_resnet_restart_low"]   # a later restart: only its cycle differs again
     assert lower.but("small_resnet", epochs=reference.epochs, learning_rate=reference.learning_rate) == reference
     assert lower.learning_rate < restart.learning_rate
+    wide, wide_restart = recipes.NAMED["small_resnet_wide"], recipes.NAMED["small_resnet_wide_restart"]
+    assert wide.but("small_resnet", model_kwargs=reference.model_kwargs) == reference   # one change: the widths
+    assert wide_restart.but("small_resnet_restart", model_kwargs=reference.model_kwargs) == restart
 
 
 def test_the_cpu_ladder_climbs_from_the_narrow_original_cnn_to_the_reference_recipe():
