@@ -39,10 +39,10 @@
 # | quick (`FER_QUICK=1`, the default) | a toy (3,500 points, seconds); small CNN on 71 training faces in FER2013's proportions, 14 validation faces on the committed sample, 6 variants x 2 epochs | 45 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
 # | full (`FER_QUICK=0`) | the toy; small CNN on all 25,838 training faces, 2,871 validation faces, 6 variants x 5 epochs | 11.4 min (measured: 684 s on 2026-12-07 with the 2 cores otherwise idle, the committed run; 1,782 s earlier that day on cores shared with other chapter runs; most of it the six trainings, whose minutes the table prints) | a few minutes (estimated) |
 #
-# **Modes.** Only the data of the comparison (sections 3.5 and 3.7 to 3.9) change with the mode, as the table
-# above says; quick mode on the full data keeps 20 validation faces per class. Quick mode's table on faces is
-# noise, while the toy shows the mechanism in every mode. The figures quoted in the text come from the full run
-# saved here, named in the first output line below.
+# **Modes.** Only the comparison's data, epochs and batch size (sections 3.5 and 3.7 to 3.9) change with the mode;
+# quick mode on the full data keeps 20 validation faces per class. Quick mode's table on faces is noise, while the
+# toy shows the mechanism in every mode. The figures quoted in the text come from the full run saved here, named
+# in the first output line below.
 
 # %%
 # Setup: the same cell opens every chapter. On Colab or Kaggle it fetches the course (a shallow clone: helpers
@@ -264,7 +264,7 @@ imbalance.T
 
 # %% [markdown]
 # What does an unweighted model do with *disgust*? The loss, cross-entropy, is an **average over faces**: disgust
-# faces make up 1.5% of its terms and steer only about 1.5% of each gradient step. The model learns that saying
+# faces make up 1.5% of its terms, so they carry about 1.5% of the loss's weight. The model learns that saying
 # "disgust" rarely pays, and disgust **recall** (the share of disgust faces labelled *disgust*) often ends up near
 # zero. Accuracy barely notices: never saying "disgust" costs at most 1.5 points. That is why the course reports
 # **macro-F1** (chapter 2, section 2.2) beside accuracy, and disgust recall on its own.
@@ -585,7 +585,7 @@ plt.show()
 #   probability *p*, so an accuracy varies like the share of heads in *n* coin tosses: its standard error is about
 #   $\sqrt{p(1-p)/n}$, and a measured accuracy lands within about two standard errors of the model's true one 19
 #   times in 20. With *n* the number of disgust faces, the same formula gives the standard error of disgust
-#   recall, and one disgust face is worth 1/*n* of it.
+#   recall, and one disgust face moves that recall by 1/*n*.
 # - **A paired test.** All variants are scored on the same faces, so we can count the faces that only one of two
 #   models gets right; McNemar's test (`evaluate.paired_comparison`, chapter 7) says how likely a split at least
 #   that lopsided is if the two models were equally good (the p-value: below 0.05, call it a difference).
@@ -624,9 +624,9 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 # - **Class weights** did what section 3.6 says: disgust recall rose from 0 (no weights) to 0.341 (square root)
 #   to 0.500 (balanced), the faces called disgust from 0 to 47 to 211 (44 real ones), the average belief in
 #   disgust from 1.4% to 3.8% to 8.0%. The price is precision (0.319, then 0.104: balanced weights raise more
-#   than eight false alarms for every disgust face they find) and accuracy. Square root weights cost 1.3 points of accuracy,
-#   the size of the seed's own difference (p = 0.04), and gained 0.040 macro-F1 (interval +0.018 to +0.061): a
-#   real gain where it was wanted. Balanced weights cost 4.9 points (p < 0.0001) and gained no macro-F1 (-0.006,
+#   than eight false alarms for every disgust face they find) and accuracy. Square root weights cost 1.3 points of
+#   accuracy (p = 0.04, but no more than a second seed moves it: unproven), and gained 0.040 macro-F1 (interval
+#   +0.018 to +0.061): a real gain where it was wanted. Balanced weights cost 4.9 points (p < 0.0001) and gained no macro-F1 (-0.006,
 #   interval -0.023 to +0.010): they overshoot.
 # - **Oversampling** landed between the two weightings: disgust recall 0.432, 64 faces called disgust, precision
 #   0.297, macro-F1 +0.036 (interval +0.013 to +0.057) for 2.3 points of accuracy (p = 0.004). Its copies are exact
@@ -634,8 +634,8 @@ pd.DataFrame.from_dict(paired, orient="index").round({"accuracy change": 3, "McN
 # - **Augmentation** with square-root weights is the lowest row at this budget: accuracy 5.6 points down (p <
 #   0.0001), macro-F1 -0.034, and disgust recall only 0.045 where square-root weights alone reached 0.341. Five
 #   epochs are too few: a slightly different face every epoch is a harder task, and a regulariser pays only once
-#   training is long enough for the network to run out of things to learn (chapter 6 measures that; chapter 5
-#   trains 60 epochs).
+#   training is long enough for the network to run out of things to learn (untested here; in chapter 6 it wins
+#   at 60 epochs).
 # - **The combination** chapter 5 uses is chosen for its long run, not from this table: a comparison answers its
 #   question at its own budget. What transfers is the direction of each effect (weights and oversampling buy
 #   minority recall with precision and some accuracy; balanced weights buy too much), not the size.

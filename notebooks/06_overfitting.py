@@ -37,8 +37,6 @@
 # | quick (`FER_QUICK=1`, the default) | the committed sample: 126 training and 14 validation faces (with FER_DATA: 350 training and 140 validation faces); 6 small trainings of up to 40 epochs | 89 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
 # | full (`FER_QUICK=0`) | 1,400 training faces, the whole validation split (2,871); 5 trainings of up to 60 epochs, 2 more for the learning curve (one on all 25,838 training faces), the bundled models scored on the same 1,400 training faces | 6.6 min with its seven trainings (measured: 394 s on 2026-12-07, 2 cores otherwise idle); the committed outputs are a re-run that loaded those finished trainings from their run folders (38 s) | 3-6 min (estimated) |
 #
-# The CPU was shared; CPU time is the better guide (5-10 minutes in full mode on an idle 2-core CPU).
-#
 # **Modes.** Quick mode trains on the committed sample for 40 epochs; full mode on 1,400 faces for 60 epochs, plus
 # two learning-curve runs (one on all training faces). Both load the bundled models of 6.8. The text quotes the full-mode
 # run saved here (first output line below); in quick mode the numbers are mostly noise.
@@ -164,8 +162,8 @@ print("values during training:", sorted({round(float(v), 4) for v in during_trai
 print("at prediction the layer passes its input unchanged:", bool(np.array_equal(at_prediction, ones)))
 
 # %% [markdown]
-# About 40% zeros, a different 40% on each call. Dropout has no weights, so with or without it a network has the
-# same parameters: the comparison changes the training and nothing else.
+# Each value is zeroed with probability 0.4, a different set on each call. Dropout has no weights, so with or
+# without it a network has the same parameters: the comparison changes the training and nothing else.
 
 # %% [markdown]
 # ## 6.3 An experiment that can overfit on two CPU cores
@@ -173,8 +171,7 @@ print("at prediction the layer passes its input unchanged:", bool(np.array_equal
 # The original CNN is too slow to train five times on a 2-core CPU (about 46 faces a second, chapter 5). So the
 # experiment keeps its **layout** with fewer filters, on a small subset of faces: small data, ample capacity.
 # Two switches: `dropout`, and `l2`, a penalty on every kernel weight (**weight decay**, 6.5). Dropout after the
-# convolutions is 0.2 instead of the original's 0.4, at which this narrower network barely leaves chance level
-# within the chapter's epochs.
+# convolutions is 0.2 instead of the original's 0.4, a lighter dose for a network with fewer filters.
 
 # %% tags=["nbval-check-output"]
 from keras import layers
@@ -212,8 +209,8 @@ for net in (narrow_cnn(), narrow_cnn(dropout=True), models.build_seed_cnn()):
 # Less than a fiftieth of the original's computation per face (7.8 against 435.6 MFLOPs), and still 163,975 weights:
 # more than a hundred per training face in full mode.
 #
-# The training subset is a random part of chapter 5's training part, with the emotions in the validation split's
-# proportions (a gap between differently mixed sets would measure the mix too).
+# The training subset is a random part of chapter 5's training part, with the emotions in about the validation
+# split's proportions (a gap between differently mixed sets would measure the mix too).
 
 # %%
 from fer_helpers import data
@@ -534,7 +531,8 @@ plt.show()
 # Read it from right to left: with fewer faces the training faces are fitted at least as well while validation
 # accuracy falls. With 467 faces: 1.000 against 0.328, a gap of 0.672 +/- 0.017. With 1,400, (a) itself:
 # 0.624 +/- 0.018. With all 25,838 faces (3 epochs), training (0.483) and validation accuracy (0.467) agree within the margin (gap
-# 0.016 +/- 0.019), and validation accuracy is the chapter's highest, 0.091 above (a)'s.
+# 0.016 +/- 0.019), and validation accuracy is the highest of the chapter's trainings, 0.091 above (a)'s: with
+# no gap left, more epochs, not regularisers, would raise both.
 #
 # More (or more varied) data is the most reliable regulariser; augmentation, a cheap imitation of it, went part
 # of the way in 6.5 (0.412).
@@ -579,10 +577,11 @@ bias.round(3)
 # What to read in it:
 #
 # - **`seed`**: training accuracy 0.564, validation 0.553: a gap of 0.011 +/- 0.032, none the measurement can see.
-#   Its validation figure is held down not by memorising but by what the network, held back by its regularisers,
+#   Its validation figure is held down not by memorising but by what the network, held back by six dropout layers,
 #   can fit at all: high **bias**, the degree-1 polynomial of 6.1.
 # - **`best`**: higher on its training faces (0.746) *and* on new ones (0.664 on validation, macro-F1 0.634
-#   against `seed`'s 0.482): BatchNorm, and one dropout layer instead of six. Its gap, 0.082 +/- 0.029, is small
+#   against `seed`'s 0.482): another network (BatchNorm, residual blocks, one dropout layer instead of six) and
+#   recipe. Its gap, 0.082 +/- 0.029, is small
 #   but beyond its margin: it has moved from bias towards variance, where 6.5's remedies apply.
 # - **(a)**: the other extreme, high **variance**. For `seed` the remedies of 6.5 are the wrong medicine
 #   (exercise 6).
@@ -702,8 +701,8 @@ for who in contenders:
 # face the same probabilities, and the epoch chosen on validation answers *happy* for every face: the scores below,
 # read from its committed files, leave nothing for a pool to inflate. That failure belongs to our reading of what
 # the README leaves out, not to the original, whose 84% needs a training accuracy above 82%; with square-root
-# weights instead, the same network and settings learn (`seed`). `benchmarks/original/` has the logs, a second
-# reading (Keras's defaults) and the commands.
+# weights and a 60-epoch budget instead, the same network learns (`seed`). `benchmarks/original/` has the logs, a
+# second reading (Keras's defaults) and the commands.
 
 # %%
 # extra code: the original recipe's one run, read from the files tools/score_original.py committed
@@ -730,7 +729,7 @@ for t_max in (1.0, 0.74):
 # - Without a regulariser, a network with ample capacity learns a small training set by heart (6.4). The paired
 #   change in the gap measures what each remedy buys; the validation figures with McNemar's test say whether it
 #   bought accuracy on new faces or only a lower training score (6.5). Here only augmentation did both.
-# - More data closes the gap and gave the highest validation accuracy; less data opens it (6.7).
+# - More data closes the gap and gave the best validation accuracy of our trainings; less opens it (6.7).
 # - Training accuracy and gap together tell variance (wide gap: regularise, add data) from bias (no gap, both
 #   low: add capacity, lighten the recipe), as in `seed` (6.8).
 # - A figure measured on training images, alone or pooled with test images, says little about new faces: pooled
@@ -772,10 +771,11 @@ for t_max in (1.0, 0.74):
 #    model fits its training faces better than new ones, so it is not failing to fit them. Underfitting shows as
 #    a low training accuracy with no gap, as for `seed` in 6.8.
 # 2. See the cell below. For (b) the logged gap *understates* the overfitting: its logged training accuracy is
-#    measured on the thinned network, below what the same weights score on their training faces as they are
-#    (0.134 against 0.245 at the end). For (c) the logged figure is measured on transformed faces, and here it ends
-#    a little *above* the clean one, so the bias is not even of a known sign. The logged curves alone therefore
-#    cannot rank the variants; the clean curves, measured the same way for all five, can.
+#    measured on the thinned network, below what the same weights score on their training faces as they are (0.529
+#    against 0.640 at the end: a logged gap of 0.134 against 0.245). For (c) the logged figure is measured on
+#    transformed faces, and here it ends a little *above* the clean one, so the bias is not even of a known sign.
+#    The logged curves alone therefore cannot rank the variants; the clean curves, measured the same way for all
+#    five, can.
 # 3. The smallest run would make a fraction of the weight updates: its training accuracy would stay low, the gap
 #    would look *small*, and the curve would suggest that less data overfits less, the opposite of the truth. It
 #    would measure undertraining, not the effect of data.
@@ -789,12 +789,12 @@ for t_max in (1.0, 0.74):
 #    validation split and many epochs or settings tried. In quick mode on the sample the split is 14 faces (one
 #    face is 7 points); section 6.3 prints the figure for your run. The test split, read once, gives the unbiased
 #    figure.
-# 6. No: its training accuracy is no higher than its validation accuracy, so there is no memorising for weight
+# 6. No: its training accuracy is not measurably higher than its validation accuracy (a gap of 0.011 +/- 0.032),
+#    so there is no memorising for weight
 #    decay to remove; another regulariser would pull the training accuracy, and with it validation, further down.
-#    Change what holds it back: more capacity that it can use (BatchNorm, as in `best`) and a lighter recipe
-#    (less dropout, fewer or milder augmentations). If that works, training accuracy rises first, a gap opens,
-#    and validation rises less than training: the model has moved from bias towards variance, where this
-#    chapter's remedies apply.
+#    Change what holds it back: more capacity that it can use (BatchNorm, as in `best`) and less dropout. If that
+#    works, training accuracy rises first, a gap opens, and validation rises less than training: the model has moved
+#    from bias towards variance, where this chapter's remedies apply.
 
 # %% tags=["solution"]
 # Solution to exercise 2: the logged gap per epoch (solid) and the clean gap (dashed).

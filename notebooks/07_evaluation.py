@@ -383,8 +383,8 @@ plt.show()
 # %% [markdown]
 # Temperature scaling helps on test exactly as far as validation resembles test: a *T* fitted on too little, or
 # on the wrong, data (as in quick mode) does not transfer. Compare the diagrams bin by bin, not only their ECE:
-# one number *T* can overshoot where the gap was small, pushing some bins of an under-confident model past the
-# diagonal while the ECE still falls.
+# one number *T* can overshoot. In the run saved here the model was under-confident in almost every bin; after
+# *T* = 0.70 most bins above 0.4 sit below the diagonal, now over-confident, while the ECE still falls.
 #
 # ## 7.8 Test-time augmentation: the mirror image too
 #
@@ -478,6 +478,8 @@ else:
     print(f"no faces to leave out: the temperature of section 7.7 (T = {temperature:.3f}) stands")
 
 # %% [markdown]
+# Without the copies *T* barely moves (0.706 against 0.697 in the run saved here): 7.7's calibration stands.
+#
 # ## 7.10 The results table
 #
 # Everything in one table: the split named, plain beside TTA, copies of training faces included and removed
@@ -575,11 +577,11 @@ pd.DataFrame(head_to_head).rename_axis(test_name, axis=1)
 # - On the validation faces `best` is right on 552 faces that the first model gets wrong, and wrong on 235 that it
 #   gets right: a split that lopsided is not luck (McNemar p = 3e-30), though the p-value is optimistic, since both
 #   models chose their epoch on these faces.
-# - The gain is largest where the first model was weakest, the three "negative" emotions of 7.5: fear (recall 0.139 to
-#   0.444), sad (0.329 to 0.511) and angry (0.484 to 0.659).
-#   Happy and neutral gain 3 and 5 points, surprise loses 5 (0.808 to 0.760), and disgust does not move (0.455
-#   on 44 faces, 20 of them). Macro-F1 rises more than accuracy (0.482 to 0.634, against 0.554 to 0.664)
-#   because it weighs those small, hard classes as much as *happy*.
+# - The gain is largest where the first model was weakest, the three "negative" emotions of 7.5: fear (recall 0.139
+#   to 0.444), sad (0.329 to 0.511) and angry (0.484 to 0.659). Happy and neutral gain 3 and 5 points, surprise
+#   loses 5 (0.808 to 0.760), and disgust does not move (0.455 on 44 faces, 20 of them). Macro-F1 rises more than
+#   accuracy (0.482 to 0.634, against 0.554 to 0.664) because it weighs those small, hard classes as much as
+#   *happy*.
 # - On test, read once: accuracy 0.521 to 0.646, macro-F1 0.460 to 0.622, and McNemar agrees (714 faces against
 #   284). The gain holds on the 3,100 test faces without copies of training faces (0.512 to 0.629, and 0.430 to
 #   0.579): a better model, not a better memory.
@@ -619,8 +621,8 @@ print("saliency.grad_cam agrees:",
                   rtol=1e-4, atol=1e-6))
 
 # %% [markdown]
-# The map has the resolution of its layer (8x8 in `seed`, 6x6 in `best`): coarse, so it is upsampled to 48x48
-# and read as "roughly where", never pixel by pixel.
+# The map has the resolution of its layer (8x8 in the first model, 6x6 in `best`): coarse, so it is upsampled to
+# 48x48 and read as "roughly where", never pixel by pixel.
 #
 # **Occlusion** (Zeiler and Fergus 2014) needs no gradient and no layer, only predictions: paint an 8x8 square of
 # the face flat grey (the face's own mean), predict again, and record how much the probability of the class
@@ -726,20 +728,23 @@ plt.show()
 # do not):
 #
 # - **Where the heat sits on the faces both models get right.** Eyes, brows and mouth are where the seven
-#   expressions differ (section 7.5); a model that relies on them lights them up. Compare the two models: the
-#   coarser and the more diffuse map belongs to the weaker model more often than not, but one face says little.
+#   expressions differ (section 7.5); a model that relies on them lights them up. Compare the two models,
+#   remembering that a coarser map reflects its layer's resolution (6x6 in `best`), not the model's quality.
 # - **The mistakes.** A map on the mouth of a face called *happy* says what the model took for a smile; a map on
 #   hair, background or a hand says the model answered from something that is not the expression.
 # - **Grad-CAM and occlusion disagree** in places. Grad-CAM is a first-order, local reading through one layer
-#   (and `seed`'s 8x8 layer is followed by more convolutions, so its map is only "roughly where"); occlusion
-#   measures what removing a patch really does, but a flat grey square is itself an unusual input. Trust what
-#   both show.
-# - **Images without a face.** Both models still answer: the web page's text notice is *happy* for both, the
-#   placeholder (a white square with an X, on black) *sad* for both (its label is *sad* too), and the maps point at
-#   whatever structure there is, a line of text, the edge of the square. The softmax has no "no face" answer
-#   (chapter 8 puts a face detector in front for that). On an entirely blank image, the last column in full mode
-#   (chapter 2: the blank training images carry five different labels), there is no pattern to point at, and the
-#   maps come out flat.
+#   (and the first model's 8x8 layer is followed by more convolutions, so its map is only "roughly where");
+#   occlusion measures what removing a patch really does, but a flat grey square is itself an unusual input.
+#   Trust what both show.
+# - **Images without a face.** Both models still answer: the web page's text notice is *happy* for the first
+#   model and *angry* for `best`, the placeholder (a white square with an X, on black) *sad* for both (its label
+#   is *sad* too), and the maps point at whatever structure there is, a line of text, the edge of the square. The
+#   softmax has no "no face" answer (chapter 8 puts a face detector in front for that). On an entirely blank
+#   image, the last column in full mode (chapter 2: the blank training images carry five different labels), there
+#   is no pattern to point at: both occlusion maps and the first model's Grad-CAM come out flat, but `best`'s
+#   Grad-CAM is a bright blob in the middle. Its convolutions pad the borders with zeros (the first model's do
+#   not), so even on a constant image its maps differ between the middle and the edges: the blob is the layer's
+#   response to position, not evidence in the image.
 # - Whether the models "look at" the watermarks is exercise 7; it can be answered from these maps.
 #
 # ## 7.13 Remembered or easier? A control for section 7.9 (optional)
@@ -767,9 +772,9 @@ plt.show()
 # `cpu_layout+residual+ema`, 0.48 validation accuracy after 8 epochs on 5,168 faces; `best`'s SGD recipe lost 10
 # points there). Each model trains on `CONTROL_FACES` faces plus the copies or their stand-ins for `CONTROL_EPOCHS`
 # epochs (full mode: 4,000 faces and 12 epochs), and `CONTROL_SELECT` validation faces (1,500 in full mode), none of
-# them a copy, choose the epoch. A model this small, trained 12 short epochs, remembers less than `seed` (4.2M
-# parameters, 52 epochs over every training face): the control measures what this recipe remembers at this budget, a
-# lower bound for the bundled models.
+# them a copy, choose the epoch. A model this small, trained 12 short epochs, remembers less than the first model
+# (4.2M parameters, 52 epochs over every training face): the control measures what this recipe remembers at this
+# budget, a lower bound for the bundled models.
 
 # %%
 from fer_helpers import recipes
@@ -920,8 +925,8 @@ if duplicate.any() and (~duplicate).any():
 #    the band's share of the image. (c) Cover the band with the face's mean grey and predict again: does the answer
 #    change? Why does (c) alone not prove that the watermark mattered? (code)
 # 8. Section 7.13's control trained each model for `CONTROL_EPOCHS` epochs. Which way would you expect the
-#    "remembered" difference to move with three times as many epochs, and why is the answer for `seed` (52 epochs of
-#    every training face) not simply the control's figure?
+#    "remembered" difference to move with three times as many epochs, and why is the answer for the first model (52
+#    epochs of every training face) not simply the control's figure?
 
 # %% [markdown] tags=["solution"]
 # ## Solutions
@@ -976,17 +981,17 @@ print(f"T fitted on validation {temperature:.3f} -> test ECE {ece_after:.4f}")
 print(f"T fitted on test       {t_test:.3f} -> test ECE {ece_test_fitted:.4f}  (not a measurement)")
 
 # %% [markdown] tags=["solution"]
-# 4. Missing: the split (PublicTest, not the PrivateTest most papers use), the single-pass figure beside the TTA
-#    one and the cost of TTA, the figure without the copies of training faces, macro-F1 beside accuracy, and how
-#    the model was selected (on a validation split carved from train, or on the test split itself). To compare with this
+# 4. Missing: the split (PublicTest, not the PrivateTest most papers use), the single-pass figure beside the TTA one
+#    and the cost of TTA, the figure without the copies of training faces, macro-F1 beside accuracy, and how the
+#    model was selected (on a validation split carved from train, or on the test split itself). To compare with this
 #    chapter, a reader needs the same split, the same protocol (single pass or the same TTA) and both metrics.
-# 5. Validation faces that are also training faces are scored partly from memory, so a large count makes chapter
-#    5's validation figure optimistic. It also tilts the choice of epoch: the epochs that memorise more of their
-#    training faces gain more on these faces, so choosing on validation leans towards overfitting. FER2013's
-#    `train` repeats images of its own (on our copy, 28,709 files hold 27,473 distinct images), and a random split scatters the copies across
-#    both parts: on the full data, 210 of the 2,871 validation faces have an identical copy in the model's training
-#    part. That is 7% of the split, worth stating beside the validation figure; de-duplicating `train` before
-#    splitting would remove it.
+# 5. Validation faces that are also training faces are scored partly from memory, so a large count makes chapter 5's
+#    validation figure optimistic. It also tilts the choice of epoch: the epochs that memorise more of their
+#    training faces gain more on these faces, so choosing on validation leans towards overfitting. FER2013's `train`
+#    repeats images of its own (chapter 2 counted 1,236 extra copies among its 28,709 files), and a random split
+#    scatters the copies across both parts: on the full data, 210 of the 2,871 validation faces have an identical
+#    copy in the model's training part. That is 7% of the split, worth stating beside the validation figure;
+#    de-duplicating `train` before splitting would remove it.
 
 # %% tags=["solution"]
 _, x_val_full, _, _ = data.train_val_split(x_train_all, y_train_all, VALIDATION_FRACTION, seed=42)
@@ -995,14 +1000,14 @@ val_duplicates = sum(h in trained_on for h in data.pixel_hashes(x_val_full))
 print(f"validation faces byte-identical to a face the model trained on: {val_duplicates} of {len(x_val_full)}")
 
 # %% [markdown] tags=["solution"]
-# 6. The same three steps as section 7.7, for each model: fit *T* on validation, apply it to test, compare the
-#    ECE (15 bins). *T* below 1 means the model was under-confident (its probabilities get sharpened), above 1
-#    over-confident. The cell prints both; read the direction from *T* and the size of the correction from how
-#    far the ECE moves. On the run saved here chapter 5's model needs the larger correction (T = 0.697, under-confident;
-#    ECE 0.0683 to 0.0471). `best`'s T = 0.986 is close to 1 and its test ECE, 0.0322, is already about half of
-#    the first model's; scaling raises it a little, to 0.0340. A temperature fitted on validation fixes a real
-#    miscalibration, but a model that is already nearly calibrated has little to gain, and the fitted correction
-#    can move its test ECE the wrong way.
+# 6. The same three steps as section 7.7, for each model: fit *T* on validation, apply it to test, compare the ECE
+#    (15 bins). *T* below 1 means the model was under-confident (its probabilities get sharpened), above 1
+#    over-confident. The cell prints both; read the direction from *T* and the size of the correction from how far
+#    the ECE moves. On the run saved here chapter 5's model needs the larger correction (T = 0.697, under-confident;
+#    ECE 0.0683 to 0.0471). `best`'s T = 0.986 is close to 1 and its test ECE, 0.0322, is already about half of the
+#    first model's; scaling raises it a little, to 0.0340. A temperature fitted on validation fixes a real
+#    miscalibration, but a model that is already nearly calibrated has little to gain, and the fitted correction can
+#    move its test ECE the wrong way.
 
 # %% tags=["solution"]
 for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", best_val_proba, best_test_proba)]:
@@ -1022,14 +1027,16 @@ for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", bes
 #    region mattered, not that the *text* did. The clean test would be the same photo with and without its
 #    watermark; chapter 2's near-copy pairs sometimes provide one.
 #
-#    What the table shows for these five faces (its Grad-CAM columns are the same in every mode; the occlusion
-#    columns are coarser in quick mode; `seed` is the bundled model): `seed`'s Grad-CAM puts more than the band's
-#    share inside the band on one face only, PublicTest_44679916, whose band also crosses the hands on the cheeks;
+#    What the table shows for these five faces in the run saved here (the first model is chapter 5's run; the
+#    occlusion columns are coarser in quick mode): the first model's Grad-CAM puts more than the band's share
+#    inside the band on one face only, PublicTest_44679916, whose band also crosses the hands on the cheeks;
 #    `best`'s does on four of the five, but its map is one blob on the middle of the face, and the bands cross the
-#    cheeks and the mouth. Covering the band of PublicTest_32023453 turns `seed` away from *angry* (to *fear*),
-#    and that band covers the open mouth; `best` calls that face *fear* with the band or without it. So neither
-#    test shows that the text itself is used, and both show how
-#    easily a region test is confounded by what lies under the region.
+#    cheeks and the mouth. Covering the band changes three answers: the first model's on PublicTest_32023453
+#    (*angry* to *fear*; the band covers the nose and the top of the open mouth) and on PublicTest_83872938
+#    (*surprise* to *neutral*; the band covers the mouth and the chin), and `best`'s on PublicTest_93710701
+#    (*disgust* to *happy*; the band covers the nose and a cheek). Every band covers part of the face, so
+#    neither test shows that the text itself is used, and both show how easily a region test is confounded by
+#    what lies under the region.
 
 # %% tags=["solution"]
 rows = []
@@ -1052,8 +1059,8 @@ pd.DataFrame(rows).set_index("face").round(2)
 # %% [markdown] tags=["solution"]
 # 8. More epochs let a network fit its training faces more closely, so the "remembered" difference should grow
 #    (and the duplicated faces' advantage for *with* with it); the "easier" gap of *without* should not depend on
-#    it much. `seed` is a different network (4.2M parameters against 0.49M), trained 52 epochs on all 25,838
-#    fitting faces, with each duplicated image present in all its copies: more capacity and more repetitions than
-#    the control. The control bounds its memory from below; only the same control at `seed`'s own recipe and
-#    budget would measure it.
+#    it much. The first model is a different network (4.2M parameters against 0.49M), trained 52 epochs on all
+#    25,838 fitting faces, with each duplicated image present in all its copies: more capacity and more
+#    repetitions than the control. The control bounds its memory from below; only the same control at the first
+#    model's own recipe and budget would measure it.
 
