@@ -151,12 +151,46 @@ def build_small_resnet(num_classes: int = NUM_CLASSES, widths=(16, 32, 64, 128),
     return keras.Model(inputs, outputs, name=name)
 
 
+@keras.saving.register_keras_serializable(package="fer_helpers")
+class Mirror(layers.Layer):
+    """The face's mirror image (left and right swapped): a fixed, not random, flip."""
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=2)
+
+
+def build_ensemble(members, mirror: bool = False, name: str = "ensemble"):
+    """One model that averages the probabilities of several networks (chapter 9's ensemble, as a single model that
+    exports and deploys like any other). ``members``: one ``{"architecture": ..., "kwargs": {...}}`` per network,
+    in the form of a model card. ``mirror=True`` also runs each network on the mirror image and averages that in
+    too (test-time augmentation inside the model: twice the arithmetic). Each network is a named sub-model,
+    ``member_1``, ``member_2``, ...: :func:`ensemble_members` gives them back, e.g. to load each one's weights."""
+    if not members:
+        raise FerError("build_ensemble: no members given")
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    views = [inputs, Mirror(name="mirror")(inputs)] if mirror else [inputs]
+    outputs = []
+    for i, member in enumerate(members, start=1):
+        if member.get("architecture") not in BUILDERS or member["architecture"] == "ensemble":
+            raise FerError(f"build_ensemble: member {i} needs an architecture from "
+                           f"{', '.join(a for a in BUILDERS if a != 'ensemble')}, not {member.get('architecture')!r}")
+        network = build(member["architecture"], **{**member.get("kwargs", {}), "name": f"member_{i}"})
+        outputs += [network(view) for view in views]
+    return keras.Model(inputs, layers.Average(name="mean_probability")(outputs), name=name)
+
+
+def ensemble_members(model) -> list:
+    """The networks inside a model made by :func:`build_ensemble` (an empty list for any other model)."""
+    return [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith("member_")]
+
+
 BUILDERS = {"seed_cnn": build_seed_cnn, "vgg_bn": build_vgg_bn, "resnet": build_resnet,
-            "small_resnet": build_small_resnet}
+            "small_resnet": build_small_resnet, "ensemble": build_ensemble}
 
 
 def build(architecture: str, **kwargs):
-    """Build a model by architecture name (``seed_cnn``, ``vgg_bn``, ``resnet``, ``small_resnet``)."""
+    """Build a model by architecture name (``seed_cnn``, ``vgg_bn``, ``resnet``, ``small_resnet``, or
+    ``ensemble`` with ``members=[...]``)."""
     if architecture not in BUILDERS:
         raise FerError(f"unknown architecture '{architecture}' (choose from {', '.join(BUILDERS)})")
     return BUILDERS[architecture](**kwargs)
@@ -165,10 +199,12 @@ def build(architecture: str, **kwargs):
 def layer_table(model):
     """One row per layer: name, type, output shape, parameters and MFLOPs (1 multiply-add = 2 FLOPs) per image.
 
-    Only convolutions and dense layers are counted: they are >99% of the arithmetic of these nets.
+    Only convolutions and dense layers are counted: they are >99% of the arithmetic of these nets. The layers of
+    a network inside another (an ensemble's members) are listed as ``member_1/stem_conv``, and their MFLOPs count
+    once per call (twice where an ensemble also runs each member on the mirror image).
     """
     rows = []
-    for layer in _flat_layers(model):
+    for layer, prefix, calls in _flat_layers(model):
         shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
         flops = 0
         kind = type(layer).__name__
@@ -178,16 +214,20 @@ def layer_table(model):
             flops = 2 * shape[0] * shape[1] * shape[2] * kh * kw * cin
         elif kind == "Dense":
             flops = 2 * layer.input.shape[-1] * layer.units
-        rows.append({"layer": layer.name, "type": kind, "output shape": shape,
-                     "parameters": int(layer.count_params()), "MFLOPs": flops / 1e6})
+        rows.append({"layer": prefix + layer.name, "type": kind, "output shape": shape,
+                     "parameters": int(layer.count_params()), "MFLOPs": calls * flops / 1e6})
     return pd.DataFrame(rows)
 
 
-def _flat_layers(model):
+def _flat_layers(model, prefix: str = "", calls: int = 1):
+    """(layer, name prefix, times called) for every layer, the layers of nested models included."""
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
-        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer, f"{prefix}{layer.name}/", calls * max(1, len(layer._inbound_nodes)))
+        else:
+            yield layer, prefix, calls
 
 
 def count_flops(model) -> float:

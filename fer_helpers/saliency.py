@@ -29,7 +29,7 @@ def target_layer(model, min_size: int = 6) -> str:
 
     Grad-CAM's usual choice is the last convolutional layer; in ``seed`` that layer's map is 2x2 (four 'valid'
     convolutions and poolings), too coarse to show anything, so the default asks for at least 6x6: ``conv3``
-    (8x8) in ``seed``, ``s4b1_out`` (6x6) in ``best``."""
+    (8x8) in ``seed``, ``s4b1_out`` (6x6) in each network of the ensemble ``best``."""
     names = [layer.name for layer in model.layers
              if len(layer.output.shape) == 4 and (layer.output.shape[1] or 0) >= min_size]
     if not names:
@@ -94,8 +94,29 @@ def grad_cam(model, x: np.ndarray, classes=None, layer: str | None = None, size:
     ``layer``: the layer whose maps are weighted (default :func:`target_layer`). ``size=None`` returns the maps
     at that layer's own resolution; otherwise they are upsampled (bilinear) to ``size`` x ``size``.
     ``normalise`` divides each map by its maximum (a map that is zero everywhere stays zero: no region of that
-    layer raises the class's score)."""
+    layer raises the class's score).
+
+    An ensemble (``models.build_ensemble``) has no single last layer of maps: its map is the mean of its
+    members' maps (each normalised first, so no member outweighs the others), all for the class the ensemble
+    predicts; a member run on the mirror image contributes its map mirrored back."""
     import keras
+
+    from .models import ensemble_members
+    members = ensemble_members(model)
+    if members:
+        if layer is not None:
+            raise FerError(f"{model.name}: an ensemble has no single layer to name; leave layer=None")
+        if classes is None:
+            classes = np.asarray(model.predict(as_model_input(x), verbose=0)).argmax(axis=1)
+        mirrored = any(type(layer_).__name__ == "Mirror" for layer_ in model.layers)
+        views = [(x, False), (np.asarray(x)[:, :, ::-1], True)] if mirrored else [(x, False)]
+        maps = [grad_cam(member, view, classes, size=size)[:, :, ::-1] if flipped else
+                grad_cam(member, view, classes, size=size) for member in members for view, flipped in views]
+        cams = np.mean(maps, axis=0)
+        if normalise:
+            peak = cams.max(axis=(1, 2), keepdims=True)
+            cams = np.where(peak > 0, cams / np.where(peak > 0, peak, 1), 0)
+        return cams
     features, head = split_at(model, layer or target_layer(model))
     maps = np.asarray(keras.ops.convert_to_numpy(features(as_model_input(x), training=False)), dtype="float32")
     if classes is None:

@@ -123,12 +123,16 @@ for name in ("seed", "best"):
     bundled = models.model_card(name)
     if "alias_of" in bundled:   # a card may name another model (e.g. 'best' = 'seed'): one row is enough
         continue
-    planned = bundled.get("planned_epochs") or bundled["settings"]["epochs"]
-    epochs = (f"{bundled['epochs_run']} epochs" if bundled["epochs_run"] >= planned
-              else f"{bundled['epochs_run']} of {planned} planned epochs")
+    if bundled["architecture"] == "ensemble":   # several networks: say how many, and their epochs in all
+        what = (f"an ensemble of {len(bundled['members'])} {' and '.join(m['architecture'] for m in bundled['members'])}, "
+                f"{bundled['parameters']:,} parameters, {bundled['epochs_run']} epochs in all")
+    else:
+        planned = bundled.get("planned_epochs") or bundled["settings"]["epochs"]
+        epochs = (f"{bundled['epochs_run']} epochs" if bundled["epochs_run"] >= planned
+                  else f"{bundled['epochs_run']} of {planned} planned epochs")
+        what = f"{bundled['architecture']}, {bundled['parameters']:,} parameters, {epochs}"
     published.append((
-        f"this course's `{name}` ({bundled['architecture']}, {bundled['parameters']:,} parameters, "
-        f"{epochs}), test (PublicTest)",
+        f"this course's `{name}` ({what}), test (PublicTest)",
         f"{bundled['test']['accuracy']:.1%} (macro-F1 {bundled['test']['macro_f1']:.3f})", "ours, measured"))
 pd.DataFrame(published, columns=["model", "accuracy", "whose figure"])
 
@@ -477,9 +481,10 @@ print(f"seed 0 against seed {EXTRA_SEEDS[0]}, same recipe: {paired['only_a']} fa
 # small_resnet_restart --init-weights RUN/best.weights.h5 --seed 1`). The restart dips while its rate is high;
 # the first stage's weights stay on disk in case it never recovers.
 #
-# The bundled `best` is this recipe in two stages: 60 epochs, then a 20-epoch restart. Its card and per-epoch history were
-# written by `tools/bundle_model.py`, which measured every figure on the card itself; they are read here, not
-# retrained:
+# The bundled `best` is two networks trained with this recipe, their probabilities averaged (an ensemble, section
+# 9.6): the reference network in two stages (60 epochs, then a 20-epoch restart), and the same design 1.5 times
+# wider in one 60-epoch stage (`recipes.SMALL_RESNET_WIDE`). Its card and history, written and measured by
+# `tools/bundle_model.py`, are read here, not retrained:
 
 # %% tags=["nbval-check-output"]
 import hashlib
@@ -488,61 +493,67 @@ best_card = models.model_card("best")
 for name in ("best.json", "best.history.csv"):
     digest = hashlib.sha256((models.WEIGHTS_DIR / name).read_bytes()).hexdigest()[:12]
     print(f"fer_helpers/weights/{name} (SHA-256 {digest}...)")
-print(f"network: {best_card['architecture']} {best_card['kwargs']}, {best_card['parameters']:,} parameters, "
+print(f"model: {best_card['architecture']}, {best_card['parameters']:,} parameters, "
       f"{best_card['mflops_per_face']} MFLOPs per face")
-print(f"trained on: {best_card['trained_on']}; {best_card['epochs_run']} epochs in "
-      f"{best_card['training_minutes']:.0f} minutes of training, {best_card['settings']['train']:,} training faces")
+members = best_card.get("members") or [best_card]           # a single network is its own only member
+for number, member in enumerate(members, start=1):
+    stage_recipes = [stage["recipe"] for stage in member.get("stages", [])] or [member["training_recipe"]["name"]]
+    print(f"member {number}: {member['architecture']} {member['kwargs']}, {member['parameters']:,} parameters; "
+          f"{member['epochs_run']} epochs in {member['training_minutes']:.0f} min ({' -> '.join(stage_recipes)})")
+print(f"trained on: {best_card['trained_on']}; {best_card['training_minutes']:.0f} minutes of training in all, "
+      f"{members[0]['settings']['train']:,} training faces")
 print(f"how: {best_card['recipe']}")
-stage_recipes = [stage["recipe"] for stage in best_card.get("stages", [])] or [best_card["training_recipe"]["name"]]
-print(f"stages: {' -> '.join(stage_recipes)}; the reference recipe's first stage (recipes.SMALL_RESNET) "
-      f"{'is' if stage_recipes[0] == recipes.SMALL_RESNET.name else 'is NOT'} the first stage of this `best`")
+first_stage = (members[0].get("stages") or [{"recipe": members[0]["training_recipe"]["name"]}])[0]["recipe"]
+print(f"member 1 starts with the reference recipe (recipes.SMALL_RESNET): {first_stage == recipes.SMALL_RESNET.name}")
 
 # %% [markdown]
-# Its per-epoch log, all stages. Training accuracy is measured on augmented faces with the raw weights, validation
-# on plain faces with the kept weights, so their gap is not like-for-like (chapter 6); what matters is whether
-# validation still rose when a stage ended.
+# Their per-epoch logs. Training accuracy (augmented faces, raw weights) and validation (plain faces, kept weights)
+# are not like-for-like (chapter 6); what matters is whether validation still rose when a stage ended.
 
 # %%
 best_log = pd.read_csv(models.WEIGHTS_DIR / "best.history.csv")
 best_log["epoch"] += 1                                     # Keras counts epochs from 0, people from 1
-if "stage" not in best_log:                                # a model trained in one go
+if "member" not in best_log:                               # a single network
+    best_log["member"] = 1
+if "stage" not in best_log:                                # trained in one go
     best_log["stage"], best_log["recipe"] = 1, best_card["training_recipe"]["name"]
-fig, (ax_acc, ax_lr) = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
-for stage, log in best_log.groupby("stage"):
-    label = f"stage {stage}: {log['recipe'].iloc[0]}"
+fig, (ax_acc, ax_lr) = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
+for (member, stage), log in best_log.groupby(["member", "stage"]):
+    label = f"member {member}, stage {stage}: {log['recipe'].iloc[0]}"
     line, = ax_acc.plot(log["epoch"], log["val_accuracy"], marker=".", label=f"{label}, validation")
     ax_acc.plot(log["epoch"], log["accuracy"], ls="--", color=line.get_color(), label=f"{label}, training (augmented)")
     ax_lr.plot(log["epoch"], log["learning_rate"], marker=".", label=label)
-ax_acc.axhline(best_log["val_accuracy"].max(), color="grey", lw=0.8, ls=":")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", title="the bundled best, from its committed history")
-ax_lr.set(xlabel="epoch", ylabel="learning rate", title="its schedule (the rate at each epoch's end)")
-ax_acc.legend(fontsize=7)
+ax_acc.axhline(best_card["validation"]["accuracy"], color="grey", lw=0.8, ls=":", label="the ensemble, validation")
+ax_acc.set(xlabel="epoch (each member's own)", ylabel="accuracy", title="the bundled best, from its committed history")
+ax_lr.set(xlabel="epoch", ylabel="learning rate", title="the schedules (the rate at each epoch's end)")
+ax_acc.legend(fontsize=6)
 plots.save_fig("09_best_history")
 plt.show()
 
 # %% [markdown]
-# #### Did the restart help? (optional)
+# #### Did the restart help, and the second network? (optional)
 #
-# Did the restart help, or get lucky? The bundling tool ran McNemar's test between the stages
-# on the same validation faces. Its p-value is somewhat optimistic: these faces also chose each stage's best epoch,
-# and a best-of-many choice flatters the winner (chapter 6).
+# The bundling tool ran McNemar's test on the same validation faces between the stages, and between the ensemble
+# and each member. The p-values are somewhat optimistic: these faces also chose each stage's best epoch, and a
+# best-of-many choice flatters the winner (chapter 6).
 
 # %% tags=["nbval-check-output"]
-for number, stage in enumerate(best_card.get("stages", []), start=1):
-    last_epoch = int(stage["epochs"].split("-")[1])
-    print(f"stage {number}, {stage['recipe']}: epochs {stage['epochs']}, {stage['training_minutes']:.1f} min, best "
-          f"validation accuracy {stage['best_val_accuracy']:.4f} at epoch {stage['best_epoch']}"
-          + (" (its last: still rising)" if stage["best_epoch"] == last_epoch else ""))
-    if "vs_stage_before" in stage:
-        paired, gain = stage["vs_stage_before"], stage["best_val_accuracy"] - previous["best_val_accuracy"]
-        verdict = ("unlikely to be luck alone (p < 0.05, before allowing for the epoch choice)"
-                   if paired["mcnemar_p"] < 0.05 else "could well be luck")
-        print(f"    against stage {number - 1}: {100 * gain:+.1f} points on validation; {paired['only_this_stage_right']} faces only "
-              f"this stage gets right, {paired['only_stage_before_right']} only stage {number - 1}: McNemar p = "
-              f"{paired['mcnemar_p']}, {verdict}")
-    previous = stage
-if not best_card.get("stages"):
-    print("trained in one stage")
+for member_number, member in enumerate(members, start=1):
+    print(f"member {member_number}: validation accuracy {member['validation']['accuracy']:.4f}")
+    for number, stage in enumerate(member.get("stages", []), start=1):
+        last_epoch = int(stage["epochs"].split("-")[1])
+        print(f"  stage {number}, {stage['recipe']}: epochs {stage['epochs']}, {stage['training_minutes']:.1f} min, best "
+              f"validation accuracy {stage['best_val_accuracy']:.4f} at epoch {stage['best_epoch']}"
+              + (" (its last: still rising)" if stage["best_epoch"] == last_epoch else ""))
+        if "vs_stage_before" in stage:
+            paired = stage["vs_stage_before"]
+            print(f"    against stage {number - 1}: {paired['only_this_stage_right']} faces only this stage gets right, "
+                  f"{paired['only_stage_before_right']} only stage {number - 1}: McNemar p = {paired['mcnemar_p']}")
+    if "ensemble_vs_member" in member:
+        paired = member["ensemble_vs_member"]
+        print(f"  the ensemble ({best_card['validation']['accuracy']:.4f}) against it: {paired['only_ensemble_right']} "
+              f"faces only the ensemble gets right, {paired['only_member_right']} only this member: McNemar p = "
+              f"{paired['mcnemar_p']}")
 
 # %% [markdown]
 # ## 9.6 Test-time augmentation and the ensemble

@@ -57,11 +57,8 @@ def test_course_model_falls_back_to_bundled_seed(tmp_path, capsys):
     assert model.count_params() == models.model_card("seed")["parameters"]
 
 
-@pytest.mark.parametrize("name", [n for n in BUNDLED if "alias_of" not in models.model_card(n)])
-def test_run_settings_and_history_beside_the_weights_are_not_models(name):
-    assert (models.WEIGHTS_DIR / f"{name}.run.json").exists()
-    log = pd.read_csv(models.WEIGHTS_DIR / f"{name}.history.csv").drop_duplicates("epoch", keep="last")
-    card = models.model_card(name)
+def check_log_against_card(log, card, val_faces):
+    """A run's (or an ensemble member's) log against what its card says about it."""
     assert len(log) == card["epochs_run"]      # the log of the run(s) that made the weights ...
     best = log.loc[log["val_accuracy"].idxmax()]
     assert int(best["epoch"]) + 1 == card["best_epoch"]   # ... whose best epoch they are (Keras counts from 0),
@@ -74,13 +71,50 @@ def test_run_settings_and_history_beside_the_weights_are_not_models(name):
         for before, after in zip(card["stages"], card["stages"][1:]):   # the paired test counts the same faces
             paired = after["vs_stage_before"]
             assert paired["only_this_stage_right"] - paired["only_stage_before_right"] == round(
-                (after["best_val_accuracy"] - before["best_val_accuracy"]) * card["settings"]["val"])
+                (after["best_val_accuracy"] - before["best_val_accuracy"]) * val_faces)
+
+
+OWN_CARDS = [n for n in BUNDLED if "alias_of" not in models.model_card(n)]
+SINGLE = [n for n in OWN_CARDS if models.model_card(n)["architecture"] != "ensemble"]
+ENSEMBLES = [n for n in OWN_CARDS if n not in SINGLE]
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_run_settings_and_history_beside_the_weights_are_not_models(name):
+    assert (models.WEIGHTS_DIR / f"{name}.run.json").exists()
+    log = pd.read_csv(models.WEIGHTS_DIR / f"{name}.history.csv").drop_duplicates("epoch", keep="last")
+    card = models.model_card(name)
+    check_log_against_card(log, card, card["settings"]["val"])
     # the one-line summary chapters print says how far the training went
     epochs = card["epochs_run"]
     assert (f"{epochs} epochs" if epochs >= card["planned_epochs"] else f"{epochs} of {card['planned_epochs']} "
             f"planned epochs") in card["summary"]
     assert not [n for n in BUNDLED if "." in n]
     assert all((models.WEIGHTS_DIR / f"{models.model_card(n).get('alias_of', n)}.weights.h5").exists() for n in BUNDLED)
+
+
+@pytest.mark.parametrize("name", ENSEMBLES)
+def test_an_ensemble_card_describes_each_member_and_the_members_are_the_committed_stages(name):
+    card = models.model_card(name)
+    history = pd.read_csv(models.WEIGHTS_DIR / f"{name}.history.csv")
+    ensemble = models.load_model(name)
+    networks = models.ensemble_members(ensemble)
+    assert len(networks) == len(card["members"]) == history["member"].nunique() >= 2
+    sample = data.load_split(SAMPLE_DIR, "test")
+    for number, (member, network) in enumerate(zip(card["members"], networks), start=1):
+        check_log_against_card(history[history["member"] == number], member, card["faces"]["validation"])
+        assert member["planned_epochs"] == member["epochs_run"] and member["parameters"] == network.count_params()
+        # the network inside is the last run of the member's chain, as committed in stages/
+        committed = models.load_model(models.WEIGHTS_DIR / "stages" / member["runs"][-1] / "best.weights.h5")
+        np.testing.assert_allclose(evaluate.predict_proba(network, sample.x),
+                                   evaluate.predict_proba(committed, sample.x), atol=1e-6)
+        paired = member["ensemble_vs_member"]
+        assert paired["only_ensemble_right"] - paired["only_member_right"] == round(
+            (card["validation"]["accuracy"] - member["validation"]["accuracy"]) * card["faces"]["validation"])
+    assert card["training_minutes"] == pytest.approx(sum(m["training_minutes"] for m in card["members"]), abs=0.1)
+    assert card["epochs_run"] == len(history)
+    assert models.count_flops(ensemble) / 1e6 == pytest.approx(card["mflops_per_face"], abs=0.1)
+    assert card["summary"].startswith(f"ensemble of {len(networks)} networks")
 
 
 STAGE_COMPARISONS = sorted((models.WEIGHTS_DIR / "stages").glob("*/compare.txt"))

@@ -55,7 +55,7 @@ def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measure
         "--hardware", "the test machine", "--weights-dir", str(out)]) == 0
     card = json.loads((out / "tiny.json").read_text())
     assert card["architecture"] == "vgg_bn" and card["kwargs"]["widths"] == [4, 8]   # from the run's recipe.json
-    assert card["faces"] == {"train_split": 140, "test": 140} and card["epochs_run"] == 2
+    assert card["faces"] == {"train_split": 140, "validation": 14, "test": 140} and card["epochs_run"] == 2
     log = pd.read_csv(run / "history.csv")
     assert card["best_epoch"] == int(log["val_accuracy"].idxmax()) + 1
     assert card["validation"]["accuracy"] == pytest.approx(log["val_accuracy"].max(), abs=1e-4)  # re-measured
@@ -130,6 +130,58 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
     assert card["epochs_run"] == card["planned_epochs"] == 4
     assert [stage["epochs"] for stage in card["stages"]] == ["1-2", "3-3", "4-4"]
     assert list(pd.read_csv(out / "tiny.history.csv")["stage"]) == [1, 1, 2, 3]
+
+
+@pytest.mark.slow
+def test_an_ensemble_is_bundled_from_its_members_chains_and_its_card_describes_each(tmp_path):
+    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+    split = data.load_split(SAMPLE_DIR, "train")
+    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    first, restart, other, out = (tmp_path / name for name in ("first", "restart", "other", "weights"))
+    recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
+    recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, restart, verbose=0,
+                         seed=1, init_weights=first / "best.weights.h5")
+    recipes.train_recipe(tiny.but("tiny_wide", model_kwargs={"widths": (8, 8)}), x_train, y_train, x_val, y_val,
+                         other, verbose=0, seed=5)
+    bundle = load_tool("bundle_model").main
+    common = ["--name", "pair", "--data", str(SAMPLE_DIR), "--recipe", "two networks", "--hardware", "the test machine",
+              "--weights-dir", str(out)]
+    with pytest.raises(SystemExit):                                  # one member is not an ensemble
+        bundle(["--member", f"{first},{restart}", *common])
+    with pytest.raises(SystemExit, match="pass --continues"):       # a member's chain must start at its first run
+        bundle(["--member", str(restart), "--member", str(other), *common])
+    assert bundle(["--member", f"{first},{restart}", "--member", str(other), *common]) == 0
+    card = json.loads((out / "pair.json").read_text())
+    assert card["architecture"] == "ensemble"
+    assert [m["kwargs"]["widths"] for m in card["kwargs"]["members"]] == [[4, 8], [8, 8]]
+    assert [m["runs"] for m in card["members"]] == [["first", "restart"], ["other"]]
+    assert [m["epochs_run"] for m in card["members"]] == [3, 2] and card["epochs_run"] == 5
+    logs = {run: pd.read_csv(run / "history.csv") for run in (first, restart, other)}
+    assert card["training_minutes"] == pytest.approx(sum(log["seconds"].sum() for log in logs.values()) / 60, abs=0.1)
+    assert [stage["recipe"] for stage in card["members"][0]["stages"]] == ["tiny", "tiny_restart"]
+    assert "stages" not in card["members"][1]
+    stacked = pd.read_csv(out / "pair.history.csv")
+    assert list(stacked["member"]) == [1, 1, 1, 2, 2] and list(stacked["stage"]) == [1, 1, 2, 1, 1]
+    # each member re-measured on validation, and the ensemble against it face by face: the difference of the two
+    # counts is the difference of their accuracies, in faces
+    model = models.load_model(out / "pair.weights.h5")
+    proba = evaluate.predict_proba(model, x_val)
+    assert card["validation"]["accuracy"] == pytest.approx(evaluate.summary(y_val, proba)["accuracy"])
+    for member, network in zip(card["members"], models.ensemble_members(model)):
+        alone = evaluate.summary(y_val, evaluate.predict_proba(network, x_val))["accuracy"]
+        assert member["validation"]["accuracy"] == pytest.approx(alone)
+        paired = member["ensemble_vs_member"]
+        assert paired["only_ensemble_right"] - paired["only_member_right"] == round(
+            (card["validation"]["accuracy"] - alone) * len(y_val))
+    assert model.count_params() == card["parameters"] == sum(m["parameters"] for m in card["members"])
+    sample = data.load_split(SAMPLE_DIR, "test")
+    index = [sample.files.index(f) for f in card["check"]["sample_test_files"]]
+    np.testing.assert_allclose(evaluate.predict_proba(model, sample.x[index]), card["check"]["probabilities"],
+                               atol=1e-5)
+    text = (out / "pair.md").read_text()
+    assert "the mean of 2 networks' probabilities" in text and "runs first then restart: 3 epochs" in text
+    assert str(tmp_path) not in (out / "pair.json").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["pair.history.csv", "pair.json", "pair.md", "pair.weights.h5"]
 
 
 @pytest.mark.slow

@@ -166,7 +166,7 @@ def test_the_committed_benchmark_of_chapter_10_shows_best_and_fer_from_one_run()
     assert run["command"].startswith("python tools/benchmark_deploy.py --model best ")
     assert "--quick" not in run["command"]
     assert run["command"] in (COMMITTED / "deploy.md").read_text()
-    assert run["model"].startswith(f"`best` ({models.model_card('best')['architecture']},"), \
+    assert run["model"].startswith(f"`best` ({models.model_card('best')['summary']}),"), \
         "the committed benchmark is of another 'best': run the command in its deploy.md again"
     assert run["fer"]["skipped"] is None and table.loc[fp.ROW, "measured"] == "here, in its own virtualenv"
     ours = table.drop(index=fp.ROW)

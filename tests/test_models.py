@@ -192,3 +192,44 @@ def test_seed_cnn_widths_narrow_the_same_design():
     assert 25e6 < models.count_flops(quarter) < 32e6            # ~28 MFLOPs against 436
     with pytest.raises(FerError, match="widths needs 4 numbers"):
         models.build_seed_cnn(widths=(8, 16))
+
+
+TINY = [{"architecture": "small_resnet", "kwargs": {"widths": [4, 8, 8, 8]}},
+        {"architecture": "vgg_bn", "kwargs": {"widths": [4, 8]}}]
+
+
+def faces(n=6, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 48, 48, 1)).astype("float32")
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_an_ensemble_is_the_mean_of_its_members_probabilities(mirror):
+    ensemble = models.build("ensemble", members=TINY, mirror=mirror)
+    members = models.ensemble_members(ensemble)
+    assert [m.name for m in members] == ["member_1", "member_2"]
+    x = faces()
+    views = [x, x[:, :, ::-1]] if mirror else [x]
+    expected = np.mean([m.predict(v, verbose=0) for m in members for v in views], axis=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-6)
+    assert ensemble.count_params() == sum(m.count_params() for m in members)
+    # its cost: every member's arithmetic, twice over with the mirror (each member runs on both views)
+    table = models.layer_table(ensemble)
+    assert "member_1/stem_conv" in set(table["layer"]) and "member_2/emotion" in set(table["layer"])
+    single = sum(models.count_flops(models.build(m["architecture"], **m["kwargs"])) for m in TINY)
+    assert models.count_flops(ensemble) == pytest.approx(single * (2 if mirror else 1))
+    assert models.ensemble_members(members[0]) == []               # a plain network has none
+
+
+def test_an_ensemble_round_trips_through_its_weights_and_card(tmp_path):
+    ensemble = models.build_ensemble(TINY)
+    ensemble.save_weights(tmp_path / "pair.weights.h5")
+    (tmp_path / "pair.json").write_text(json.dumps({"architecture": "ensemble", "kwargs": {"members": TINY}}))
+    again = models.load_model(tmp_path / "pair.weights.h5")
+    np.testing.assert_allclose(again.predict(faces(), verbose=0), ensemble.predict(faces(), verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("members, reason", [([], "no members"), ([{"architecture": "ensemble"}], "member 1 needs"),
+                                             ([{"architecture": "lenet"}], "member 1 needs")])
+def test_an_ensemble_of_nothing_or_of_unknown_networks_is_one_line(members, reason):
+    with pytest.raises(FerError, match=reason):
+        models.build_ensemble(members)

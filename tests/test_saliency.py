@@ -120,3 +120,20 @@ def test_plot_maps_draws_a_face_row_and_one_row_per_map():
     assert fig.axes[3].get_ylabel() == "Grad-CAM" and fig.axes[6].get_ylabel() == "occlusion"
     assert fig.axes[6].images[1].get_cmap().name == "RdBu_r" and fig.axes[3].images[1].get_cmap().name == "jet"
     plt.close(fig)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps(mirror):
+    from fer_helpers import models
+    members = [{"architecture": "small_resnet", "kwargs": {"widths": [4, 8, 8, 8]}}] * 2
+    ensemble = models.build_ensemble(members, mirror=mirror)
+    faces = np.random.default_rng(3).integers(0, 256, (2, 48, 48)).astype(np.uint8)
+    classes = np.asarray(ensemble.predict(faces[..., None].astype("float32"), verbose=0)).argmax(axis=1)
+    views = [(faces, False), (faces[:, :, ::-1], True)] if mirror else [(faces, False)]
+    maps = [saliency.grad_cam(m, v, classes)[:, :, ::-1] if flipped else saliency.grad_cam(m, v, classes)
+            for m in models.ensemble_members(ensemble) for v, flipped in views]
+    expected = np.mean(maps, axis=0)
+    expected /= np.where(expected.max(axis=(1, 2), keepdims=True) > 0, expected.max(axis=(1, 2), keepdims=True), 1)
+    np.testing.assert_allclose(saliency.grad_cam(ensemble, faces), expected, atol=1e-5)
+    with pytest.raises(FerError, match="no single layer"):
+        saliency.grad_cam(ensemble, faces, layer="s4b1_out")

@@ -18,6 +18,13 @@ A distilled run (``train --teacher W``) is bundled with ``--teacher-runs RUN`` f
 (a teacher's own earlier stages included; a run already in the chain above need not be repeated): the tool checks
 that each teacher is the best weights of one of those runs (by SHA-256), names the teachers on the card and adds
 their training minutes to the CPU time behind the model.
+
+An ensemble (``models.build_ensemble``: one model that averages several networks' probabilities) is bundled with
+``--member RUN`` once per network instead of ``--run``, each given as its chain of runs, oldest first, joined by
+commas (``--member STAGE1,STAGE2`` for a network trained in a warm restart); each chain is checked as
+``--continues`` checks one. The card then describes every member (its stages, minutes, validation figures), adds
+their minutes up, and compares the ensemble with each member, paired, on the validation faces;
+NAME.history.csv holds every member's log, told apart by a ``member`` column.
 """
 from __future__ import annotations
 
@@ -139,7 +146,10 @@ def stacked_history(runs: list[Path]):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--run", default=None, help="the training run (its folder) to bundle")
+    parser.add_argument("--member", action="append", default=None,
+                        help="instead of --run: one network of an ensemble, as its runs oldest first joined by "
+                             "commas; repeat it for each network")
     parser.add_argument("--name", required=True)
     parser.add_argument("--data", required=True, help="the full FER2013 folder")
     parser.add_argument("--recipe", required=True)
@@ -156,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", default=str(models.WEIGHTS_DIR),
                         help="where NAME.weights.h5 and its cards go (default: the package's bundled models)")
     args = parser.parse_args(argv)
+    if (args.run is None) == (args.member is None):
+        parser.error("give either --run or --member (repeated, for an ensemble)")
+    if args.member:
+        if len(args.member) < 2 or args.continues or args.teacher_runs or args.architecture:
+            parser.error("an ensemble needs --member at least twice, and no --continues, --teacher-runs or "
+                         "--architecture (each --member names its own chain of runs)")
+        return bundle_ensemble(args)
 
     run = Path(args.run)
     settings = json.loads((run / "run.json").read_text())
@@ -168,15 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     model = models.build(args.architecture, **kwargs)
     model.load_weights(run / "best.weights.h5")
 
-    train_split = data.load_split(args.data, "train")
-    _, x_val, y_train, y_val = data.train_val_split(train_split.x, train_split.y, 0.1, seed=42)
-    test = data.load_split(args.data, "test")
+    faces = Faces(args.data)
+    x_val, y_val, y_train = faces.x_val, faces.y_val, faces.y_train
     val_proba = evaluate.predict_proba(model, x_val)
-    test_proba = evaluate.predict_proba(model, test.x)
-    test_flip = evaluate.predict_proba(model, test.x, tta="flip")
-    leaked = data.duplicates_of(test.x, train_split.x)
-    sample = data.load_split(SAMPLE_DIR, "test")
-    pick = [int(i) for i in range(0, len(sample), 10)]
     best = history.loc[history["val_accuracy"].idxmax()]
     # a warm restart replaces what its stage before had left: those count the epochs they ran, the last its plan
     planned = int((history["stage"] < len(runs)).sum()) + settings["epochs"]
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "architecture": args.architecture, "kwargs": kwargs,
         **({"training_recipe": _portable(recipe)} if recipe else {}),
         "summary": "{}, {}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
-            args.architecture, epochs, **evaluate.summary(test.y, test_proba)),
+            args.architecture, epochs, **evaluate.summary(faces.test.y, evaluate.predict_proba(model, faces.test.x))),
         "recipe": args.recipe, "settings": settings, **({"note": args.note} if args.note else {}),
         "epochs_run": int(len(history)), "best_epoch": int(best["epoch"]),
         "training_minutes": round(float(history["seconds"].sum()) / 60, 1), "trained_on": args.hardware,
@@ -194,37 +205,122 @@ def main(argv: list[str] | None = None) -> int:
         **({"stages": stages(runs, history, model, x_val, y_val, val_proba)} if len(runs) > 1 else {}),
         **({"teachers": teachers(recipe, teacher_made_by, behind_teachers, history, model, x_val, y_val)} if recipe and
            recipe.get("teachers") else {}),
-        "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
-        "validation": evaluate.summary(y_val, val_proba),
-        "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
-        "faces": {"train_split": len(train_split.y), "test": len(test.y)},
         "class_weighting": class_weighting(settings.get("class_weight"), y_train),
+        **measured(model, faces),
+    }
+    weights_dir = Path(args.weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
+    shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
+    return write_card(weights_dir, args.name, card, history)
+
+
+class Faces:
+    """The faces every card is measured on: validation (10% of train, stratified, seed 42), test, the sample."""
+
+    def __init__(self, data_dir):
+        self.train = data.load_split(data_dir, "train")
+        _, self.x_val, self.y_train, self.y_val = data.train_val_split(self.train.x, self.train.y, 0.1, seed=42)
+        self.test = data.load_split(data_dir, "test")
+
+
+def measured(model, faces: Faces) -> dict:
+    """The figures every card carries, all measured here on ``model``: validation, test (plain, with the mirror,
+    without the faces that are byte-identical to training faces, per class), size, speed, and sample
+    probabilities that tests/test_bundled_models.py checks after loading."""
+    test = faces.test
+    test_proba = evaluate.predict_proba(model, test.x)
+    leaked = data.duplicates_of(test.x, faces.train.x)
+    sample = data.load_split(SAMPLE_DIR, "test")
+    pick = [int(i) for i in range(0, len(sample), 10)]
+    return {
+        "selected_on": "validation: 10% of train, stratified, seed 42 (data.train_val_split)",
+        "validation": evaluate.summary(faces.y_val, evaluate.predict_proba(model, faces.x_val)),
+        "test_split": f"test = FER2013 PublicTest ({len(test.y):,} faces in this copy)",
+        "faces": {"train_split": len(faces.train.y), "validation": len(faces.y_val), "test": len(test.y)},
         "test": evaluate.summary(test.y, test_proba),
-        "test_flip_tta": evaluate.summary(test.y, test_flip),
+        "test_flip_tta": evaluate.summary(test.y, evaluate.predict_proba(model, test.x, tta="flip")),
         "test_without_train_duplicates": {"faces": int((~leaked).sum()),
                                           **evaluate.summary(test.y[~leaked], test_proba[~leaked])},
         "test_per_class": evaluate.per_class_table(test.y, test_proba).to_dict(orient="index"),
         "parameters": int(model.count_params()), "mflops_per_face": round(models.count_flops(model) / 1e6, 1),
-        "cpu_faces_per_second": {"batch_1": round(faces_per_second(model, x_val, 1), 1),
-                                 "batch_256": round(faces_per_second(model, x_val, 256), 1),
+        "cpu_faces_per_second": {"batch_1": round(faces_per_second(model, faces.x_val, 1), 1),
+                                 "batch_256": round(faces_per_second(model, faces.x_val, 256), 1),
                                  "measured_on": hardware(), "backend": keras.backend.backend(),
                                  "load_average_1min": load_average()},
         "check": {"sample_test_files": [sample.files[i] for i in pick],
                   "probabilities": [[round(float(p), 6) for p in row]
                                     for row in evaluate.predict_proba(model, sample.x[pick])]},
-        "made_with": {"keras": __import__("keras").__version__, "python": platform.python_version()},
+        "made_with": {"keras": keras.__version__, "python": platform.python_version()},
+    }
+
+
+def write_card(weights_dir: Path, name: str, card: dict, history) -> int:
+    """NAME.json, NAME.md and NAME.history.csv (the curves, epoch by epoch, in history.csv's own layout: Keras counts
+    epochs from 0); the weights are already in place."""
+    history.assign(epoch=history["epoch"] - 1).to_csv(weights_dir / f"{name}.history.csv", index=False)
+    (weights_dir / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    (weights_dir / f"{name}.md").write_text(render_card(name, card))
+    print(json.dumps({k: card[k] for k in ("validation", "test", "test_flip_tta", "test_without_train_duplicates",
+                                           "epochs_run", "training_minutes")}, indent=1))
+    return 0
+
+
+def bundle_ensemble(args) -> int:
+    """Bundle an ensemble (``--member`` chains): one model averaging the members' probabilities."""
+    import pandas as pd
+    chains = []
+    for given in args.member:
+        runs = [Path(part) for part in given.split(",")]
+        if not (runs[-1] / "best.weights.h5").exists() or _recipe(runs[-1]) is None:
+            sys.exit(f"{runs[-1]}: no best.weights.h5 and recipe.json (not a run of `train`)")
+        chains.append([*earlier_stages(runs[-1], _recipe(runs[-1]), [str(r) for r in runs[:-1]]), runs[-1]])
+    recipes = [_recipe(runs[-1]) for runs in chains]
+    specs = [{"architecture": r["architecture"], "kwargs": r.get("model_kwargs") or {}} for r in recipes]
+    model = models.build_ensemble(specs)
+    networks = models.ensemble_members(model)
+    for network, runs in zip(networks, chains):
+        models.load_weights(network, runs[-1] / "best.weights.h5")
+
+    faces = Faces(args.data)
+    ensemble_val = evaluate.predict_proba(model, faces.x_val)
+    members, logs = [], []
+    for number, (network, runs, recipe, spec) in enumerate(zip(networks, chains, recipes, specs), start=1):
+        history = stacked_history(runs)
+        settings = json.loads((runs[-1] / "run.json").read_text())
+        val_proba = evaluate.predict_proba(network, faces.x_val)
+        best = history.loc[history["val_accuracy"].idxmax()]
+        paired = evaluate.paired_comparison(faces.y_val, val_proba, ensemble_val)
+        members.append({
+            **spec, "runs": [run.name for run in runs], "training_recipe": _portable(recipe),
+            "settings": settings, "class_weighting": class_weighting(settings.get("class_weight"), faces.y_train),
+            "epochs_run": int(len(history)), "best_epoch": int(best["epoch"]),
+            "planned_epochs": int((history["stage"] < len(runs)).sum()) + settings["epochs"],
+            "training_minutes": round(float(history["seconds"].sum()) / 60, 1),
+            **({"stages": stages(runs, history, network, faces.x_val, faces.y_val, val_proba)} if len(runs) > 1 else {}),
+            "parameters": int(network.count_params()), "mflops_per_face": round(models.count_flops(network) / 1e6, 1),
+            "validation": evaluate.summary(faces.y_val, val_proba),
+            "ensemble_vs_member": {"only_member_right": paired["only_a"], "only_ensemble_right": paired["only_b"],
+                                   "mcnemar_p": round(paired["p_value"], 4)}})
+        logs.append(history.assign(member=number))
+    test_proba = evaluate.predict_proba(model, faces.test.x)
+    card = {
+        "architecture": "ensemble", "kwargs": {"members": specs},
+        "summary": "ensemble of {} networks ({}), test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}"
+                   .format(len(specs), " + ".join(f"{m['architecture']} {m['epochs_run']} epochs" for m in members),
+                           **evaluate.summary(faces.test.y, test_proba)),
+        "recipe": args.recipe, **({"note": args.note} if args.note else {}),
+        "members": members,
+        "epochs_run": sum(m["epochs_run"] for m in members),
+        "training_minutes": round(sum(m["training_minutes"] for m in members), 1), "trained_on": args.hardware,
+        **measured(model, faces),
     }
     weights_dir = Path(args.weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(run / "best.weights.h5", weights_dir / f"{args.name}.weights.h5")
-    # the curves, epoch by epoch, in history.csv's own layout (Keras counts epochs from 0)
-    history.assign(epoch=history["epoch"] - 1).to_csv(weights_dir / f"{args.name}.history.csv", index=False)
-    shutil.copy(run / "run.json", weights_dir / f"{args.name}.run.json")         # the settings train.fit recorded
-    (weights_dir / f"{args.name}.json").write_text(json.dumps(card, indent=1) + "\n")
-    (weights_dir / f"{args.name}.md").write_text(render_card(args.name, card))
-    print(json.dumps({k: card[k] for k in ("validation", "test", "test_flip_tta", "test_without_train_duplicates",
-                                           "epochs_run", "best_epoch", "training_minutes")}, indent=1))
-    return 0
+    model.save_weights(weights_dir / f"{args.name}.weights.h5")
+    for stale in (weights_dir / f"{args.name}.run.json",):   # a single run's settings; members carry their own
+        stale.unlink(missing_ok=True)
+    return write_card(weights_dir, args.name, card, pd.concat(logs, ignore_index=True))
 
 
 def stages(runs: list[Path], history, model, x_val, y_val, val_proba) -> list[dict]:
@@ -276,8 +372,71 @@ def stage_summary(log) -> dict:
 def render_card(name: str, card: dict) -> str:
     per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                           for c, v in card["test_per_class"].items())
-    s = card["settings"]
+    if card["architecture"] == "ensemble":
+        head = render_ensemble(card)
+    else:
+        head = render_single(card)
     speed = card["cpu_faces_per_second"]
+    return f"""# Model card: `{name}`
+
+{head}
+
+| split | faces | accuracy | macro-F1 |
+|---|---|---|---|
+| validation (selected the weights) | {card['faces']['validation']:,} | {card['validation']['accuracy']:.4f} | {card['validation']['macro_f1']:.4f} |
+| test (PublicTest) | {card['faces']['test']:,} | {card['test']['accuracy']:.4f} | {card['test']['macro_f1']:.4f} |
+| test, flip TTA (beside, not instead) | {card['faces']['test']:,} | {card['test_flip_tta']['accuracy']:.4f} | {card['test_flip_tta']['macro_f1']:.4f} |
+| test without the faces byte-identical to training faces | {card['test_without_train_duplicates']['faces']:,} | {card['test_without_train_duplicates']['accuracy']:.4f} | {card['test_without_train_duplicates']['macro_f1']:.4f} |
+
+Per class on test (PublicTest):
+
+| emotion | precision | recall | F1 | faces |
+|---|---|---|---|---|
+{per_class}
+
+CPU speed (Keras `predict`, {speed['backend']} backend, {speed['measured_on']}, load average {speed['load_average_1min']}
+while measuring): {speed['batch_1']:.0f} faces/s at batch 1, {speed['batch_256']:.0f} faces/s at batch 256.
+
+Reproduce the test line: `python -m fer_helpers evaluate --data DIR --split test --model {name}`.
+"""
+
+
+def render_recipe(s: dict, weighting: str) -> str:
+    """A run's settings (its run.json) in one sentence."""
+    extras = "".join(f", {label} {s[key]}" for key, label in
+                     (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
+                     if s.get(key))
+    return (f"{s['optimizer']}, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} "
+            f"epoch),\n  batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{weighting},\n"
+            f"  augmentation {', '.join(s['augmentation'] or ['none'])}{extras}")
+
+
+def render_ensemble(card: dict) -> str:
+    members = []
+    for number, m in enumerate(card["members"], start=1):
+        vs = m["ensemble_vs_member"]
+        members.append(
+            f"\n  {number}. `{m['architecture']}` {m['kwargs']} ({m['parameters']:,} parameters, {m['mflops_per_face']} "
+            f"MFLOPs per face), runs {' then '.join(m['runs'])}: {m['epochs_run']} epochs, {m['training_minutes']} min, "
+            f"validation accuracy {m['validation']['accuracy']:.4f} (best epoch {m['best_epoch']}); the ensemble gets "
+            f"{vs['only_ensemble_right']} validation faces right that this member misses, and misses "
+            f"{vs['only_member_right']} it gets right (McNemar p = {vs['mcnemar_p']})"
+            + f"\n     - recipe of its last run: {render_recipe(m['settings'], m['class_weighting'])}".replace("\n  ", " ")
+            + "".join(f"\n     - stage {i}, `{st['recipe']}`: epochs {st['epochs']}, {st['training_minutes']} min, "
+                      f"best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
+                      for i, st in enumerate(m.get("stages", []), start=1)))
+    note = f"\n- **Note**: {card['note']}" if card.get("note") else ""
+    first = card["members"][0]["settings"]
+    return f"""- **Architecture**: `ensemble`, the mean of {len(card['members'])} networks' probabilities ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
+- **Data**: FER2013 training split ({card['faces']['train_split']:,} faces) minus a 10% validation split ({first['train']:,} faces trained on)
+- **Recipe**: {card['recipe']}
+- **Members**, each selected on validation (its best epoch):{''.join(members)}
+- **Selected on**: {card['selected_on']}
+- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training in all ({card['epochs_run']} epochs){note}"""
+
+
+def render_single(card: dict) -> str:
+    s = card["settings"]
     extras = "".join(f", {label} {s[key]}" for key, label in
                      (("mixup", "mixup alpha"), ("ema", "weight averaging (EMA)"), ("weight_decay", "weight decay"))
                      if s.get(key))
@@ -303,34 +462,13 @@ def render_card(name: str, card: dict) -> str:
                         .format(**st["vs_stage_before"]) if i > 1 else "")
                      for i, st in enumerate(card.get("stages", []), start=1))
     stages = f"\n- **Stages** (epochs counted on across them; the recipe line is the last stage's):{stages}" if stages else ""
-    return f"""# Model card: `{name}`
-
-- **Architecture**: `{card['architecture']}` ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
+    return f"""- **Architecture**: `{card['architecture']}` ({card['parameters']:,} parameters, {card['mflops_per_face']} MFLOPs per face)
 - **Data**: FER2013 training split ({card['faces']['train_split']:,} faces) minus a 10% validation split ({s['train']:,} faces trained on)
 - **Recipe**: {card['recipe']}: {s['optimizer']}, learning rate {s['learning_rate']} ({s['schedule']}, warm-up {s['warmup_epochs']} epoch),
   batch {s['batch_size']}, label smoothing {s['label_smoothing']}, class weights{card['class_weighting']},
   augmentation {', '.join(s['augmentation'] or ['none'])}{extras}; {card['epochs_run']} of {card['planned_epochs']} planned epochs run
 - **Selected on**: {card['selected_on']}; best epoch {card['best_epoch']}
-- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training{stages}{note}
-
-| split | faces | accuracy | macro-F1 |
-|---|---|---|---|
-| validation (selected the weights) | {s['val']:,} | {card['validation']['accuracy']:.4f} | {card['validation']['macro_f1']:.4f} |
-| test (PublicTest) | {card['faces']['test']:,} | {card['test']['accuracy']:.4f} | {card['test']['macro_f1']:.4f} |
-| test, flip TTA (beside, not instead) | {card['faces']['test']:,} | {card['test_flip_tta']['accuracy']:.4f} | {card['test_flip_tta']['macro_f1']:.4f} |
-| test without the faces byte-identical to training faces | {card['test_without_train_duplicates']['faces']:,} | {card['test_without_train_duplicates']['accuracy']:.4f} | {card['test_without_train_duplicates']['macro_f1']:.4f} |
-
-Per class on test (PublicTest):
-
-| emotion | precision | recall | F1 | faces |
-|---|---|---|---|---|
-{per_class}
-
-CPU speed (Keras `predict`, {speed['backend']} backend, {speed['measured_on']}, load average {speed['load_average_1min']}
-while measuring): {speed['batch_1']:.0f} faces/s at batch 1, {speed['batch_256']:.0f} faces/s at batch 256.
-
-Reproduce the test line: `python -m fer_helpers evaluate --data DIR --split test --model {name}`.
-"""
+- **Trained on**: {card['trained_on']}, {card['training_minutes']} minutes of training{stages}{note}"""
 
 
 if __name__ == "__main__":
