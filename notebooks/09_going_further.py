@@ -657,7 +657,7 @@ candidate_table(candidates, built_from)
 # Does it pay with the full budget? The course tried it once for `best` (logs in `fer_helpers/weights/stages/`),
 # at the same size, to test the targets alone: member B, the reference recipe trained again with another seed,
 # was restarted for 20 epochs on the mean
-# probabilities (face and mirror) of itself and stage 2 of `best`; its control is the same restart, same seed, on
+# probabilities (face and mirror) of itself and stage 2 (`best`'s first network); its control is the same restart, same seed, on
 # the labels. First, what the teachers had to offer, on the validation faces and on training faces they learnt
 # from (this chapter's ladder faces):
 

@@ -22,7 +22,7 @@
 #
 # A model in a notebook is a Python object that needs Keras, a backend and this kernel to answer. An application
 # needs a **file** and a **runtime**: something a server, a phone or another language can load, and that answers
-# fast enough. This chapter exports the course's best model (`best`, chapter 9's reference network) three ways,
+# fast enough. This chapter exports the course's best model (`best`, chapter 9's two networks as one) three ways,
 # checks that every export still gives the model's answers, measures on the CPU what an answer costs, and sets it
 # beside the `fer` package, measured in the same run. By the end of this chapter you will be able to:
 #
@@ -117,8 +117,9 @@ BENCHMARK = Path(os.path.relpath(course.REPO_ROOT / "benchmarks" / "deploy_best"
 # | **TFLite** (`.tflite`) | a flat buffer of operators and weights, optionally quantised | the LiteRT interpreter (a small C++ library: Android, iOS, Linux, microcontrollers) | phones, small devices, small servers |
 # | **ONNX** (`.onnx`) | a graph of operators from an open standard (the ONNX opsets) | ONNX Runtime (most languages), OpenVINO, TensorRT and others | servers and apps in any language, vendor accelerators |
 #
-# The model: `best` (`models.load_model("best")`; its card is printed below), chapter 9's reference network
-# `small_resnet`, built to be cheap per face. Chapter 4's original CNN (`seed`) comes back in section 10.9.
+# The model: `best` (`models.load_model("best")`; its card is printed below), chapter 9's ensemble: two
+# `small_resnet` networks, built to be cheap per face, inside one Keras model that averages their probabilities.
+# Chapter 4's original CNN (`seed`) comes back in section 10.9.
 
 # %%
 import numpy as np
