@@ -35,7 +35,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample: 126 training and 14 validation faces (with FER_DATA: 350 training and 140 validation faces); 6 small trainings of up to 40 epochs | 89 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | 1,400 training faces, the whole validation split (2,871); 5 trainings of up to 60 epochs, 2 more for the learning curve (one on all 25,838 training faces), the bundled models scored on the same 1,400 training faces | 6.6 min with its seven trainings (measured: 394 s on 2026-12-07, 2 cores otherwise idle); the committed outputs are a re-run that loaded those finished trainings from their run folders (38 s) | 3-6 min (estimated) |
+# | full (`FER_QUICK=0`) | 1,400 training faces, the whole validation split (2,871); 5 trainings of up to 60 epochs, 2 more for the learning curve (one on all 25,838 training faces), the bundled models scored on the same 1,400 training faces | 6.6 min with its seven trainings (measured: 394 s on 2026-12-07, 2 cores otherwise idle); the committed outputs are a re-run that loaded those finished trainings from their run folders (40 s) | 3-6 min (estimated) |
 #
 # **Modes.** Quick mode trains on the committed sample for 40 epochs; full mode on 1,400 faces for 60 epochs, plus
 # two learning-curve runs (one on all training faces). Both load the bundled models of 6.8. The text quotes the full-mode

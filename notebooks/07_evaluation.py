@@ -41,7 +41,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample (140 test faces), or at most 600 faces per split | 28 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (81 s) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (126 s) | a few minutes (estimated) |
 #
 # **Modes.** Quick mode evaluates the committed sample (14 validation and 140 test faces), draws coarser
 # occlusion maps and trains 7.13's control models for one epoch. The text quotes the full-mode run saved here

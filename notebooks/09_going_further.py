@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 126 training and 14 validation faces), 2 epochs per training | 82 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that trained the two students again and loaded the other trainings from their run folders (2,436 s on 2026-12-07, at low priority beside a training job) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded every training from its run folder (234 s on 2026-12-07) | a few minutes (estimated) |
 #
 # **Modes.** Full mode trains every rung, seed and student on a stratified fifth of the training faces for 8
 # epochs; quick mode on at most 40 faces per class for 2 epochs, so that CI runs every line: its numbers are
@@ -601,8 +601,8 @@ candidate_table(candidates, built_from)
 # %% [markdown]
 # In this run the mirror adds 0.6 points to the best single model (123 faces against 105, p = 0.26) and the
 # ensemble of three another 0.8 (p = 0.23): both within noise at this budget, where the three models make much the
-# same mistakes. The bundled `best`, trained on every face for 80 epochs in two stages, stands 18 points higher
-# (0.664), and there the mirror adds 0.5 points, within noise (97 faces against 83, p = 0.33).
+# same mistakes. The bundled `best`, two networks trained on every face (140 epochs in all), stands 19 points
+# higher (0.6775), and there the mirror adds 0.7 points, within noise (88 faces against 69, p = 0.15).
 
 # %% [markdown]
 # ## 9.7 Distilling the ensemble into a smaller model
@@ -721,8 +721,8 @@ pd.DataFrame(rows, columns=["model", "accuracy", "macro-F1", "accuracy w/o leake
 # The test figures are expected a little below the validation ones (validation picked the epochs and the seed),
 # and a little lower again without the leaked faces, which a model may remember. In this run: the chapter's single
 # model 0.474 (macro-F1 0.389) on test, with the mirror 0.482, the ensemble 0.475, all within the 2.4-point noise
-# level of each other, and the distilled student 0.421 (0.303); the bundled `best` 0.646 (0.622), and 0.632
-# (0.586) without the leaked faces.
+# level of each other, and the distilled student 0.421 (0.303); the bundled `best` 0.668 (0.650), and 0.656
+# (0.620) without the leaked faces.
 
 # %% [markdown]
 # ## 9.9 Keeping the best model (optional)
@@ -818,11 +818,11 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 #    selects it: new code in `fer_helpers`, then a `Step`.
 # 4. If one face takes t seconds at batch 1, an ensemble of k takes k t; 25 faces/s needs k t < 0.04 s, so
 #    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face of the original CNN in about
-#    3.5 ms (288.8 faces/s): k of about 10, or about 5 with the mirror (each model then sees two images a face,
-#    2 k t < 0.04 s). Keras `predict` took 109.1 ms a face even for the smaller `best`: not even k = 1. A webcam
-#    frame also needs reading and detection (about 3 and 14-17 ms for a 512 x 512 photo in chapter 10's
+#    2.5 ms (402.8 faces/s): k of about 16, or about 8 with the mirror (each model then sees two images a face,
+#    2 k t < 0.04 s). Keras `predict` took 78.8 ms a face even for the smaller `best`: not even k = 1. A webcam
+#    frame also needs reading and detection (about 3 and 14-18 ms for a 512 x 512 photo in chapter 10's
 #    end-to-end table, YuNet on a copy at most 320 pixels wide), leaving some 20 of a frame's 40 ms: k of about
-#    5 with ONNX Runtime, 2 or 3 with the mirror, more if detection runs on fewer frames (chapter 8b's video
+#    8 with ONNX Runtime, 4 with the mirror, more if detection runs on fewer frames (chapter 8b's video
 #    tracking reuses boxes between detections).
 # 5. Which split the figure is on (PublicTest, PrivateTest or both), whether the checkpoint was chosen on that
 #    same test split (then it is optimistic), whether test-time augmentation or an ensemble was used, and

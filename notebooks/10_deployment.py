@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 38 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not used: the timings here are CPU timings |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 116 s (measured on 2026-12-07, 2 cores otherwise idle) | not used |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 157 s (measured on 2026-12-07, 2 cores nearly idle) | not used |
 #
 # **Modes.** Nothing is trained here. Quick mode checks the exports on 140 faces of the committed sample and times
 # 30 calls per runtime at batch 1 (3 at batch 64); full mode uses chapter 5's validation split (2,871 faces) and 100
@@ -197,7 +197,7 @@ pd.DataFrame({"file": [export.shown(p) for p in paths.values()],
               "MB": [round(export.size_mb(p), 2) for p in paths.values()]}, index=list(paths))
 
 # %% [markdown]
-# The float32 `.tflite` is as big as the weights, to the table's two decimals (1.96 MB; the first line: parameters
+# The float32 `.tflite` is as big as the weights, to the table's two decimals (6.36 MB; the first line: parameters
 # x 4 bytes), graph included. Dynamic range brings it to about a quarter, float16 to a half: all of them would fit
 # in a phone app without anyone noticing.
 #
@@ -236,14 +236,15 @@ print("output:", graph.graph.output[0].name, dims(graph.graph.output[0]))
 print("operators:", dict(collections.Counter(node.op_type for node in graph.graph.node).most_common()))
 
 # %% [markdown]
-# The batch dimension has a name, not a number: the file accepts any batch size. The operators are the network of
-# chapter 9, with each batch normalisation folded into its `Conv` as in TFLite. `export.export_all(model, folder)`
-# does sections 10.2 to 10.4 in one call; `tools/benchmark_deploy.py` uses it.
+# The batch dimension has a name, not a number: the file accepts any batch size. The operators are chapter 9's two
+# networks side by side, with each batch normalisation folded into its `Conv` as in TFLite.
+# `export.export_all(model, folder)` does sections 10.2 to 10.4 in one call; `tools/benchmark_deploy.py` uses it.
 #
 # ### The operators, one by one (optional)
 #
-# `Mul` (the rescaling by 1/255), `Conv` (there is no `BatchNormalization` operator), `Relu`, `Add` (the residual
-# additions, and the dense layer's bias), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to
+# `Mul` (the rescaling by 1/255, shared by both networks, and the final halving), `Conv` (there is no
+# `BatchNormalization` operator), `Relu`, `Add` (the residual additions, the dense layers' biases, and the sum of
+# the two networks' probabilities), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to
 # one number per channel), `MatMul` (the dense layer), `Softmax`. Keras stores images channels-last (N, H, W, C)
 # while ONNX's `Conv` wants channels-first (N, C, H, W), so the converter must rearrange them on the way in; our
 # input has one channel, so that is a plain `Reshape`, and after the global average there is no map left to
@@ -277,10 +278,10 @@ runtimes.join(shown_comparison).round(4)
 # - The three ways of calling Keras agree to within a few 1e-7, and the float32 exports (`tflite`, `onnx`) to
 #   about 1e-6: the same arithmetic, done in another order. That is the figure a correct export must reach.
 # - The quantised files move probabilities further: float16 by less than two thousandths, dynamic range by a few
-#   hundredths. Float16 changed no answer; dynamic range changed about one in 140 (its top-1 agreement, 99.27%
-#   here and in the committed run of section 10.8: 21 of the 2,871 faces), and here it cost nothing: 0.14 points
-#   *more* accuracy (four faces) and 0.0002 more macro-F1. A changed answer can turn wrong into right as well as
-#   right into wrong: luck, not a better model.
+#   hundredths. Float16 changed no answer; dynamic range changed about one in 240 (its top-1 agreement, 99.58%
+#   here and in the committed run of section 10.8: 12 of the 2,871 faces), and here it cost nothing: one face
+#   *more* right (accuracy 0.6778 against 0.6775) and 0.0003 more macro-F1. A changed answer can turn wrong into
+#   right as well as right into wrong: luck, not a better model.
 #
 # ## 10.6 How fast: one face at a time, or many at once
 #
@@ -315,8 +316,8 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
-# For `best` with ONNX Runtime the curve rises from 975.6 faces/s at batch 1 to 1,582.2 at batch 8 (1.6 times),
-# then flattens (1,835.0 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
+# For `best` with ONNX Runtime the curve rises from 270.0 faces/s at batch 1 to 584.8 at batch 8 (2.2 times),
+# then flattens (594.3 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
 # arithmetic is most of the time.
 #
 # Now every runtime at batch 1 and at batch 64, timed **in turn, call by call** (`export.time_side_by_side`), so
@@ -354,24 +355,24 @@ plt.show()
 # What to notice (on the run saved here):
 #
 # - **`keras predict` is the slowest way to classify one face**: every call builds a small data pipeline and
-#   runs callbacks, a fixed cost (most of its 109.1 ms a face at batch 1 here) that is nothing for 10,000 faces
+#   runs callbacks, a fixed cost (most of its 78.8 ms a face at batch 1 here) that is nothing for 10,000 faces
 #   and everything for one.
 #   `predict_on_batch` calls the same compiled function without that machinery; the plain call
 #   `model(x, training=False)` runs *eagerly*, one operation at a time from Python: in between.
-# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 4.5): the same
-#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.2 to 2.1
-#   times the faces/s of batch 1 (the last column), against 7.1 to 40 times for Keras.
-# - **Dynamic range is the one large gap among the lean runtimes**: 2.0 to 3.2 times the faces/s of the float files
-#   at batch 1, 2.2 to 2.4 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
+# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 2.7): the same
+#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.2 to 1.7
+#   times the faces/s of batch 1 (the last column), against 3.8 to 23.7 times for Keras.
+# - **Dynamic range is the one large gap among the lean runtimes**: 2.6 to 3.3 times the faces/s of the float files
+#   at batch 1, 2.8 to 3.4 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
 #   CPU's integer dot-product instructions. Float16 weights are converted back to float32 first, so float16 runs at
-#   about float32's speed (here 1.2 times the float32 file's faces/s at batch 1, 1.0 at batch 64).
+#   about float32's speed (here 1.1 times the float32 file's faces/s at batch 1 and at batch 64).
 #
 # ### Close runtimes, and noise (optional)
 #
-# Between the float32 TFLite file, float16 and ONNX (0.8 to 1.3 ms a face at batch 1) the differences are tenths of
+# Between the float32 TFLite file, float16 and ONNX (2.3 to 2.9 ms a face at batch 1) the differences are tenths of
 # a millisecond: ONNX Runtime was the slowest of the three at batch 1 and the fastest at batch 64, here and in the
-# committed run of section 10.8, while float32 TFLite and float16 swapped places at batch 64 between the two runs.
-# `predict_on_batch` gains 7.1 times from batching: lean as it is, each call still goes from Python through Keras
+# committed run of section 10.8, and float16 a little ahead of float32 TFLite in both.
+# `predict_on_batch` gains 3.8 times from batching: lean as it is, each call still goes from Python through Keras
 # and TensorFlow, a fixed cost of a few milliseconds. A shared machine adds noise and widens the gaps between fast
 # and slow: a call of half a millisecond often finishes before another program takes the core back, one of several
 # milliseconds rarely does.
@@ -405,7 +406,7 @@ pd.DataFrame(by_side).T
 
 # %% [markdown]
 # In the run saved here every size down to 256 found every marked face (224 lost the composite's two smallest), and
-# detection broadly got faster with fewer pixels: for the 512x512 photo from 40 ms at 640 to 17 ms at 320, the size
+# detection broadly got faster with fewer pixels: for the 512x512 photo from 30 ms at 640 to 15 ms at 320, the size
 # this chapter uses (`DETECT_SIDE`), a choice for photos of one to a few faces. Every bundled photo end to end at
 # that size, with the ONNX runtime as classifier, step by step:
 
@@ -438,10 +439,10 @@ end_to_end_512 = [export.time_end_to_end(p, photo_512, detector, repeats=E2E_REP
 pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
-# The detect column does not involve the classifier: its spread between rows (14.1 to 16.7 ms) is mostly this
-# machine's noise. With the exported files the detector is most of the time (14.1 to 16.7 ms of 17.9 to 22.0), and
-# all four meet the course's 25 ms; `predict_on_batch` (27.8 ms) just misses it, `keras predict` (147.9 ms) and
-# the plain call (105.8 ms) by far.
+# The detect column does not involve the classifier: its spread between rows (13.9 to 17.6 ms) is mostly this
+# machine's noise. With the exported files the detector is most of the time (13.9 to 17.6 ms of 17.9 to 23.0), and
+# all four meet the course's 25 ms; `predict_on_batch` (28.8 ms) just misses it, `keras predict` (111.0 ms) and
+# the plain call (107.8 ms) by far.
 #
 # ### Threads that keep spinning (optional)
 #
@@ -456,10 +457,9 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
-# In the run saved here the spinning row took 8.0 ms more (27.9 against 19.9 ms), nearly all of it in detection
-# (23.1 against 15.2 ms), three times as much as the detect column of the cell before moved between rows with no
-# spinning involved (14.1 to 16.7 ms): in this one run, on a nearly idle machine, the effect stands out of the
-# noise; repeat the cell to see how often. Turning spinning off is the safe choice on a small machine that does
+# In the run saved here the spinning row took 5.7 ms more (25.5 against 19.8 ms), all of it in detection (20.0
+# against 13.9 ms), more than the detect column of the cell before moved between rows with no spinning involved
+# (13.9 to 17.6 ms): in this one run the effect stands just out of the noise; repeat the cell to see how often. Turning spinning off is the safe choice on a small machine that does
 # several things in turn; on a server with cores to spare, spinning can save a little latency. Chapter 8 met the
 # same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
@@ -490,7 +490,7 @@ shown_table.astype(object).where(shown_table.notna(), "-")
 # which many tutorials use: OpenCV's Haar detector and a mini-Xception classifier (64x64 input) in an int8-weight
 # TFLite file. `tools/benchmark_deploy.py` times the course's model as this chapter did, then fer's own code on the
 # same faces and photo in its own virtualenv, and scores both on the test split (PublicTest). This notebook reads
-# its run committed in `benchmarks/deploy_best/` (52 s by its `deploy.md`), made with the command below (`DIR`:
+# its run committed in `benchmarks/deploy_best/` (102 s by its `deploy.md`), made with the command below (`DIR`:
 # the FER2013 folder; `--quick`: a smoke run on 140 faces):
 
 # %%
@@ -558,11 +558,10 @@ rows = [
 pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_index("figure")
 
 # %% [markdown]
-# In short: as dynamic-range TFLite, `best` classified 3,638 faces/s one at a time against fer's 2,428, but that
-# file agrees with Keras on 99.27% of the faces, below the 99.5% goal; the fastest file that meets it, float16
-# (1,641 faces/s), is slower than fer's classifier. End to end the 512x512 photo took 12.8 ms against fer's 45.9,
-# mostly detection. On the same 3,435 test faces both reach 64.57% accuracy; `best` has the higher macro-F1 (0.622
-# against 0.614).
+# In short: as dynamic-range TFLite, `best` classified 1,273 faces/s one at a time, past the goal of 1,000 but
+# below fer's 1,956, and that file agrees with Keras on 99.58% of the faces, above the 99.5% goal. End to end the
+# 512x512 photo took 17.2 ms against fer's 44.7, mostly detection. On the same 3,435 test faces `best` is ahead:
+# 66.84% accuracy against 64.57%, macro-F1 0.650 against 0.614.
 #
 # ### Timed in the same rounds (optional)
 #
@@ -577,29 +576,27 @@ same_rounds.round(0)
 # %% [markdown]
 # ### The committed run in detail (optional)
 #
-# It ran on this machine just before this notebook (load average 1.6, 2.6, 4.4 on 2 cores at its end), yet about 1.5
-# times as fast as this notebook's timings: 3,638 against 2,501 faces/s for dynamic range, 12.0 to 14.9 against 17.9
-# to 22.0 ms end to end, 9 against 14 to 17 ms of detection. Two runs minutes apart on a 2-core machine differ this
-# much; the goals are read off the one benchmark run:
+# It ran on this machine just before this notebook (load average 1.4, 1.1, 1.1 on 2 cores at its end), and about
+# 1.1 times as fast as this notebook's timings: 1,273 against 1,154 faces/s for dynamic range, 15.4 to 20.6 against
+# 17.9 to 23.0 ms end to end, 13 against 14 to 18 ms of detection. Two runs minutes apart on a 2-core machine
+# differ this much; the goals are read off the one benchmark run:
 #
-# - **The classifier.** Run as dynamic-range TFLite, `best` classifies more faces per second one at a time than
-#   fer's classifier: 3,638 against 2,428 in the main table (1.50 times; 5,011 against 2,428 timed in the same
-#   rounds), well past the course's goal of 1,000. That is the stretch goal met, by a network with five or more
-#   times fer's parameters (fer's int8 file, 0.09 MB in `deploy.md`, has room for at most about 90,000 one-byte
-#   weights), thanks to 8-bit arithmetic (section 10.6): our float files are slower than fer's int8 classifier
-#   (1,106 to 1,641 faces/s in the main table).
-# - **One goal missed: agreement for every file.** Dynamic range agrees with Keras on 99.27% of the validation
-#   faces, below the 99.5% goal (the float32, float16 and ONNX files: 100%). The fastest file that meets it,
-#   float16, classified 1,641 faces/s: the speed goal met with full agreement, though not the stretch goal. So
-#   choose float16 for Keras's answers, dynamic range for speed; or try integer quantisation calibrated on training
-#   faces (exercise 3).
-# - **End to end**, the 512x512 photo took 12.8 ms (the median of the four exported files, 12.0 to 14.9 ms), within
-#   the 25 ms goal, most of it detection (9 ms). fer took 45.9 ms: its Haar detector searches the whole photo at
-#   many scales (44 ms alone). For a user waiting on one photo, the detector and its search size matter more than
+# - **The classifier.** Run as dynamic-range TFLite, `best` classifies 1,273 faces/s one at a time in the main
+#   table, past the course's goal of 1,000 but 0.65 times fer's classifier (1,956; timed in the same rounds, 1,747
+#   against 1,956): the stretch goal is missed. Two networks cost their arithmetic: 295 MFLOPs a face, where
+#   fer's int8 file (0.09 MB in `deploy.md`) has room for at most about 90,000 one-byte weights. The goal is
+#   reached only with 8-bit arithmetic (section 10.6): our float files are slower (364 to 466 faces/s in the main
+#   table).
+# - **Agreement for every file.** Dynamic range agrees with Keras on 99.58% of the validation faces, above the
+#   99.5% goal (the float32, float16 and ONNX files: 100%), so the fastest file is also one to ship; integer
+#   quantisation calibrated on training faces (exercise 3) may go further.
+# - **End to end**, the 512x512 photo took 17.2 ms (the median of the four exported files, 15.4 to 20.6 ms), within
+#   the 25 ms goal, most of it detection (13 ms). fer took 44.7 ms: its Haar detector searches the whole photo at
+#   many scales (43 ms alone). For a user waiting on one photo, the detector and its search size matter more than
 #   the classifier.
-# - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 64.57% and 0.622: the same
-#   accuracy (2,218 faces right each), and `best` 0.008 ahead on macro-F1, which weighs the seven emotions alike.
-#   fer's figure is a little optimistic and ours is not, so if anything the comparison favours fer.
+# - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 66.84% and 0.650: 2.27 points
+#   of accuracy and 0.036 of macro-F1 ahead, which weighs the seven emotions alike. fer's figure is a little
+#   optimistic and ours is not, so if anything the comparison favours fer.
 #
 # ## 10.9 What makes a model fast, and what would make it faster
 #
@@ -619,9 +616,9 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
 
 # %% [markdown]
 # The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
-# still says where a network must stand. In float32 `best`'s exported files came out between 786.3 and 1,835.0
-# faces/s in section 10.6 and the cost table below: at or above the goal in all but two (ONNX at batch 1: 786.3
-# side by side, 975.6 in the sweep), below fer's rate in every one.
+# still says where a network must stand. In float32 `best`'s exported files came out between 270.0 and 618.5
+# faces/s in section 10.6 and the cost table below: below the goal and fer's rate in every one, so at 295 MFLOPs a
+# face it is the 8-bit arithmetic that reaches the goal here.
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
@@ -683,11 +680,11 @@ plt.show()
 #
 # ### Shape, not only FLOPs (optional)
 #
-# The shape counts too: `best` has 0.4 times the FLOPs of the full `vgg_bn` and ran 2.9 times faster at batch 1 and
-# 3.8 times at batch 64, but the half-width `vgg_bn`, with `best`'s widths and 0.65 times its FLOPs, gained less
-# than its FLOPs promise: 1.2 times `best`'s faces/s at batch 1 and 1.0 at batch 64. FLOPs do not tell the whole
-# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 1,081.4 faces/s at batch 1 in
-# this cell, 786.3 in section 10.6's side-by-side timing and 975.6 in its batch-size sweep.
+# The shape counts too: `best` has 1.26 times the FLOPs of the full `vgg_bn` and ran at 0.60 times its faces/s at
+# batch 1 and 0.73 at batch 64, while `seed_cnn`, with 1.48 times `best`'s FLOPs, ran at 0.93 and 0.75 times
+# `best`'s speed. Two networks run twice as many layers, each with its fixed cost. FLOPs do not tell the whole
+# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 434.8 faces/s at batch 1 in
+# this cell, 350.5 in section 10.6's side-by-side timing and 270.0 in its batch-size sweep.
 #
 # ## 10.10 Serving it
 #
@@ -773,7 +770,7 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #   throughput the arithmetic.
 # - A fair comparison is one run, on the same faces, photo and machine (`benchmarks/deploy_best/`, `best` beside
 #   the `fer` package).
-# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.0 to 3.2 times more
+# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.6 to 3.3 times more
 #   at batch 1 (section 10.6).
 # - Serving is a function from bytes to JSON plus a thin HTTP layer, free of TensorFlow with the ONNX file.
 #
@@ -803,10 +800,9 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # ## Solutions
 #
 # 1. Read the last column of the cell below. In the run saved here, on a nearly idle machine, batch 64 gained the
-#    most from the second core: 1.90 times the one-thread figure for `best` and 1.81 for the quarter-width `vgg_bn`,
-#    short of the 2 that two cores allow. At batch 1 it gained less, 1.18 times for `best`, and for the
-#    quarter-width `vgg_bn` nothing (0.88: slower). Both are small networks: one face's layers are too small to
-#    split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
+#    most from the second core: 1.79 times the one-thread figure for `best` and 1.20 for the quarter-width `vgg_bn`,
+#    short of the 2 that two cores allow. At batch 1 it gained less, 1.50 times for `best`, and for the
+#    quarter-width `vgg_bn` nothing (0.84: slower). One face's layers are too small to split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
 #    time, the more so the smaller the network; batch 64 gives each core 64 faces' worth of every layer. On a busy
 #    machine (check the load line of section 10.8) expect less: with the other core already taken, two threads wait
 #    for each other at every layer. And expect a big network (chapter 4's) to gain more at batch 1 than a small one.
@@ -830,10 +826,10 @@ pd.DataFrame(by_threads).set_index(["network", "batch"]).round(2)
 # %% [markdown] tags=["solution"]
 # 2. About 4 times (32 bits / 8 bits); the measured ratio is a little below 4 because the file also holds the
 #    graph, one scale per weight tensor or channel, and the biases (kept in 32 bits). 2,000 faces/s x 436
-#    MFLOPs = about 871 GFLOP/s, 2.7 times the 322 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
+#    MFLOPs = about 871 GFLOP/s, 1.8 times the 487 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
 #    below prints the ratio), and that figure is dynamic range's 8-bit arithmetic at batch 64. In float32,
-#    chapter 4's network itself reached about 180 GFLOP/s (the cost table: 415.4 faces/s x 436 MFLOPs at batch
-#    64), about a fifth of what it would need.
+#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 463.1 faces/s x 436 MFLOPs at batch
+#    64), about a quarter of what it would need.
 
 # %% tags=["solution"]
 from fer_helpers import check
@@ -849,9 +845,9 @@ print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s with seed_cnn; section 10.
 #    tune the quantisation to the very faces it is judged on (the same mistake as choosing on the test split).
 #    Training faces are the right source. The cell below does it; expect a file the size of dynamic range's (the
 #    weights are int8 in both), agreement a little lower, and a speed that depends on this CPU's int8 support.
-#    In the run saved here: 0.5 MB, 98.64% agreement with Keras (dynamic range: 99.27%), 0.21 points of accuracy
-#    and 0.0055 of macro-F1 lost, and 4,205 faces/s at batch 1 against the float32 file's 1,630. Faster still,
-#    but further from Keras: this recipe does not close the gap of section 10.8 on its own.
+#    In the run saved here: 1.7 MB, 99.23% agreement with Keras (dynamic range: 99.58%), 0.11 points of accuracy
+#    lost and 0.0002 of macro-F1 gained, and 1,387 faces/s at batch 1 against the float32 file's 427. Faster than
+#    dynamic range here (1,154 in section 10.6), but further from Keras, below the 99.5% goal of section 10.8.
 #
 #    What this recipe makes is TensorFlow's integer quantisation *with float fallback*: weights and activations
 #    are int8 wherever an operation has an int8 kernel, any other operation stays in float32, and so do the
@@ -894,7 +890,7 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 # 5. Detection is the largest step with both. YuNet (`"yunet"`: chapter 8's 640-pixel search) found all four
 #    faces; with four faces the classifier's one call holds four faces. Haar at the same size found three of
 #    them and was slower; at full size (`max_side=None`) it searches four times the pixels, finds the fourth face
-#    and takes over three times longer again (the run saved here: 34.1, 65.1 and 243.2 ms of detection with
+#    and takes over three times longer again (the run saved here: 26.9, 69.2 and 221.3 ms of detection with
 #    YuNet, Haar and Haar at full size, on a nearly idle machine): the detector is the step to choose with care.
 
 # %% tags=["solution"]
