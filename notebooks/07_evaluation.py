@@ -41,7 +41,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample (140 test faces), or at most 600 faces per split | 28 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (126 s) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (519 s, at low priority beside a training job) | a few minutes (estimated) |
 #
 # **Modes.** Quick mode evaluates the committed sample (14 validation and 140 test faces), draws coarser
 # occlusion maps and trains 7.13's control models for one epoch. The text quotes the full-mode run saved here
@@ -524,15 +524,17 @@ best_model = models.load_model("best")
 first_name = ("chapter 5's run" if (course.RUNS_DIR / "05_training" / "best.weights.h5").exists() else "seed")
 print(f"best: {best_card['architecture']}, {best_model.count_params():,} parameters, "
       f"{models.count_flops(best_model) / 1e6:.0f} MFLOPs a face; "
-      f"{best_card['epochs_run']} epochs, {best_card['training_minutes']:.0f} minutes of training "
+      f"{best_card['epochs_run']} epochs{' between its networks' if 'members' in best_card else ''}, "
+      f"{best_card['training_minutes']:.0f} minutes of training "
       f"({best_card['trained_on']})")
 print(f"{first_name} (examined above): {model.count_params():,} parameters, {models.count_flops(model) / 1e6:.0f} MFLOPs a face")
 print(f"selected on {best_card['selected_on']}")
 
 # %% [markdown]
-# Both models chose their epoch on these validation faces, so both figures are optimistic in the same way. The
-# comparison is **paired**: McNemar's test (`evaluate.paired_comparison`) looks only at the faces exactly one
-# model gets right; if the two were equally good, each such face would be a coin toss.
+# Both models were chosen on these validation faces (`best` more so: its stages and members too), so both figures
+# are optimistic, `best`'s the more. The comparison is **paired**: McNemar's test (`evaluate.paired_comparison`)
+# looks only at the faces exactly one model gets right; if the two were equally good, each such face would be a
+# coin toss.
 
 # %%
 best_val_proba = evaluate.predict_proba(best_model, x_val)
@@ -646,8 +648,8 @@ plt.show()
 # Both maps are descriptions of one model on one face, not explanations of emotion: a hot region means "this
 # model's answer changes when this region changes", nothing more. Where the two methods agree, the reading is
 # safer. Now three galleries, each for both bundled models (`seed`, or chapter 5's run, and `best`), each model's
-# map drawn for the emotion *it* predicts. First, faces both models get right, one per emotion where the split
-# has one (chosen at random):
+# map drawn for the emotion *it* predicts (for `best`, the mean of its two networks' maps). First, faces both
+# models get right, one per emotion where the split has one (chosen at random):
 
 # %%
 # extra code: Grad-CAM and occlusion of both models for a set of faces, each for its own predicted class
@@ -1005,8 +1007,8 @@ print(f"validation faces byte-identical to a face the model trained on: {val_dup
 #    (15 bins). *T* below 1 means the model was under-confident (its probabilities get sharpened), above 1
 #    over-confident. The cell prints both; read the direction from *T* and the size of the correction from how far
 #    the ECE moves. On the run saved here chapter 5's model needs the larger correction (T = 0.697, under-confident;
-#    ECE 0.0683 to 0.0471). `best`'s T = 0.909 is closer to 1 and its test ECE, 0.0217, is already about a third
-#    of the first model's; scaling raises it, to 0.0319. A temperature fitted on validation fixes a real
+#    ECE 0.0683 to 0.0471). `best`'s T = 0.909 says under-confident too, less so, and its test ECE, 0.0217, is
+#    already about a third of the first model's; scaling raises it, to 0.0319. A temperature fitted on validation fixes a real
 #    miscalibration, but a model that is already nearly calibrated has little to gain, and the fitted correction can
 #    move its test ECE the wrong way.
 

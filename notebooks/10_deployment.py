@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 38 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not used: the timings here are CPU timings |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 157 s (measured on 2026-12-07, 2 cores nearly idle) | not used |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 125 s (measured on 2026-12-07, 2 cores otherwise idle) | not used |
 #
 # **Modes.** Nothing is trained here. Quick mode checks the exports on 140 faces of the committed sample and times
 # 30 calls per runtime at batch 1 (3 at batch 64); full mode uses chapter 5's validation split (2,871 faces) and 100
@@ -243,9 +243,9 @@ print("operators:", dict(collections.Counter(node.op_type for node in graph.grap
 # ### The operators, one by one (optional)
 #
 # `Mul` (the rescaling by 1/255, shared by both networks, and the final halving), `Conv` (there is no
-# `BatchNormalization` operator), `Relu`, `Add` (the residual additions, the dense layers' biases, and the sum of
-# the two networks' probabilities), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the global average, down to
-# one number per channel), `MatMul` (the dense layer), `Softmax`. Keras stores images channels-last (N, H, W, C)
+# `BatchNormalization` operator), `Relu`, `Add` (the rescaling's offset, the residual additions, the dense layers'
+# biases, and the sum of the two networks' probabilities), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the
+# global average, down to one number per channel), `MatMul` (the dense layers), `Softmax`. Keras stores images channels-last (N, H, W, C)
 # while ONNX's `Conv` wants channels-first (N, C, H, W), so the converter must rearrange them on the way in; our
 # input has one channel, so that is a plain `Reshape`, and after the global average there is no map left to
 # rearrange.
@@ -316,8 +316,8 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
-# For `best` with ONNX Runtime the curve rises from 270.0 faces/s at batch 1 to 584.8 at batch 8 (2.2 times),
-# then flattens (594.3 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
+# For `best` with ONNX Runtime the curve rises from 443.9 faces/s at batch 1 to 602.7 at batch 8 (1.4 times),
+# then flattens (646.3 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
 # arithmetic is most of the time.
 #
 # Now every runtime at batch 1 and at batch 64, timed **in turn, call by call** (`export.time_side_by_side`), so
@@ -354,25 +354,24 @@ plt.show()
 # %% [markdown]
 # What to notice (on the run saved here):
 #
-# - **`keras predict` is the slowest way to classify one face**: every call builds a small data pipeline and
-#   runs callbacks, a fixed cost (most of its 78.8 ms a face at batch 1 here) that is nothing for 10,000 faces
-#   and everything for one.
-#   `predict_on_batch` calls the same compiled function without that machinery; the plain call
-#   `model(x, training=False)` runs *eagerly*, one operation at a time from Python: in between.
-# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 2.7): the same
-#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.2 to 1.7
-#   times the faces/s of batch 1 (the last column), against 3.8 to 23.7 times for Keras.
-# - **Dynamic range is the one large gap among the lean runtimes**: 2.6 to 3.3 times the faces/s of the float files
-#   at batch 1, 2.8 to 3.4 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
+# - **Keras's own calls are the slowest way to classify one face**: every `predict` builds a small data pipeline
+#   and runs callbacks, a fixed cost (most of its 48.7 ms a face at batch 1) that is nothing for 10,000 faces
+#   and everything for one. The plain call `model(x, training=False)` runs *eagerly*, one operation at a time from
+#   Python (49.8 ms here); `predict_on_batch` skips `predict`'s machinery (5.7 ms).
+# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 2.1): the same
+#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.1 to 1.7
+#   times the faces/s of batch 1 (the last column), against 3.4 to 20.3 times for Keras.
+# - **Dynamic range is the one large gap among the lean runtimes**: 2.9 to 3.8 times the faces/s of the float files
+#   at batch 1, 3.3 to 3.8 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
 #   CPU's integer dot-product instructions. Float16 weights are converted back to float32 first, so float16 runs at
-#   about float32's speed (here 1.1 times the float32 file's faces/s at batch 1 and at batch 64).
+#   about float32's speed (here 1.1 times the float32 file's faces/s at batch 1, 1.0 at batch 64).
 #
 # ### Close runtimes, and noise (optional)
 #
-# Between the float32 TFLite file, float16 and ONNX (2.3 to 2.9 ms a face at batch 1) the differences are tenths of
+# Between the float32 TFLite file, float16 and ONNX (2.0 to 2.6 ms a face at batch 1) the differences are tenths of
 # a millisecond: ONNX Runtime was the slowest of the three at batch 1 and the fastest at batch 64, here and in the
 # committed run of section 10.8, and float16 a little ahead of float32 TFLite in both.
-# `predict_on_batch` gains 3.8 times from batching: lean as it is, each call still goes from Python through Keras
+# `predict_on_batch` gains 3.4 times from batching: lean as it is, each call still goes from Python through Keras
 # and TensorFlow, a fixed cost of a few milliseconds. A shared machine adds noise and widens the gaps between fast
 # and slow: a call of half a millisecond often finishes before another program takes the core back, one of several
 # milliseconds rarely does.
@@ -406,7 +405,7 @@ pd.DataFrame(by_side).T
 
 # %% [markdown]
 # In the run saved here every size down to 256 found every marked face (224 lost the composite's two smallest), and
-# detection broadly got faster with fewer pixels: for the 512x512 photo from 30 ms at 640 to 15 ms at 320, the size
+# detection broadly got faster with fewer pixels: for the 512x512 photo from 17 ms at 640 to 9 ms at 320, the size
 # this chapter uses (`DETECT_SIDE`), a choice for photos of one to a few faces. Every bundled photo end to end at
 # that size, with the ONNX runtime as classifier, step by step:
 
@@ -439,10 +438,10 @@ end_to_end_512 = [export.time_end_to_end(p, photo_512, detector, repeats=E2E_REP
 pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
-# The detect column does not involve the classifier: its spread between rows (13.9 to 17.6 ms) is mostly this
-# machine's noise. With the exported files the detector is most of the time (13.9 to 17.6 ms of 17.9 to 23.0), and
-# all four meet the course's 25 ms; `predict_on_batch` (28.8 ms) just misses it, `keras predict` (111.0 ms) and
-# the plain call (107.8 ms) by far.
+# The detect column does not involve the classifier: its spread between rows (9.6 to 13.7 ms) is mostly this
+# machine's noise. With the exported files the detector is most of the time (9.6 to 9.9 ms of 13.0 to 16.9), and
+# all four meet the course's 25 ms, as does `predict_on_batch` (20.0 ms); `keras predict` (70.6 ms) and the plain
+# call (81.1 ms) miss it by far.
 #
 # ### Threads that keep spinning (optional)
 #
@@ -457,9 +456,10 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
-# In the run saved here the spinning row took 5.7 ms more (25.5 against 19.8 ms), all of it in detection (20.0
-# against 13.9 ms), more than the detect column of the cell before moved between rows with no spinning involved
-# (13.9 to 17.6 ms): in this one run the effect stands just out of the noise; repeat the cell to see how often. Turning spinning off is the safe choice on a small machine that does
+# In the run saved here the spinning row took 2.6 ms more (19.7 against 17.1 ms), its detection 2.8 ms more (14.8
+# against 12.0 ms): no more than detection varied between the rows of the cell before, where nothing spun (9.6 to
+# 13.7 ms). In this run, on an otherwise idle machine, the effect does not stand out of the noise; repeat the cell
+# to see how often, and on a busy machine. Turning spinning off is the safe choice on a small machine that does
 # several things in turn; on a server with cores to spare, spinning can save a little latency. Chapter 8 met the
 # same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
 #
@@ -490,7 +490,7 @@ shown_table.astype(object).where(shown_table.notna(), "-")
 # which many tutorials use: OpenCV's Haar detector and a mini-Xception classifier (64x64 input) in an int8-weight
 # TFLite file. `tools/benchmark_deploy.py` times the course's model as this chapter did, then fer's own code on the
 # same faces and photo in its own virtualenv, and scores both on the test split (PublicTest). This notebook reads
-# its run committed in `benchmarks/deploy_best/` (102 s by its `deploy.md`), made with the command below (`DIR`:
+# its run committed in `benchmarks/deploy_best/` (104 s by its `deploy.md`), made with the command below (`DIR`:
 # the FER2013 folder; `--quick`: a smoke run on 140 faces):
 
 # %%
@@ -558,9 +558,9 @@ rows = [
 pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_index("figure")
 
 # %% [markdown]
-# In short: as dynamic-range TFLite, `best` classified 1,273 faces/s one at a time, past the goal of 1,000 but
-# below fer's 1,956, and that file agrees with Keras on 99.58% of the faces, above the 99.5% goal. End to end the
-# 512x512 photo took 17.2 ms against fer's 44.7, mostly detection. On the same 3,435 test faces `best` is ahead:
+# In short: as dynamic-range TFLite, `best` classified 1,477 faces/s one at a time, past the goal of 1,000 but
+# below fer's 1,939, and that file agrees with Keras on 99.58% of the faces, above the 99.5% goal. End to end the
+# 512x512 photo took 18.2 ms against fer's 44.8, mostly detection. On the same 3,435 test faces `best` is ahead:
 # 66.84% accuracy against 64.57%, macro-F1 0.650 against 0.614.
 #
 # ### Timed in the same rounds (optional)
@@ -576,26 +576,25 @@ same_rounds.round(0)
 # %% [markdown]
 # ### The committed run in detail (optional)
 #
-# It ran on this machine just before this notebook (load average 1.4, 1.1, 1.1 on 2 cores at its end), and about
-# 1.1 times as fast as this notebook's timings: 1,273 against 1,154 faces/s for dynamic range, 15.4 to 20.6 against
-# 17.9 to 23.0 ms end to end, 13 against 14 to 18 ms of detection. Two runs minutes apart on a 2-core machine
-# differ this much; the goals are read off the one benchmark run:
+# It ran on this machine just before this notebook, a background training paused for both (load average 1.8, 2.9,
+# 2.9 at its end, from the work before), and its timings are close to this notebook's: 1,477 against 1,476 faces/s
+# for dynamic range, 14.5 to 19.5 against 13.0 to 16.9 ms end to end. The goals are read off the one benchmark run:
 #
-# - **The classifier.** Run as dynamic-range TFLite, `best` classifies 1,273 faces/s one at a time in the main
-#   table, past the course's goal of 1,000 but 0.65 times fer's classifier (1,956; timed in the same rounds, 1,747
-#   against 1,956): the stretch goal is missed. Two networks cost their arithmetic: 295 MFLOPs a face, where
+# - **The classifier.** Run as dynamic-range TFLite, `best` classifies 1,477 faces/s one at a time in the main
+#   table, past the course's goal of 1,000 but 0.76 times fer's classifier (1,939; timed in the same rounds, 1,638
+#   against 1,939): the stretch goal is missed. Two networks cost their arithmetic: 295 MFLOPs a face, where
 #   fer's int8 file (0.09 MB in `deploy.md`) has room for at most about 90,000 one-byte weights. The goal is
-#   reached only with 8-bit arithmetic (section 10.6): our float files are slower (364 to 466 faces/s in the main
+#   reached only with 8-bit arithmetic (section 10.6): our float files are slower (388 to 501 faces/s in the main
 #   table).
 # - **Agreement for every file.** Dynamic range agrees with Keras on 99.58% of the validation faces, above the
 #   99.5% goal (the float32, float16 and ONNX files: 100%), so the fastest file is also one to ship; integer
 #   quantisation calibrated on training faces (exercise 3) may go further.
-# - **End to end**, the 512x512 photo took 17.2 ms (the median of the four exported files, 15.4 to 20.6 ms), within
-#   the 25 ms goal, most of it detection (13 ms). fer took 44.7 ms: its Haar detector searches the whole photo at
+# - **End to end**, the 512x512 photo took 18.2 ms (the median of the four exported files, 14.5 to 19.5 ms), within
+#   the 25 ms goal, most of it detection (13 ms). fer took 44.8 ms: its Haar detector searches the whole photo at
 #   many scales (43 ms alone). For a user waiting on one photo, the detector and its search size matter more than
 #   the classifier.
 # - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 66.84% and 0.650: 2.27 points
-#   of accuracy and 0.036 of macro-F1 ahead, which weighs the seven emotions alike. fer's figure is a little
+#   of accuracy and 0.036 of macro-F1 (which weighs the seven emotions alike) ahead. fer's figure is a little
 #   optimistic and ours is not, so if anything the comparison favours fer.
 #
 # ## 10.9 What makes a model fast, and what would make it faster
@@ -616,9 +615,9 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
 
 # %% [markdown]
 # The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
-# still says where a network must stand. In float32 `best`'s exported files came out between 270.0 and 618.5
+# still says where a network must stand. In float32 `best`'s exported files came out between 389.5 and 675.4
 # faces/s in section 10.6 and the cost table below: below the goal and fer's rate in every one, so at 295 MFLOPs a
-# face it is the 8-bit arithmetic that reaches the goal here.
+# face only 8-bit arithmetic reaches the goal here.
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
@@ -676,15 +675,15 @@ plt.show()
 # %% [markdown]
 # Faces per second grow as the FLOPs fall, though not in proportion: the smaller the network, the larger the share
 # of the fixed costs per call and per layer. And batch 64 gains less than twice the batch-1 figure for every
-# network here: measure at the batch size your application will actually use.
+# network here but the smallest (3.0 times for the quarter-width `vgg_bn`): measure at the batch size your application will actually use.
 #
 # ### Shape, not only FLOPs (optional)
 #
-# The shape counts too: `best` has 1.26 times the FLOPs of the full `vgg_bn` and ran at 0.60 times its faces/s at
-# batch 1 and 0.73 at batch 64, while `seed_cnn`, with 1.48 times `best`'s FLOPs, ran at 0.93 and 0.75 times
-# `best`'s speed. Two networks run twice as many layers, each with its fixed cost. FLOPs do not tell the whole
-# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 434.8 faces/s at batch 1 in
-# this cell, 350.5 in section 10.6's side-by-side timing and 270.0 in its batch-size sweep.
+# The shape counts too: `best` has 1.26 times the FLOPs of the full `vgg_bn` and ran at 0.64 times its faces/s at
+# batch 1 and 0.73 at batch 64, while `seed_cnn`, with 1.48 times `best`'s FLOPs, ran at 0.83 and 0.69 times
+# `best`'s speed. `best` runs 22 convolutions (section 10.4), `vgg_bn` 8, each with its fixed cost. FLOPs do not tell the whole
+# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 489.2 faces/s at batch 1 in
+# this cell, 389.5 in section 10.6's side-by-side timing and 443.9 in its batch-size sweep.
 #
 # ## 10.10 Serving it
 #
@@ -766,7 +765,8 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # - An export is checked on real faces: the largest probability difference (about 1e-6 for float32 exports) and
 #   the top-1 agreement with Keras; a quantised export also gets its accuracy cost measured.
 # - Timings are medians over repeats after warm-up, hardware, threads and load named, runtimes timed in turn.
-#   Batch-1 latency measures fixed costs (`keras predict` is the worst way to classify one face); batched
+#   Batch-1 latency measures fixed costs (Keras's `predict` and plain call are the worst ways to classify one
+#   face); batched
 #   throughput the arithmetic.
 # - A fair comparison is one run, on the same faces, photo and machine (`benchmarks/deploy_best/`, `best` beside
 #   the `fer` package).
@@ -800,9 +800,9 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # ## Solutions
 #
 # 1. Read the last column of the cell below. In the run saved here, on a nearly idle machine, batch 64 gained the
-#    most from the second core: 1.79 times the one-thread figure for `best` and 1.20 for the quarter-width `vgg_bn`,
-#    short of the 2 that two cores allow. At batch 1 it gained less, 1.50 times for `best`, and for the
-#    quarter-width `vgg_bn` nothing (0.84: slower). One face's layers are too small to split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
+#    most from the second core: 1.83 times the one-thread figure for `best` and 1.93 for the quarter-width `vgg_bn`,
+#    short of the 2 that two cores allow. At batch 1 it gained less, 1.70 times for `best`, and for the
+#    quarter-width `vgg_bn` nothing (0.76: slower). One face's layers are too small to split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
 #    time, the more so the smaller the network; batch 64 gives each core 64 faces' worth of every layer. On a busy
 #    machine (check the load line of section 10.8) expect less: with the other core already taken, two threads wait
 #    for each other at every layer. And expect a big network (chapter 4's) to gain more at batch 1 than a small one.
@@ -826,9 +826,9 @@ pd.DataFrame(by_threads).set_index(["network", "batch"]).round(2)
 # %% [markdown] tags=["solution"]
 # 2. About 4 times (32 bits / 8 bits); the measured ratio is a little below 4 because the file also holds the
 #    graph, one scale per weight tensor or channel, and the biases (kept in 32 bits). 2,000 faces/s x 436
-#    MFLOPs = about 871 GFLOP/s, 1.8 times the 487 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
+#    MFLOPs = about 871 GFLOP/s, 1.4 times the 635 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
 #    below prints the ratio), and that figure is dynamic range's 8-bit arithmetic at batch 64. In float32,
-#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 463.1 faces/s x 436 MFLOPs at batch
+#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 465.0 faces/s x 436 MFLOPs at batch
 #    64), about a quarter of what it would need.
 
 # %% tags=["solution"]
@@ -846,8 +846,8 @@ print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s with seed_cnn; section 10.
 #    Training faces are the right source. The cell below does it; expect a file the size of dynamic range's (the
 #    weights are int8 in both), agreement a little lower, and a speed that depends on this CPU's int8 support.
 #    In the run saved here: 1.7 MB, 99.23% agreement with Keras (dynamic range: 99.58%), 0.11 points of accuracy
-#    lost and 0.0002 of macro-F1 gained, and 1,387 faces/s at batch 1 against the float32 file's 427. Faster than
-#    dynamic range here (1,154 in section 10.6), but further from Keras, below the 99.5% goal of section 10.8.
+#    lost and 0.0002 of macro-F1 gained, and 2,017 faces/s at batch 1 against the float32 file's 576. Faster than
+#    dynamic range here (1,476 in section 10.6), but further from Keras, below the 99.5% goal of section 10.8.
 #
 #    What this recipe makes is TensorFlow's integer quantisation *with float fallback*: weights and activations
 #    are int8 wherever an operation has an int8 kernel, any other operation stays in float32, and so do the
@@ -890,7 +890,7 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 # 5. Detection is the largest step with both. YuNet (`"yunet"`: chapter 8's 640-pixel search) found all four
 #    faces; with four faces the classifier's one call holds four faces. Haar at the same size found three of
 #    them and was slower; at full size (`max_side=None`) it searches four times the pixels, finds the fourth face
-#    and takes over three times longer again (the run saved here: 26.9, 69.2 and 221.3 ms of detection with
+#    and takes over three times longer again (the run saved here: 17.3, 62.0 and 202.1 ms of detection with
 #    YuNet, Haar and Haar at full size, on a nearly idle machine): the detector is the step to choose with care.
 
 # %% tags=["solution"]

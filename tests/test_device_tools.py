@@ -180,6 +180,8 @@ def test_an_ensemble_is_bundled_from_its_members_chains_and_its_card_describes_e
                                atol=1e-5)
     text = (out / "pair.md").read_text()
     assert "the mean of 2 networks' probabilities" in text and "runs first then restart: 3 epochs" in text
+    assert card["summary"].startswith("ensemble of vgg_bn 4-8 (3 epochs, 2 stages) and vgg_bn 8-8 (2 epochs), test")
+    assert "\n     - recipe of its last run: " in text
     assert str(tmp_path) not in (out / "pair.json").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["pair.history.csv", "pair.json", "pair.md", "pair.weights.h5"]
 

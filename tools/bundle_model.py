@@ -266,6 +266,14 @@ def write_card(weights_dir: Path, name: str, card: dict, history) -> int:
     return 0
 
 
+def member_summary(member: dict) -> str:
+    """A member in a few words: 'small_resnet 16-32-64-128 (80 epochs, 2 stages)'."""
+    widths = member["kwargs"].get("widths")
+    stages = len(member.get("stages", [])) or 1
+    return (f"{member['architecture']}{' ' + '-'.join(map(str, widths)) if widths else ''} "
+            f"({member['epochs_run']} epochs{f', {stages} stages' if stages > 1 else ''})")
+
+
 def bundle_ensemble(args) -> int:
     """Bundle an ensemble (``--member`` chains): one model averaging the members' probabilities."""
     import pandas as pd
@@ -306,9 +314,8 @@ def bundle_ensemble(args) -> int:
     test_proba = evaluate.predict_proba(model, faces.test.x)
     card = {
         "architecture": "ensemble", "kwargs": {"members": specs},
-        "summary": "ensemble of {} networks ({}), test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}"
-                   .format(len(specs), " + ".join(f"{m['architecture']} {m['epochs_run']} epochs" for m in members),
-                           **evaluate.summary(faces.test.y, test_proba)),
+        "summary": "ensemble of {}, test (PublicTest) accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}".format(
+            " and ".join(member_summary(m) for m in members), **evaluate.summary(faces.test.y, test_proba)),
         "recipe": args.recipe, **({"note": args.note} if args.note else {}),
         "members": members,
         "epochs_run": sum(m["epochs_run"] for m in members),
@@ -421,7 +428,7 @@ def render_ensemble(card: dict) -> str:
             f"validation accuracy {m['validation']['accuracy']:.4f} (best epoch {m['best_epoch']}); the ensemble gets "
             f"{vs['only_ensemble_right']} validation faces right that this member misses, and misses "
             f"{vs['only_member_right']} it gets right (McNemar p = {vs['mcnemar_p']})"
-            + f"\n     - recipe of its last run: {render_recipe(m['settings'], m['class_weighting'])}".replace("\n  ", " ")
+            + "\n     - recipe of its last run: " + render_recipe(m["settings"], m["class_weighting"]).replace("\n  ", " ")
             + "".join(f"\n     - stage {i}, `{st['recipe']}`: epochs {st['epochs']}, {st['training_minutes']} min, "
                       f"best validation accuracy {st['best_val_accuracy']:.4f} at epoch {st['best_epoch']}"
                       for i, st in enumerate(m.get("stages", []), start=1)))
