@@ -136,3 +136,34 @@ def test_each_stage_comparison_scores_the_epoch_its_log_kept(compare_txt):
 def test_every_stage_folder_but_the_first_has_its_comparison():
     folders = [p for p in (models.WEIGHTS_DIR / "stages").iterdir() if p.is_dir()]
     assert {p.parent for p in STAGE_COMPARISONS} == {p for p in folders if p.name != "small_resnet_stage1"}
+
+
+def readme_results():
+    """{(model, figure): (accuracy, macro-F1)} from the README's Results table, for the rows of `seed` and `best`
+    (a row starting 'same' continues the model above it)."""
+    readme = (models.WEIGHTS_DIR.parent.parent / "README.md").read_text()
+    found, model = {}, None
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if not line.startswith("| ") or len(cells) < 4:
+            continue
+        if cells[0].startswith(("`seed`", "`best`")):
+            model = cells[0][1:5]
+        elif not cells[0].startswith("same"):
+            model = None
+        if model:
+            figure = ("test_flip_tta" if "flip TTA" in cells[0] else
+                      {"validation": "validation", "test (PublicTest)": "test",
+                       "test (PublicTest) minus duplicates": "test_without_train_duplicates"}[cells[1]])
+            found[(model, figure)] = (float(cells[2]), float(cells[3]))
+    return found
+
+
+def test_the_readme_results_quote_the_bundled_cards():
+    # the README's figures for the bundled models are their cards' (4 decimals): a model bundled anew makes a
+    # stale README fail here, not in a reader's hands
+    quoted = readme_results()
+    assert {("seed", "validation"), ("best", "validation"), ("best", "test"), ("best", "test_flip_tta")} <= set(quoted)
+    for (name, figure), (accuracy, macro_f1) in quoted.items():
+        card = models.model_card(name)[figure]
+        assert (accuracy, macro_f1) == (round(card["accuracy"], 4), round(card["macro_f1"], 4)), (name, figure)

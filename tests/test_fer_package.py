@@ -178,3 +178,17 @@ def test_the_committed_benchmark_of_chapter_10_shows_best_and_fer_from_one_run()
     for path in COMMITTED.glob("deploy.*"):
         assert not MACHINE_PATH.search(path.read_text()), f"{path.name} shows a machine path"
     assert not (COMMITTED / "models").exists() or "/benchmarks/*/models/" in (ROOT / ".gitignore").read_text()
+
+
+def test_the_readme_quotes_the_committed_benchmark():
+    """README's deployment bullets give the committed run's batch-1 speeds, agreement and end-to-end range."""
+    readme = (COMMITTED.parent.parent / "README.md").read_text()
+    table = pd.read_csv(COMMITTED / "deploy.csv", index_col=0)
+    speed = table["faces/s, batch 1"].astype(float)
+    assert f"dynamic-range TFLite {speed['tflite_dynamic']:,.0f} faces/s" in readme
+    assert f"fer's classifier {speed[fp.ROW]:,.0f}" in readme
+    agreement = 100 * float(table.loc["tflite_dynamic", "top-1 agreement"])
+    assert f"{agreement:.2f}% for dynamic range" in readme
+    e2e = table.drop(index=[fp.ROW, *[r for r in table.index if r.startswith("keras")]])[
+        "ms end to end (512 x 512 photo)"].astype(float)
+    assert f"{e2e.min():.1f}-{e2e.max():.1f} ms with the exported formats" in readme
