@@ -21,6 +21,16 @@ def load_tool(name):
     return module
 
 
+#: a two-epoch recipe on a network of a few hundred weights: the bundling tests train it in seconds
+TINY = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
+
+
+def sample_split():
+    """The committed sample's training faces, split as chapter 5 splits train: x_fit, x_val, y_fit, y_val."""
+    split = data.load_split(SAMPLE_DIR, "train")
+    return data.train_val_split(split.x, split.y, 0.1, seed=42)
+
+
 def test_a_pack_decodes_to_exactly_the_faces_load_split_reads(tmp_path):
     pack = tmp_path / "sample_train.pack"
     load_tool("pack_dataset").main(["--data", str(SAMPLE_DIR), "--split", "train", "--out", str(pack)])
@@ -45,9 +55,7 @@ def test_the_jobs_put_seed_and_best_first_and_every_recipe_builds():
 
 @pytest.mark.slow
 def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measured_on_it(tmp_path):
-    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
-    split = data.load_split(SAMPLE_DIR, "train")
-    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    tiny, (x_train, x_val, y_train, y_val) = TINY, sample_split()
     run, out = tmp_path / "run", tmp_path / "weights"
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, run, verbose=0)
     assert load_tool("bundle_model").main([
@@ -75,9 +83,7 @@ def test_bundling_a_run_gives_a_model_that_loads_by_its_card_and_figures_measure
 
 @pytest.mark.slow
 def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts_both(tmp_path):
-    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
-    split = data.load_split(SAMPLE_DIR, "train")
-    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    tiny, (x_train, x_val, y_train, y_val) = TINY, sample_split()
     first, restart, other, out = (tmp_path / name for name in ("first", "restart", "other", "weights"))
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, other, verbose=0, seed=5)
@@ -134,9 +140,7 @@ def test_a_warm_restart_is_bundled_with_the_run_it_continued_and_the_card_counts
 
 @pytest.mark.slow
 def test_an_ensemble_is_bundled_from_its_members_chains_and_its_card_describes_each(tmp_path):
-    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
-    split = data.load_split(SAMPLE_DIR, "train")
-    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    tiny, (x_train, x_val, y_train, y_val) = TINY, sample_split()
     first, restart, other, out = (tmp_path / name for name in ("first", "restart", "other", "weights"))
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
     recipes.train_recipe(tiny.but("tiny_restart", epochs=1), x_train, y_train, x_val, y_val, restart, verbose=0,
@@ -190,9 +194,7 @@ def test_an_ensemble_is_bundled_from_its_members_chains_and_its_card_describes_e
 def test_a_stage_cut_short_and_restarted_counts_the_epochs_it_ran_and_says_what_it_had_planned(tmp_path):
     """A warm restart replaces the rest of the stage before it: the model's planned epochs are the earlier stages'
     epochs run plus the last stage's plan, and the card says how much of its plan the cut stage ran."""
-    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
-    split = data.load_split(SAMPLE_DIR, "train")
-    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    tiny, (x_train, x_val, y_train, y_val) = TINY, sample_split()
     first, restart, out = (tmp_path / name for name in ("first", "restart", "weights"))
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
     settings = json.loads((first / "run.json").read_text())
@@ -212,9 +214,7 @@ def test_a_stage_cut_short_and_restarted_counts_the_epochs_it_ran_and_says_what_
 
 @pytest.mark.slow
 def test_a_distilled_run_names_its_teachers_and_counts_their_training(tmp_path):
-    tiny = recipes.SEED.but("tiny", architecture="vgg_bn", model_kwargs={"widths": (4, 8)}, epochs=2, batch_size=32)
-    split = data.load_split(SAMPLE_DIR, "train")
-    x_train, x_val, y_train, y_val = data.train_val_split(split.x, split.y, 0.1, seed=42)
+    tiny, (x_train, x_val, y_train, y_val) = TINY, sample_split()
     first, other, student, out = (tmp_path / name for name in ("first", "other", "student", "weights"))
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, first, verbose=0)
     recipes.train_recipe(tiny, x_train, y_train, x_val, y_val, other, verbose=0, seed=5)

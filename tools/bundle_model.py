@@ -325,8 +325,7 @@ def bundle_ensemble(args) -> int:
     weights_dir = Path(args.weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     model.save_weights(weights_dir / f"{args.name}.weights.h5")
-    for stale in (weights_dir / f"{args.name}.run.json",):   # a single run's settings; members carry their own
-        stale.unlink(missing_ok=True)
+    (weights_dir / f"{args.name}.run.json").unlink(missing_ok=True)  # a single run's settings: members carry theirs
     return write_card(weights_dir, args.name, card, pd.concat(logs, ignore_index=True))
 
 
