@@ -1,0 +1,60 @@
+"""tools/ensemble_candidates.py: candidates are read as written, scored as build_ensemble scores them, and the
+committed tables agree with the bundled card."""
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from fer_helpers import models
+from fer_helpers.course import SAMPLE_DIR
+from fer_helpers.errors import FerError
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ROOT / "fer_helpers" / "weights" / "stages"
+spec = importlib.util.spec_from_file_location("ensemble_candidates", ROOT / "tools" / "ensemble_candidates.py")
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+
+
+def test_a_candidate_is_its_name_its_networks_and_whether_it_is_mirrored():
+    assert tool.parse_candidate("pair = S/a + b.weights.h5:flip") == (
+        "pair", ["fer_helpers/weights/stages/a", "b.weights.h5"], True)
+    assert tool.parse_candidate("one=best") == ("one", ["best"], False)
+
+
+@pytest.mark.parametrize("text", ["no equals sign", "=S/a", "name=", "name=S/a++S/b"])
+def test_a_malformed_candidate_is_one_line_naming_it(text):
+    with pytest.raises(FerError, match=re.escape(text)):
+        tool.parse_candidate(text)
+
+
+def test_a_folder_without_weights_is_one_line(tmp_path):
+    with pytest.raises(FerError, match="without best.weights.h5"):
+        tool.load_network(str(tmp_path))
+
+
+def test_best_s_own_networks_as_a_candidate_are_best_itself(tmp_path):
+    """best is the mean of stage 2 and the wide network: the same pair as a candidate must answer every face as
+    best does (no face only one of them gets right), at the same cost."""
+    out = tmp_path / "table.md"
+    tool.main(["--data", str(SAMPLE_DIR), "--candidate", "pair=S/small_resnet_stage2+S/small_resnet_wide",
+               "--candidate", "mirrored=S/small_resnet_stage2+S/small_resnet_wide:flip", "--out", str(out)])
+    rows = {line.split(" | ")[0].strip("| "): line.strip("| \n").split(" | ")
+            for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line}
+    reference, pair, mirrored = rows["best (the reference)"], rows["pair"], rows["mirrored"]
+    assert pair[1:5] == reference[1:5] == ["2", "295", pair[3], pair[4]]
+    assert pair[5:] == ["0", "0", "1"]
+    assert mirrored[1:3] == ["4", "590"]
+    assert "2 candidates looked at" in out.read_text()
+
+
+def test_the_committed_candidate_tables_start_from_the_bundled_best_as_its_card_measured_it():
+    card = models.model_card("best")
+    tables = sorted(STAGES.glob("*/candidates.md"))
+    assert tables, "no committed candidates.md under fer_helpers/weights/stages"
+    for table in tables:
+        reference = next(line for line in table.read_text().splitlines() if line.startswith("| best (the reference)"))
+        cells = reference.strip("| ").split(" | ")
+        assert float(cells[3]) == pytest.approx(card["validation"]["accuracy"], abs=5e-5), table
+        assert float(cells[4]) == pytest.approx(card["validation"]["macro_f1"], abs=5e-5), table
