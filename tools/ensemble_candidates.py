@@ -96,6 +96,14 @@ def markdown(table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe(reference: str) -> str:
+    """A bundled model's card summary (the tests match a table to the card it was made against), else its path."""
+    path = Path(reference)
+    if path.suffix or path.exists():
+        return f"`{reference}`"
+    return f"`{reference}`, {models.model_card(reference)['summary']}"
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="the folder holding FER2013 (its train split)")
@@ -113,7 +121,8 @@ def main(argv=None) -> int:
     text = (f"# Candidates against `{args.reference}` on {len(y)} validation faces\n\n"
             f"Made on {date.today()} by `python tools/ensemble_candidates.py --data DIR "
             + " ".join(f'--candidate "{c}"' for c in args.candidate) + f" --reference {args.reference}`"
-            f" (`S/` = `{STAGES}`).\n\n{len(candidates)} candidates looked at on the same faces "
+            f" (`S/` = `{STAGES}`).\n\nThe reference: {describe(args.reference)}.\n\n"
+            f"{len(candidates)} candidates looked at on the same faces "
             f"(Bonferroni: p times {len(candidates)}).\n\n" + markdown(table))
     print(text)
     if args.out:
