@@ -147,9 +147,10 @@ SMALL_RESNET_RESTART_MIXUP = SMALL_RESNET_RESTART_LOW.but("small_resnet_restart_
 # change only, so that its first stage can be paired with SMALL_RESNET's (stage 1: validation 0.6513). Restarts
 # of the narrow network stopped paying after stage 2; capacity is the next thing to test (~2 h on two cores).
 # Measured (seed 0, 135.5 min): validation 0.6691 against stage 1's 0.6513 (McNemar p = 0.024), level with stage 2
-# (p = 0.52); averaged with stage 2 it is the bundled `best` (models.build_ensemble; 0.6775, p = 0.015 against
-# stage 2 alone; stages/README.md). Again with seed 2 (148.9 min): 0.6649, p = 0.61 against seed 0, the seed's noise;
-# as a third member of `best` it gained 0.5 points, within noise (p = 0.255): not added.
+# (p = 0.52); averaged with stage 2 it made an ensemble beyond noise (models.build_ensemble; 0.6775, p = 0.015
+# against stage 2 alone), and with two more SMALL_RESNET networks (seeds 3 and 7) the bundled `best` (0.6890;
+# stages/README.md). Again with seed 2 (148.9 min): 0.6649, p = 0.61 against seed 0, the seed's noise; as a third
+# member beside stage 2 and seed 0 it gained 0.5 points, within noise (p = 0.255): not added.
 SMALL_RESNET_WIDE = SMALL_RESNET.but("small_resnet_wide",
                                      model_kwargs={"widths": (24, 48, 96, 192), "blocks": (0, 1, 1, 1)})
 

@@ -41,7 +41,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | the committed sample (140 test faces), or at most 600 faces per split | 28 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (519 s, at low priority beside a training job) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces) and PublicTest (3,435 faces); the control of 7.13 trains two small models on 4,366 faces for 12 epochs | 9.1 min from scratch (measured on 2026-12-07, 2 cores nearly idle; 7.7 min of it the control's two models); the committed outputs are a re-run that loaded the two control models from their run folders (124 s, 2 cores otherwise idle) | a few minutes (estimated) |
 #
 # **Modes.** Quick mode evaluates the committed sample (14 validation and 140 test faces), draws coarser
 # occlusion maps and trains 7.13's control models for one epoch. The text quotes the full-mode run saved here
@@ -577,16 +577,16 @@ pd.DataFrame(head_to_head).rename_axis(test_name, axis=1)
 # %% [markdown]
 # What to notice:
 #
-# - On the validation faces `best` is right on 574 faces that the first model gets wrong, and wrong on 218 that it
-#   gets right: a split that lopsided is not luck (McNemar p = 9.6e-38), though the p-value is optimistic, since
+# - On the validation faces `best` is right on 589 faces that the first model gets wrong, and wrong on 200 that it
+#   gets right: a split that lopsided is not luck (McNemar p = 3e-45), though the p-value is optimistic, since
 #   both models chose their epochs on these faces.
 # - The gain is largest where the first model was weakest, the three "negative" emotions of 7.5: fear (recall 0.139
-#   to 0.456), sad (0.329 to 0.549) and angry (0.484 to 0.649). Happy and neutral gain 4 and 6 points, surprise
-#   loses 1 (0.808 to 0.795), and disgust one face of its 44 (0.455 to 0.432). Macro-F1 rises more than accuracy
-#   (0.4819 to 0.6386, against 0.5535 to 0.6775) because it weighs those small, hard classes as much as *happy*.
-# - On test, read once: accuracy 0.5205 to 0.6684, macro-F1 0.4595 to 0.6498, and McNemar agrees (747 faces
-#   against 239). The gain holds on the 3,100 test faces without copies of training faces (0.5116 to 0.6532, and
-#   0.4304 to 0.6104): a better model, not a better memory.
+#   to 0.498), sad (0.329 to 0.542) and angry (0.484 to 0.649). Happy and neutral gain 5 and 8 points, surprise
+#   stays (0.808), and disgust loses one face of its 44 (0.455 to 0.432). Macro-F1 rises more than accuracy
+#   (0.4819 to 0.6550, against 0.5535 to 0.6890) because it weighs those small, hard classes as much as *happy*.
+# - On test, read once: accuracy 0.5205 to 0.6734, macro-F1 0.4595 to 0.6586, and McNemar agrees (745 faces
+#   against 220). The gain holds on the 3,100 test faces without copies of training faces (0.5116 to 0.6561, and
+#   0.4304 to 0.6195): a better model, not a better memory.
 #
 # ## 7.12 What the models look at: Grad-CAM and occlusion (optional)
 #
@@ -648,7 +648,7 @@ plt.show()
 # Both maps are descriptions of one model on one face, not explanations of emotion: a hot region means "this
 # model's answer changes when this region changes", nothing more. Where the two methods agree, the reading is
 # safer. Now three galleries, each for both bundled models (`seed`, or chapter 5's run, and `best`), each model's
-# map drawn for the emotion *it* predicts (for `best`, the mean of its two networks' maps). First, faces both
+# map drawn for the emotion *it* predicts (for `best`, the mean of its four networks' maps). First, faces both
 # models get right, one per emotion where the split has one (chosen at random):
 
 # %%
@@ -731,7 +731,7 @@ plt.show()
 #
 # - **Where the heat sits on the faces both models get right.** Eyes, brows and mouth are where the seven
 #   expressions differ (section 7.5); a model that relies on them lights them up. Compare the two models,
-#   remembering that a coarser map reflects its layer's resolution (6x6 in `best`'s two networks), not the
+#   remembering that a coarser map reflects its layer's resolution (6x6 in `best`'s four networks), not the
 #   model's quality.
 # - **The mistakes.** A map on the mouth of a face called *happy* says what the model took for a smile; a map on
 #   hair, background or a hand says the model answered from something that is not the expression.
@@ -1007,10 +1007,10 @@ print(f"validation faces byte-identical to a face the model trained on: {val_dup
 #    (15 bins). *T* below 1 means the model was under-confident (its probabilities get sharpened), above 1
 #    over-confident. The cell prints both; read the direction from *T* and the size of the correction from how far
 #    the ECE moves. On the run saved here chapter 5's model needs the larger correction (T = 0.697, under-confident;
-#    ECE 0.0683 to 0.0471). `best`'s T = 0.909 says under-confident too, less so, and its test ECE, 0.0217, is
-#    already about a third of the first model's; scaling raises it, to 0.0319. A temperature fitted on validation fixes a real
-#    miscalibration, but a model that is already nearly calibrated has little to gain, and the fitted correction can
-#    move its test ECE the wrong way.
+#    ECE 0.0683 to 0.0471). `best`'s T = 0.844 says under-confident too, less so, and its test ECE, 0.0362, is
+#    about half the first model's; scaling lowers it to 0.0233. A temperature fitted on validation fixes a real
+#    miscalibration; a model that is already nearly calibrated has less to gain, and on other faces the fitted
+#    correction can move its ECE the wrong way.
 
 # %% tags=["solution"]
 for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", best_val_proba, best_test_proba)]:
@@ -1034,10 +1034,10 @@ for name, v_proba, t_proba in [(first_name, val_proba, test_proba), ("best", bes
 #    occlusion columns are coarser in quick mode): the first model's Grad-CAM puts more than the band's share
 #    inside the band on one face only, PublicTest_44679916, whose band also crosses the hands on the cheeks;
 #    `best`'s does on four of the five, but its map is one blob on the middle of the face, and the bands cross the
-#    cheeks and the mouth. Covering the band changes four answers: both models' on PublicTest_32023453 (*angry* to
-#    *fear*; the band covers the nose and the top of the open mouth), the first model's on PublicTest_83872938
-#    (*surprise* to *neutral*; the band covers the mouth and the chin), and `best`'s on PublicTest_93710701
-#    (*disgust* to *happy*; the band covers the nose and a cheek). Every band covers part of the face, so
+#    cheeks and the mouth. Covering the band changes three answers: the first model's on PublicTest_32023453 (*angry*
+#    to *fear*; the band covers the nose and the top of the open mouth) and on PublicTest_83872938 (*surprise* to
+#    *neutral*; the band covers the mouth and the chin), and `best`'s on PublicTest_93710701 (*sad* to *happy*; the
+#    band covers the nose and a cheek). Every band covers part of the face, so
 #    neither test shows that the text itself is used, and both show how easily a region test is confounded by
 #    what lies under the region.
 

@@ -150,9 +150,9 @@ del seed_model
 pd.DataFrame(rows).T
 
 # %% [markdown]
-# On the run saved here `best` takes about four fifths of `seed`'s time (218 against 278 ms: more than the ratio of
-# their MFLOPs, two thirds, would promise; arithmetic is not a program's only cost, and `best` runs two networks),
-# and its card's test figures are about 15 points of accuracy and 19 of macro-F1 higher. Every prediction below is
+# On the run saved here `best` takes about as long as `seed` (363 against 346 ms, in line with their MFLOPs: `best`
+# runs four small networks, 1.09 times `seed`'s arithmetic), and its card's test figures are about 15 points of
+# accuracy and 20 of macro-F1 higher. Every prediction below is
 # `best`'s.
 #
 # ## 8.2 Two face detectors
@@ -355,10 +355,10 @@ pd.DataFrame(scores).T.round(3)
 # How to read the table: compare every row with "as in FER2013" (the framing the model was trained on, and what
 # `fer_crop` aims for), in both columns. All rows score the same faces, so only the framing differs; still, on
 # 2,871 faces a difference of a point or so is within noise (on the committed sample's few faces, even several
-# points are). On the run saved here the slightly tight framing scores about a point above FER2013's own on both
-# (0.687 against 0.677, macro-F1 0.648 against 0.639), a difference of the size called noise above: no reason to
-# change the crop on faces that already chose the model. The detector box and the looser frame cost 2.8 to 2.9
-# points of accuracy and 3.5 of macro-F1.
+# points are). On the run saved here the slightly tight framing scores as FER2013's own on accuracy (0.689 both)
+# and half a point lower on macro-F1 (0.650 against 0.655), a difference of the size called noise above: no reason
+# to change the crop on faces that already chose the model. The detector box and the looser frame cost 3.0 to 3.1
+# points of accuracy and 3.4 to 3.8 of macro-F1.
 #
 # A 1.3 zoom is not a subtle change to a 48-pixel face: everything grows by 30%, and the eyes and the mouth move
 # by 2 to 4 pixels, about the reach of a first-layer 3x3 filter.
@@ -459,8 +459,8 @@ pd.DataFrame([{"copy": copy_of(p.box[:4]), "box (x, y, w, h)": tuple(p.box[:4]),
 # portrait alone in 8.4. A face the model is sure of should keep its label at both sizes; one it is unsure of (its
 # top emotions within a few points) can change its label with size alone, which says more about the model's
 # doubt than about the face. Mirroring alone should matter little: FER2013's faces were mirrored in training
-# (chapter 3). On the run saved here every face keeps its label at both sizes, Collins at 0.90 and 0.90, Hopper
-# at 0.56 and 0.49. Grace Hopper's portrait alone got a higher confidence (8.4) than either of her copies here: resizing,
+# (chapter 3). On the run saved here every face keeps its label at both sizes, Collins at 0.88 and 0.89, Hopper
+# at 0.63 and 0.60. Grace Hopper's portrait alone got a higher confidence (8.4) than either of her copies here: resizing,
 # mirroring and recompressing for the collage, and the detector's box there, move the probabilities too.
 #
 # Size also changes what reaches the model: the smallest face's crop (about 52 pixels with YuNet) is barely

@@ -505,9 +505,8 @@ plt.show()
 # - Where the raw curve moves for a good reason, the smoothed one lags behind it. The plotted track is Grace
 #   Hopper: she enters half cut off by the frame's edge, and her probabilities shift as her whole face comes
 #   into view. Where that shift changes her top emotion, the lines printed under the plot show it: a different
-#   label on her first and last frames; the raw label flickering between several emotions for more than half a
-#   second (4 changes from 0.25 s to 0.92 s) before it settles; the smoothed label changing fewer times (2),
-#   starting later (from 0.33 s) and settling on the same label sooner (at 0.75 s). Starting late is the lag, the
+#   label on her first and last frames; the raw label changing twice (at 0.25 s and 0.50 s) before it settles;
+#   the smoothed label changing as often (2), each time later (at 0.42 s and 0.67 s). That delay is the lag, the
 #   price of smoothing, and smoothing does not bring label changes down to zero: a real change still has to happen
 #   once, and two emotions of nearly equal probability can trade places a few times, smoothed or not.
 # - Smoothing hides flicker; it does not make the model right. Whatever the model thinks of a face, it now

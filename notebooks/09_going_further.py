@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | up to 40 faces per class (on the committed sample: 126 training and 14 validation faces), 2 epochs per training | 82 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | < 1 min (estimated) |
-# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded every training from its run folder (780 s on 2026-12-07, beside a training job) | a few minutes (estimated) |
+# | full (`FER_QUICK=0`) | a stratified fifth of the training faces (5,168), 8 epochs per training (12 trainings: 7 rungs, 2 more seeds, 2 students, exercise 3's rung), judged on all 2,871 validation faces; the test split once | 40 min with its trainings (measured: 2,382 s on 2026-12-07, the 2 cores shared with other runs; about 25 min on an idle CPU, estimated); the committed outputs are a re-run that loaded every training from its run folder (214 s on 2026-12-07, 2 cores otherwise idle) | a few minutes (estimated) |
 #
 # **Modes.** Full mode trains every rung, seed and student on a stratified fifth of the training faces for 8
 # epochs; quick mode on at most 40 faces per class for 2 epochs, so that CI runs every line: its numbers are
@@ -482,10 +482,10 @@ print(f"seed 0 against seed {EXTRA_SEEDS[0]}, same recipe: {paired['only_a']} fa
 # small_resnet_restart --init-weights RUN/best.weights.h5 --seed 1`). The restart dips while its rate is high;
 # the first stage's weights stay on disk in case it never recovers.
 #
-# The bundled `best` is two networks trained with this recipe, their probabilities averaged (an ensemble, section
-# 9.6): the reference network in two stages (60 epochs, then a 20-epoch restart), and the same design 1.5 times
-# wider in one 60-epoch stage (`recipes.SMALL_RESNET_WIDE`). Its card and history, written and measured by
-# `tools/bundle_model.py`, are read here, not retrained:
+# The bundled `best` is four networks trained with this recipe, their probabilities averaged (an ensemble, section
+# 9.6): the reference network in two stages (60 epochs, then a 20-epoch restart), the same design 1.5 times wider
+# (`recipes.SMALL_RESNET_WIDE`) and two more with other seeds, each in 60 epochs. Its card and history, written by
+# `tools/bundle_model.py`, are read here:
 
 # %% tags=["nbval-check-output"]
 import hashlib
@@ -558,13 +558,13 @@ for member_number, member in enumerate(members, start=1):
               f"{paired['mcnemar_p']}")
 
 # %% [markdown]
-# Why the ensemble, and not the wider network alone, which costs less? `best` is replaced only by a model that beats
-# it beyond noise on validation. Against stage 2 (then `best`) the wide network alone did not (0.6691 against
-# 0.6639, McNemar p = 0.52, `fer_helpers/weights/stages/small_resnet_wide/compare.txt`); the ensemble did (p =
-# 0.015, above). Several candidates were tried against stage 2 on these same faces (the stages' README), so even
-# that p-value is optimistic. Another network of the *same* width added less: with the mirror, member B (another
-# seed) and stage 2 together score 0.6733 (p = 0.40 against stage 2's 0.6688), the wide network and stage 2 0.6841
-# (the stages' README). A network of another width seems to make more different mistakes.
+# Why four networks, and not the wider network alone, which costs less? `best` is replaced only by a model that
+# beats it beyond noise on validation. Against stage 2 the wide network alone did not (0.6691 against
+# 0.6639, McNemar p = 0.52, `fer_helpers/weights/stages/small_resnet_wide/compare.txt`); the two together did (p =
+# 0.015) and became `best`; a third network added within noise (p = 0.255); four, a candidate written down before
+# its last network finished, did (0.6890 against 0.6775, p = 0.0165,
+# `stages/small_resnet_member_c/candidates.md`). Other candidates were tried on these faces (the stages'
+# README): these p-values are optimistic.
 
 # %% [markdown]
 # ## 9.6 Test-time augmentation and the ensemble
@@ -612,9 +612,9 @@ candidate_table(candidates, built_from)
 # %% [markdown]
 # In this run the mirror adds 0.6 points to the best single model (123 faces against 105, p = 0.26) and the
 # ensemble of three another 0.8 (p = 0.23): both within noise at this budget, where the three models make much the
-# same mistakes. The bundled `best`, two networks trained on all 25,838 training faces, stands 18 points above
-# that ensemble (0.6775), and there the mirror adds 0.7 points, within noise (88 faces against 69, p = 0.15), at
-# four network passes a face, not two.
+# same mistakes. The bundled `best`, four networks trained on all 25,838 training faces, stands 19 points above
+# that ensemble (0.6890), and there the mirror adds 0.1 points, within noise (57 faces against 53, p = 0.78), at
+# eight network passes a face, not four.
 
 # %% [markdown]
 # ## 9.7 Distilling the ensemble into a smaller model
@@ -733,8 +733,8 @@ pd.DataFrame(rows, columns=["model", "accuracy", "macro-F1", "accuracy w/o leake
 # The test figures are expected a little below the validation ones (validation picked the epochs and the seed),
 # and a little lower again without the leaked faces, which a model may remember. In this run: the chapter's single
 # model 0.474 (macro-F1 0.389) on test, with the mirror 0.482, the ensemble 0.475, all within the 2.4-point noise
-# level of each other, and the distilled student 0.421 (0.303); the bundled `best` 0.668 (0.650), and 0.656
-# (0.620) without the leaked faces.
+# level of each other, and the distilled student 0.421 (0.303); the bundled `best` 0.673 (0.659), and 0.659
+# (0.626) without the leaked faces.
 
 # %% [markdown]
 # ## 9.9 Keeping the best model (optional)
@@ -830,9 +830,9 @@ print(f"this run of the chapter, from loading the data to here: {(time.monotonic
 #    selects it: new code in `fer_helpers`, then a `Step`.
 # 4. If one face takes t seconds at batch 1, an ensemble of k takes k t; 25 faces/s needs k t < 0.04 s, so
 #    k < 0.04 / t. In chapter 10's committed run, ONNX Runtime classifies one face of the original CNN in about
-#    2.5 ms (405.2 faces/s): k of about 16, or about 8 with the mirror (each model then sees two images a face,
-#    2 k t < 0.04 s). Keras `predict` took 48.7 ms a face even for the smaller `best`: not even k = 1. A webcam
-#    frame also needs reading and detection (about 2 and 10-14 ms for a 512 x 512 photo in chapter 10's
+#    2.6 ms (391.9 faces/s): k of about 15, or about 8 with the mirror (each model then sees two images a face,
+#    2 k t < 0.04 s). Keras `predict` took 56.3 ms a face for `best`: not even k = 1. A webcam
+#    frame also needs reading and detection (about 2 and 10-12 ms for a 512 x 512 photo in chapter 10's
 #    end-to-end table, YuNet on a copy at most 320 pixels wide), leaving some 25 of a frame's 40 ms: k of about
 #    10 with ONNX Runtime, 5 with the mirror, more if detection runs on fewer frames (chapter 8b's video
 #    tracking reuses boxes between detections).

@@ -22,7 +22,7 @@
 #
 # A model in a notebook is a Python object that needs Keras, a backend and this kernel to answer. An application
 # needs a **file** and a **runtime**: something a server, a phone or another language can load, and that answers
-# fast enough. This chapter exports the course's best model (`best`, chapter 9's two networks as one) three ways,
+# fast enough. This chapter exports the course's best model (`best`, chapter 9's four networks as one) three ways,
 # checks that every export still gives the model's answers, measures on the CPU what an answer costs, and sets it
 # beside the `fer` package, measured in the same run. By the end of this chapter you will be able to:
 #
@@ -39,7 +39,7 @@
 # | mode | data | 2-core CPU | one GPU |
 # |---|---|---|---|
 # | quick (`FER_QUICK=1`, the default) | 140 faces of the committed sample; 30 timed calls per runtime at batch 1, 3 at batch 64 | 38 s (measured under nbval on 2026-12-07, 2 cores otherwise idle) | not used: the timings here are CPU timings |
-# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 125 s (measured on 2026-12-07, 2 cores otherwise idle) | not used |
+# | full (`FER_QUICK=0`) | chapter 5's validation split (2,871 faces); 100 timed calls at batch 1, 10 at batch 64 | 197 s (measured on 2026-12-07, 2 cores otherwise idle) | not used |
 #
 # **Modes.** Nothing is trained here. Quick mode checks the exports on 140 faces of the committed sample and times
 # 30 calls per runtime at batch 1 (3 at batch 64); full mode uses chapter 5's validation split (2,871 faces) and 100
@@ -117,7 +117,7 @@ BENCHMARK = Path(os.path.relpath(course.REPO_ROOT / "benchmarks" / "deploy_best"
 # | **TFLite** (`.tflite`) | a flat buffer of operators and weights, optionally quantised | the LiteRT interpreter (a small C++ library: Android, iOS, Linux, microcontrollers) | phones, small devices, small servers |
 # | **ONNX** (`.onnx`) | a graph of operators from an open standard (the ONNX opsets) | ONNX Runtime (most languages), OpenVINO, TensorRT and others | servers and apps in any language, vendor accelerators |
 #
-# The model: `best` (`models.load_model("best")`; its card is printed below), chapter 9's ensemble: two
+# The model: `best` (`models.load_model("best")`; its card is printed below), chapter 9's ensemble: four
 # `small_resnet` networks, built to be cheap per face, inside one Keras model that averages their probabilities.
 # Chapter 4's original CNN (`seed`) comes back in section 10.9.
 
@@ -197,7 +197,7 @@ pd.DataFrame({"file": [export.shown(p) for p in paths.values()],
               "MB": [round(export.size_mb(p), 2) for p in paths.values()]}, index=list(paths))
 
 # %% [markdown]
-# The float32 `.tflite` is as big as the weights, to the table's two decimals (6.36 MB; the first line: parameters
+# The float32 `.tflite` is as big as the weights, to the table's two decimals (10.28 MB; the first line: parameters
 # x 4 bytes), graph included. Dynamic range brings it to about a quarter, float16 to a half: all of them would fit
 # in a phone app without anyone noticing.
 #
@@ -236,15 +236,15 @@ print("output:", graph.graph.output[0].name, dims(graph.graph.output[0]))
 print("operators:", dict(collections.Counter(node.op_type for node in graph.graph.node).most_common()))
 
 # %% [markdown]
-# The batch dimension has a name, not a number: the file accepts any batch size. The operators are chapter 9's two
+# The batch dimension has a name, not a number: the file accepts any batch size. The operators are chapter 9's four
 # networks side by side, with each batch normalisation folded into its `Conv` as in TFLite.
 # `export.export_all(model, folder)` does sections 10.2 to 10.4 in one call; `tools/benchmark_deploy.py` uses it.
 #
 # ### The operators, one by one (optional)
 #
-# `Mul` (the rescaling by 1/255, shared by both networks, and the final halving), `Conv` (there is no
+# `Mul` (the rescaling by 1/255, shared by all four networks, and the final division by four), `Conv` (there is no
 # `BatchNormalization` operator), `Relu`, `Add` (the rescaling's offset, the residual additions, the dense layers'
-# biases, and the sum of the two networks' probabilities), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the
+# biases, and the sum of the four networks' probabilities), `MaxPool`, `GlobalAveragePool` and `Squeeze` (the
 # global average, down to one number per channel), `MatMul` (the dense layers), `Softmax`. Keras stores images channels-last (N, H, W, C)
 # while ONNX's `Conv` wants channels-first (N, C, H, W), so the converter must rearrange them on the way in; our
 # input has one channel, so that is a plain `Reshape`, and after the global average there is no map left to
@@ -278,9 +278,9 @@ runtimes.join(shown_comparison).round(4)
 # - The three ways of calling Keras agree to within a few 1e-7, and the float32 exports (`tflite`, `onnx`) to
 #   about 1e-6: the same arithmetic, done in another order. That is the figure a correct export must reach.
 # - The quantised files move probabilities further: float16 by less than two thousandths, dynamic range by a few
-#   hundredths. Float16 changed no answer; dynamic range changed about one in 240 (its top-1 agreement, 99.58%
-#   here and in the committed run of section 10.8: 12 of the 2,871 faces), and here it cost nothing: one face
-#   *more* right (accuracy 0.6778 against 0.6775) and 0.0003 more macro-F1. A changed answer can turn wrong into
+#   hundredths. Float16 changed no answer; dynamic range changed about one in 290 (its top-1 agreement, 99.65%
+#   here and in the committed run of section 10.8: 10 of the 2,871 faces), and here it cost no accuracy (0.6890
+#   both) and 0.0002 of macro-F1 (0.6548 against 0.6550). A changed answer can turn wrong into
 #   right as well as right into wrong: luck, not a better model.
 #
 # ## 10.6 How fast: one face at a time, or many at once
@@ -316,8 +316,8 @@ plt.show()
 by_size.round(1)
 
 # %% [markdown]
-# For `best` with ONNX Runtime the curve rises from 443.9 faces/s at batch 1 to 602.7 at batch 8 (1.4 times),
-# then flattens (646.3 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
+# For `best` with ONNX Runtime the curve rises from 255.6 faces/s at batch 1 to 406.0 at batch 8 (1.6 times),
+# then flattens (422.2 at 256): the fixed cost of a call is worth sharing among a few faces; past that the
 # arithmetic is most of the time.
 #
 # Now every runtime at batch 1 and at batch 64, timed **in turn, call by call** (`export.time_side_by_side`), so
@@ -355,23 +355,23 @@ plt.show()
 # What to notice (on the run saved here):
 #
 # - **Keras's own calls are the slowest way to classify one face**: every `predict` builds a small data pipeline
-#   and runs callbacks, a fixed cost (most of its 48.7 ms a face at batch 1) that is nothing for 10,000 faces
+#   and runs callbacks, a fixed cost (most of its 56.3 ms a face at batch 1) that is nothing for 10,000 faces
 #   and everything for one. The plain call `model(x, training=False)` runs *eagerly*, one operation at a time from
-#   Python (49.8 ms here); `predict_on_batch` skips `predict`'s machinery (5.7 ms).
-# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 2.1): the same
-#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.1 to 1.7
-#   times the faces/s of batch 1 (the last column), against 3.4 to 20.3 times for Keras.
-# - **Dynamic range is the one large gap among the lean runtimes**: 2.9 to 3.8 times the faces/s of the float files
-#   at batch 1, 3.3 to 3.8 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
+#   Python (99.6 ms here); `predict_on_batch` skips `predict`'s machinery (8.7 ms).
+# - **At batch 64 the runtimes come closer together** (all but dynamic range within a factor of 2.5): the same
+#   convolutions dominate. For TFLite and ONNX, whose fixed cost per call is small, batch 64 gains only 1.1 to 1.6
+#   times the faces/s of batch 1 (the last column), against 3.1 to 15.9 times for Keras.
+# - **Dynamic range is the one large gap among the lean runtimes**: 2.8 to 3.5 times the faces/s of the float files
+#   at batch 1, 3.1 to 3.7 times at batch 64. XNNPACK runs it in 8-bit integers: a quarter of the bytes, and the
 #   CPU's integer dot-product instructions. Float16 weights are converted back to float32 first, so float16 runs at
-#   about float32's speed (here 1.1 times the float32 file's faces/s at batch 1, 1.0 at batch 64).
+#   about float32's speed (here 1.0 times the float32 file's faces/s at batch 1, 1.1 at batch 64).
 #
 # ### Close runtimes, and noise (optional)
 #
-# Between the float32 TFLite file, float16 and ONNX (2.0 to 2.6 ms a face at batch 1) the differences are tenths of
+# Between the float32 TFLite file, float16 and ONNX (3.1 to 3.9 ms a face at batch 1) the differences are tenths of
 # a millisecond: ONNX Runtime was the slowest of the three at batch 1 and the fastest at batch 64, here and in the
 # committed run of section 10.8, and float16 a little ahead of float32 TFLite in both.
-# `predict_on_batch` gains 3.4 times from batching: lean as it is, each call still goes from Python through Keras
+# `predict_on_batch` gains 3.1 times from batching: lean as it is, each call still goes from Python through Keras
 # and TensorFlow, a fixed cost of a few milliseconds. A shared machine adds noise and widens the gaps between fast
 # and slow: a call of half a millisecond often finishes before another program takes the core back, one of several
 # milliseconds rarely does.
@@ -438,10 +438,10 @@ end_to_end_512 = [export.time_end_to_end(p, photo_512, detector, repeats=E2E_REP
 pd.DataFrame(end_to_end_512).set_index("runtime")[["pixels", "faces", *steps, "total ms"]].round(1)
 
 # %% [markdown]
-# The detect column does not involve the classifier: its spread between rows (9.6 to 13.7 ms) is mostly this
-# machine's noise. With the exported files the detector is most of the time (9.6 to 9.9 ms of 13.0 to 16.9), and
-# all four meet the course's 25 ms, as does `predict_on_batch` (20.0 ms); `keras predict` (70.6 ms) and the plain
-# call (81.1 ms) miss it by far.
+# The detect column does not involve the classifier: its spread between rows (9.6 to 12.4 ms) is mostly this
+# machine's noise. With the exported files the detector is most of the time (9.6 to 12.4 ms of 15.0 to 19.1), and
+# all four meet the course's 25 ms, as does `predict_on_batch` (20.9 ms); `keras predict` (68.6 ms) and the plain
+# call (116.8 ms) miss it by far.
 #
 # ### Threads that keep spinning (optional)
 #
@@ -456,9 +456,9 @@ pd.DataFrame([export.time_end_to_end(p, photo_512, detector, repeats=E2E_REPEATS
               for p in (predictors["onnx"], spinning)]).set_index("runtime")[[*steps, "total ms"]].round(1)
 
 # %% [markdown]
-# In the run saved here the spinning row took 2.6 ms more (19.7 against 17.1 ms), its detection 2.8 ms more (14.8
+# In the run saved here the spinning row took 1.5 ms more (20.6 against 19.1 ms), its detection 2.3 ms more (14.3
 # against 12.0 ms): no more than detection varied between the rows of the cell before, where nothing spun (9.6 to
-# 13.7 ms). In this run, on an otherwise idle machine, the effect does not stand out of the noise; repeat the cell
+# 12.4 ms). In this run, on an otherwise idle machine, the effect does not stand out of the noise; repeat the cell
 # to see how often, and on a busy machine. Turning spinning off is the safe choice on a small machine that does
 # several things in turn; on a server with cores to spare, spinning can save a little latency. Chapter 8 met the
 # same effect in YuNet's OpenMP threads (`OMP_WAIT_POLICY=PASSIVE`).
@@ -558,10 +558,10 @@ rows = [
 pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_index("figure")
 
 # %% [markdown]
-# In short: as dynamic-range TFLite, `best` classified 1,477 faces/s one at a time, past the goal of 1,000 but
-# below fer's 1,939, and that file agrees with Keras on 99.58% of the faces, above the 99.5% goal. End to end the
-# 512x512 photo took 18.2 ms against fer's 44.8, mostly detection. On the same 3,435 test faces `best` is ahead:
-# 66.84% accuracy against 64.57%, macro-F1 0.650 against 0.614.
+# In short: as dynamic-range TFLite, `best` classified 828 faces/s one at a time, below the goal of 1,000 and
+# fer's 1,736, and agrees with Keras on 99.65% of the faces, above the 99.5% goal. End to end the
+# 512x512 photo took 16.9 ms against fer's 46.7, mostly detection. On the same 3,435 test faces `best` is ahead:
+# 67.34% accuracy against 64.57%, macro-F1 0.659 against 0.614.
 #
 # ### Timed in the same rounds (optional)
 #
@@ -576,25 +576,25 @@ same_rounds.round(0)
 # %% [markdown]
 # ### The committed run in detail (optional)
 #
-# It ran on this machine just before this notebook, a background training paused for both (load average 1.8, 2.9,
-# 2.9 at its end, from the work before), and its timings are close to this notebook's: 1,477 against 1,476 faces/s
-# for dynamic range, 14.5 to 19.5 against 13.0 to 16.9 ms end to end. The goals are read off the one benchmark run:
+# It ran on this machine just before this notebook, with nothing else running (load average 1.6, 1.4, 1.7 at its
+# end), and its timings are close to this notebook's: 828 against 882 faces/s for dynamic range, 15.4 to 20.3
+# against 15.0 to 19.1 ms end to end. The goals are read off the one benchmark run:
 #
-# - **The classifier.** Run as dynamic-range TFLite, `best` classifies 1,477 faces/s one at a time in the main
-#   table, past the course's goal of 1,000 but 0.76 times fer's classifier (1,939; timed in the same rounds, 1,638
-#   against 1,939): the stretch goal is missed. Two networks cost their arithmetic: 295 MFLOPs a face, where
-#   fer's int8 file (0.09 MB in `deploy.md`) has room for at most about 90,000 one-byte weights. The goal is
-#   reached only with 8-bit arithmetic (section 10.6): our float files are slower (388 to 501 faces/s in the main
+# - **The classifier.** Run as dynamic-range TFLite, `best` classifies 828 faces/s one at a time in the main
+#   table, below the course's goal of 1,000 and 0.48 times fer's classifier (1,736; timed in the same rounds, 947
+#   against 1,736): both are missed. Four networks cost their arithmetic: 477 MFLOPs a face, where fer's int8 file
+#   (0.09 MB in `deploy.md`) has room for at most about 90,000 one-byte weights. The two-network `best` before it
+#   (295 MFLOPs) met the goal with the same kind of file, 1,477 faces/s (`git show
+#   fcb8ed8:benchmarks/deploy_best/deploy.md`); our float files are slower still (240 to 309 faces/s in the main
 #   table).
-# - **Agreement for every file.** Dynamic range agrees with Keras on 99.58% of the validation faces, above the
-#   99.5% goal (the float32, float16 and ONNX files: 100%), so the fastest file is also one to ship; integer
-#   quantisation calibrated on training faces (exercise 3) may go further.
-# - **End to end**, the 512x512 photo took 18.2 ms (the median of the four exported files, 14.5 to 19.5 ms), within
-#   the 25 ms goal, most of it detection (13 ms). fer took 44.8 ms: its Haar detector searches the whole photo at
-#   many scales (43 ms alone). For a user waiting on one photo, the detector and its search size matter more than
+# - **Agreement for every file.** Dynamic range agrees with Keras on 99.65% of the validation faces, above the
+#   99.5% goal (the float32, float16 and ONNX files: 100%), so the fastest file is also one to ship.
+# - **End to end**, the 512x512 photo took 16.9 ms (the median of the four exported files, 15.4 to 20.3 ms), within
+#   the 25 ms goal, most of it detection (11 ms). fer took 46.7 ms: its Haar detector searches the whole photo at
+#   many scales (44 ms alone). For a user waiting on one photo, the detector and its search size matter more than
 #   the classifier.
-# - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 66.84% and 0.650: 2.27 points
-#   of accuracy and 0.036 of macro-F1 (which weighs the seven emotions alike) ahead. fer's figure is a little
+# - **Accuracy**, on the same 3,435 test faces: fer 64.57% and macro-F1 0.614, `best` 67.34% and 0.659: 2.77 points
+#   of accuracy and 0.045 of macro-F1 (which weighs the seven emotions alike) ahead. fer's figure is a little
 #   optimistic and ours is not, so if anything the comparison favours fer.
 #
 # ## 10.9 What makes a model fast, and what would make it faster
@@ -615,9 +615,9 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
 
 # %% [markdown]
 # The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
-# still says where a network must stand. In float32 `best`'s exported files came out between 389.5 and 675.4
-# faces/s in section 10.6 and the cost table below: below the goal and fer's rate in every one, so at 295 MFLOPs a
-# face only 8-bit arithmetic reaches the goal here.
+# still says where a network must stand. In float32 `best`'s exported files came out between 250.4 and 422.2
+# faces/s in section 10.6 and the cost table below, and dynamic range at 882 at batch 1: at 477 MFLOPs a face no
+# format reaches the goal here.
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
@@ -675,15 +675,15 @@ plt.show()
 # %% [markdown]
 # Faces per second grow as the FLOPs fall, though not in proportion: the smaller the network, the larger the share
 # of the fixed costs per call and per layer. And batch 64 gains less than twice the batch-1 figure for every
-# network here but the smallest (3.0 times for the quarter-width `vgg_bn`): measure at the batch size your application will actually use.
+# network here but the smallest (2.2 times for the quarter-width `vgg_bn`): measure at the batch size your application will actually use.
 #
 # ### Shape, not only FLOPs (optional)
 #
-# The shape counts too: `best` has 1.26 times the FLOPs of the full `vgg_bn` and ran at 0.64 times its faces/s at
-# batch 1 and 0.73 at batch 64, while `seed_cnn`, with 1.48 times `best`'s FLOPs, ran at 0.83 and 0.69 times
-# `best`'s speed. `best` runs 22 convolutions (section 10.4), `vgg_bn` 8, each with its fixed cost. FLOPs do not tell the whole
-# story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 489.2 faces/s at batch 1 in
-# this cell, 389.5 in section 10.6's side-by-side timing and 443.9 in its batch-size sweep.
+# The shape counts too: `best` has 2.03 times the FLOPs of the full `vgg_bn` and ran at 0.32 times its faces/s at
+# batch 1 and 0.48 at batch 64, while `seed_cnn`, with 0.91 times `best`'s FLOPs, ran at 1.57 and 1.09 times
+# `best`'s speed. `best` runs 44 convolutions (section 10.4), `vgg_bn` 8, each with its fixed cost. FLOPs do not
+# tell the whole story. Read one cell's gaps with the noise in mind: the ONNX file of `best` gives 250.4 faces/s at
+# batch 1 in this cell, 254.2 in section 10.6's side-by-side timing and 255.6 in its batch-size sweep.
 #
 # ## 10.10 Serving it
 #
@@ -770,7 +770,7 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 #   throughput the arithmetic.
 # - A fair comparison is one run, on the same faces, photo and machine (`benchmarks/deploy_best/`, `best` beside
 #   the `fer` package).
-# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.6 to 3.3 times more
+# - Speed follows the arithmetic and the shape of the network; 8-bit arithmetic gave `best` 2.8 to 3.5 times more
 #   at batch 1 (section 10.6).
 # - Serving is a function from bytes to JSON plus a thin HTTP layer, free of TensorFlow with the ONNX file.
 #
@@ -800,9 +800,9 @@ for method, path, body in [("POST", "/predict", (PHOTOS / "grace_hopper.jpg").re
 # ## Solutions
 #
 # 1. Read the last column of the cell below. In the run saved here, on a nearly idle machine, batch 64 gained the
-#    most from the second core: 1.83 times the one-thread figure for `best` and 1.93 for the quarter-width `vgg_bn`,
-#    short of the 2 that two cores allow. At batch 1 it gained less, 1.70 times for `best`, and for the
-#    quarter-width `vgg_bn` nothing (0.76: slower). One face's layers are too small to split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
+#    most from the second core: 1.75 times the one-thread figure for `best` and 1.68 for the quarter-width `vgg_bn`,
+#    short of the 2 that two cores allow. At batch 1 it gained less, 1.56 times for `best`, and for the
+#    quarter-width `vgg_bn` nothing (0.60: slower). One face's layers are too small to split well, and the fixed costs per call and per layer, which a second thread does not shrink, are much of the
 #    time, the more so the smaller the network; batch 64 gives each core 64 faces' worth of every layer. On a busy
 #    machine (check the load line of section 10.8) expect less: with the other core already taken, two threads wait
 #    for each other at every layer. And expect a big network (chapter 4's) to gain more at batch 1 than a small one.
@@ -826,9 +826,9 @@ pd.DataFrame(by_threads).set_index(["network", "batch"]).round(2)
 # %% [markdown] tags=["solution"]
 # 2. About 4 times (32 bits / 8 bits); the measured ratio is a little below 4 because the file also holds the
 #    graph, one scale per weight tensor or channel, and the biases (kept in 32 bits). 2,000 faces/s x 436
-#    MFLOPs = about 871 GFLOP/s, 1.4 times the 635 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
+#    MFLOPs = about 871 GFLOP/s, 1.5 times the 592 GFLOP/s this CPU reached on `best` in section 10.9 (the cell
 #    below prints the ratio), and that figure is dynamic range's 8-bit arithmetic at batch 64. In float32,
-#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 465.0 faces/s x 436 MFLOPs at batch
+#    chapter 4's network itself reached about 200 GFLOP/s (the cost table: 459.3 faces/s x 436 MFLOPs at batch
 #    64), about a quarter of what it would need.
 
 # %% tags=["solution"]
@@ -845,9 +845,9 @@ print(f"{needed:.0f} GFLOP/s needed for 2,000 faces/s with seed_cnn; section 10.
 #    tune the quantisation to the very faces it is judged on (the same mistake as choosing on the test split).
 #    Training faces are the right source. The cell below does it; expect a file the size of dynamic range's (the
 #    weights are int8 in both), agreement a little lower, and a speed that depends on this CPU's int8 support.
-#    In the run saved here: 1.7 MB, 99.23% agreement with Keras (dynamic range: 99.58%), 0.11 points of accuracy
-#    lost and 0.0002 of macro-F1 gained, and 2,017 faces/s at batch 1 against the float32 file's 576. Faster than
-#    dynamic range here (1,476 in section 10.6), but further from Keras, below the 99.5% goal of section 10.8.
+#    In the run saved here: 2.7 MB, 99.3% agreement with Keras (dynamic range: 99.65%), 0.11 points of accuracy
+#    and 0.001 of macro-F1 lost, and 849.5 faces/s at batch 1 against the float32 file's 300.0: no faster than
+#    dynamic range here (882.3 in section 10.6), and further from Keras, below the 99.5% goal of section 10.8.
 #
 #    What this recipe makes is TensorFlow's integer quantisation *with float fallback*: weights and activations
 #    are int8 wherever an operation has an int8 kernel, any other operation stays in float32, and so do the
@@ -890,7 +890,7 @@ pd.concat([export.compare_predictions(int8, x_compare, y_compare),
 # 5. Detection is the largest step with both. YuNet (`"yunet"`: chapter 8's 640-pixel search) found all four
 #    faces; with four faces the classifier's one call holds four faces. Haar at the same size found three of
 #    them and was slower; at full size (`max_side=None`) it searches four times the pixels, finds the fourth face
-#    and takes over three times longer again (the run saved here: 17.3, 62.0 and 202.1 ms of detection with
+#    and takes over three times longer again (the run saved here: 32.5, 68.8 and 227.5 ms of detection with
 #    YuNet, Haar and Haar at full size, on a nearly idle machine): the detector is the step to choose with care.
 
 # %% tags=["solution"]

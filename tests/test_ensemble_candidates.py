@@ -35,19 +35,22 @@ def test_a_folder_without_weights_is_one_line(tmp_path):
 
 
 def test_best_s_own_networks_as_a_candidate_are_best_itself(tmp_path):
-    """best is the mean of stage 2 and the wide network: the same pair as a candidate must answer every face as
-    best does (no face only one of them gets right), at the same cost."""
+    """best averages its members' networks (each the last run of its chain, a committed stage): the same networks as
+    a candidate must answer every face as best does (no face only one of them gets right), at the same cost."""
+    card = models.model_card("best")
+    networks = "+".join(f"S/{member['runs'][-1]}" for member in card["members"])
     out = tmp_path / "table.md"
-    tool.main(["--data", str(SAMPLE_DIR), "--candidate", "pair=S/small_resnet_stage2+S/small_resnet_wide",
-               "--candidate", "mirrored=S/small_resnet_stage2+S/small_resnet_wide:flip", "--out", str(out)])
+    tool.main(["--data", str(SAMPLE_DIR), "--candidate", f"same={networks}",
+               "--candidate", f"mirrored={networks}:flip", "--out", str(out)])
     rows = {line.split(" | ")[0].strip("| "): line.strip("| \n").split(" | ")
             for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line}
-    reference, pair, mirrored = rows["best (the reference)"], rows["pair"], rows["mirrored"]
-    assert pair[1:5] == reference[1:5] == ["2", "295", pair[3], pair[4]]
-    assert pair[5:] == ["0", "0", "1"]
-    assert mirrored[1:3] == ["4", "590"]
+    reference, same, mirrored = rows["best (the reference)"], rows["same"], rows["mirrored"]
+    passes, mflops = str(len(card["members"])), str(round(card["mflops_per_face"]))
+    assert same[1:5] == reference[1:5] == [passes, mflops, same[3], same[4]]
+    assert same[5:] == ["0", "0", "1"]
+    assert mirrored[1:3] == [str(2 * len(card["members"])), str(round(2 * card["mflops_per_face"]))]
     assert "2 candidates looked at" in out.read_text()
-    assert f"The reference: `best`, {models.model_card('best')['summary']}." in out.read_text()
+    assert f"The reference: `best`, {card['summary']}." in out.read_text()
 
 
 def test_a_committed_candidate_table_made_against_the_bundled_best_quotes_its_card():
