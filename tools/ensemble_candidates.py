@@ -134,4 +134,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except FerError as err:
-        sys.exit(f"error: {err}")
+        sys.exit(f"ensemble_candidates: {err}")
