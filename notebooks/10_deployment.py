@@ -559,7 +559,7 @@ pd.DataFrame(rows, columns=["figure", "best (ours)", "goal", "met", "fer"]).set_
 
 # %% [markdown]
 # In short: as dynamic-range TFLite, `best` classified 828 faces/s one at a time, below the goal of 1,000 and
-# fer's 1,736, and agrees with Keras on 99.65% of the faces, above the 99.5% goal. End to end the
+# fer's 1,736, and agreed with Keras on 99.65% of the faces, above the 99.5% goal. End to end the
 # 512x512 photo took 16.9 ms against fer's 46.7, mostly detection. On the same 3,435 test faces `best` is ahead:
 # 67.34% accuracy against 64.57%, macro-F1 0.659 against 0.614.
 #
@@ -617,7 +617,7 @@ for rate, what in ((GOALS["faces/s at batch 1, fastest exported format"], "the c
 # The fastest figure is dynamic range's, in 8-bit integers, so this rate mixes integer and float arithmetic; it
 # still says where a network must stand. In float32 `best`'s exported files came out between 250.4 and 422.2
 # faces/s in section 10.6 and the cost table below, and dynamic range at 882 at batch 1: at 477 MFLOPs a face no
-# format reaches the goal here.
+# format reaches the goal here (the rate above is batch 64's; one face a call costs more).
 #
 # Three things make a model faster on a CPU, in order of effect:
 #
