@@ -55,7 +55,8 @@ def _cmd_train(args) -> int:
           f"{recipe.build_model().count_params():,} parameters")
     model, _ = recipes.train_recipe(recipe, x_train, y_train, x_val, y_val, args.run_dir, epochs=args.epochs,
                                     patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
-                                    init_weights=args.init_weights, teachers=args.teacher)
+                                    init_weights=args.init_weights, teachers=args.teacher,
+                                    teacher_model=args.teacher_model)
     s = evaluate.summary(y_val, evaluate.predict_proba(model, x_val))
     print(f"validation accuracy {s['accuracy']:.4f}")
     print(f"validation macro-F1 {s['macro_f1']:.4f}")
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher", action="append", default=[], metavar="WEIGHTS",
                    help="distil: learn the mean probabilities of these .weights.h5 of the recipe's network "
                         "(repeat the flag for an ensemble) instead of the labels")
+    t.add_argument("--teacher-model", default=None, metavar="MODEL",
+                   help="distil by function matching: learn this model's probabilities (a bundled name such as best, "
+                        "or a file) on the very faces shown in training, augmented and blended, not the labels")
     t.add_argument("--epochs", type=int, default=None, help="train this many epochs (default: the recipe's)")
     recipe_flag = "(default: the recipe's)"
     t.add_argument("--architecture", default=None, help=f"seed_cnn (the original), vgg_bn, ... {recipe_flag}")

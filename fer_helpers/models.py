@@ -311,6 +311,14 @@ def load_model(name_or_path: str | Path):
     return model
 
 
+def weights_file(name_or_path: str | Path) -> Path:
+    """The file that holds the weights of what :func:`load_model` loads from ``name_or_path``."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        return WEIGHTS_DIR / f"{model_card(str(name_or_path)).get('alias_of', str(name_or_path))}.weights.h5"
+    return path
+
+
 def load_weights(model, path: str | Path) -> None:
     """Load a ``.weights.h5`` file into ``model``, all or nothing: every variable the file holds, or an error.
 

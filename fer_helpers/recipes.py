@@ -173,6 +173,16 @@ SMALL_RESNET_WIDE_RESTART = SMALL_RESNET_WIDE.but("small_resnet_wide_restart", e
 # (0.26 on test, 0.25 on the 89:11 pool). Chapter 5's recipe, the same but for square-root weights (and 60 epochs),
 # reached 0.30 on validation by its fourth epoch (seed.history.csv): the full balancing is the suspect,
 # not a proven cause.
+# Distillation by function matching (Beyer et al., 2022): a warm restart of a narrow network (``--init-weights``,
+# SMALL_RESNET_RESTART's peak of 0.02) that learns the bundled ensemble's probabilities (``--teacher-model best``)
+# instead of the labels, on the very faces it is shown: the same augmentation, plus mixup with the blend drawn
+# uniformly (alpha 1), so that most faces are blends no teacher trained on. The first distillation learnt the
+# teachers' answers on their own training faces and fell back (stages/README.md). No class weights nor label
+# smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward:
+# an epoch took 10 minutes on two idle cores (a restart on the labels: ~1.3), so 10 epochs, not the restart's 20.
+SMALL_RESNET_MATCHING = SMALL_RESNET_RESTART.but("small_resnet_matching", epochs=10, mixup=1.0,
+                                                 class_weight_power=0.0, label_smoothing=0.0)
+
 ORIGINAL = SEED.but("original", epochs=10, class_weight_power=1.0)
 
 # The accelerator's best recipe (tools/train_on_device.py trains it when a GPU is lent; it has not run yet), from
@@ -187,7 +197,7 @@ NAMED = {"seed": SEED, "seed_restart": SEED_RESTART, "cpu_best": CPU_BEST, "cpu_
          "small_resnet": SMALL_RESNET, "small_resnet_restart": SMALL_RESNET_RESTART,
          "small_resnet_restart_low": SMALL_RESNET_RESTART_LOW, "small_resnet_restart_mixup": SMALL_RESNET_RESTART_MIXUP,
          "small_resnet_wide": SMALL_RESNET_WIDE, "small_resnet_wide_restart": SMALL_RESNET_WIDE_RESTART,
-         "original": ORIGINAL,
+         "small_resnet_matching": SMALL_RESNET_MATCHING, "original": ORIGINAL,
          "accelerator_best": ACCELERATOR_BEST}
 
 
@@ -267,14 +277,17 @@ def step(name: str, ladder: list[Step] = CPU_LADDER) -> Step:
 def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | Path, *, epochs: int | None = None,
                  soft_targets=None, patience: int | None = None, time_budget_min: float | None = None,
                  verbose: int = 2, seed: int = 0, fresh: bool = False, init_weights: str | Path | None = None,
-                 teachers=()):
+                 teachers=(), teacher_model: str | Path | None = None):
     """Seed everything with ``seed``, build ``recipe``'s model and train it with :func:`fer_helpers.train.fit`
     into ``run_dir`` (resumable; ``fresh=True`` deletes an earlier run there first); writes ``recipe.json``
     there. ``init_weights`` (a ``.weights.h5`` of the same architecture) starts from those weights instead of
     random ones: a warm restart or a fine-tuning; its path and SHA-256 go into ``recipe.json``. The other options
     are ``fit``'s. ``teachers`` (``.weights.h5`` files of ``recipe``'s network) distil: the model learns their
     mean probabilities on ``x_train`` (with the mirror, :func:`ensemble_proba`) instead of the labels, and their
-    paths and SHA-256 go into ``recipe.json``. Returns (model with its best-on-validation weights, history)."""
+    paths and SHA-256 go into ``recipe.json``. ``teacher_model`` (a bundled name such as 'best', or a file
+    :func:`fer_helpers.models.load_model` reads) distils by function matching instead: the model learns the
+    teacher's probabilities on the very faces it is shown in training (:class:`fer_helpers.train.TeacherMatching`).
+    Returns (model with its best-on-validation weights, history)."""
     keras.utils.set_random_seed(seed)
     model = recipe.build_model()
     record = recipe.as_dict()
@@ -300,13 +313,21 @@ def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | 
         soft_targets = ensemble_proba(teacher_models, x_train)
         record["teachers"] = [{"weights": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
                               for path in teachers]
+    teacher = None
+    if teacher_model is not None:
+        if teachers or soft_targets is not None:
+            raise FerError(f"'{recipe.name}': give one kind of teacher (teacher_model, teachers or soft_targets)")
+        teacher = models.load_model(teacher_model)
+        teacher_weights = models.weights_file(teacher_model)
+        record["teacher_model"] = {"model": str(teacher_model),
+                                   "sha256": hashlib.sha256(teacher_weights.read_bytes()).hexdigest()}
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.json").write_text(json.dumps(record, indent=1, default=list))
     history = train.fit(model, x_train, y_train, x_val, y_val, run_dir, recipe, epochs=epochs, seed=seed,
-                        soft_targets=soft_targets, patience=patience, time_budget_min=time_budget_min,
+                        soft_targets=soft_targets, teacher=teacher, patience=patience, time_budget_min=time_budget_min,
                         verbose=verbose)
     return model, history
 

@@ -166,6 +166,50 @@ class MixupBatches(keras.utils.PyDataset):
         self.order = self.rng.permutation(len(self.x))
 
 
+class TeacherMatching(keras.Model):
+    """Distillation by function matching (Beyer et al., 2022, "A good teacher is patient and consistent"): in
+    training, the student and a frozen teacher see the very same augmented (and, with mixup, blended) faces, and
+    the student learns the teacher's probabilities on them; on validation it is the student alone.
+
+    Why not the teacher's answers on the plain training faces, computed once: the teachers trained on those
+    faces and partly learnt them by heart, so there their answers are little more than the labels
+    (``fer_helpers/weights/stages/README.md``, the distillation not kept). A blend of two faces, shifted and
+    erased at random, is a face no teacher has seen: its answer there is what it has learnt, not what it
+    remembers. In training the model's output is the student's seven probabilities followed by the teacher's
+    (:func:`matching_loss` and :func:`student_accuracy` split them); outside training, the student's alone."""
+
+    def __init__(self, student, teacher, augmentation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.student, self.teacher, self.augmentation = student, teacher, augmentation
+        self.teacher.trainable = False
+
+    def build(self, input_shape):   # BackupAndRestore needs a built model; the student and teacher are built
+        if self.augmentation is not None:
+            self.augmentation.build(input_shape)
+        self.built = True
+
+    def call(self, x, training=False):
+        if not training:
+            return self.student(x, training=False)
+        if self.augmentation is not None:
+            x = self.augmentation(x, training=True)
+        taught = keras.ops.stop_gradient(self.teacher(x, training=False))
+        return keras.ops.concatenate([self.student(x, training=True), taught], axis=-1)
+
+
+def matching_loss(y_true, y_pred):
+    """Cross-entropy of the student's probabilities against the teacher's when ``y_pred`` carries both
+    (:class:`TeacherMatching` in training), against the labels otherwise (validation)."""
+    if y_pred.shape[-1] == 2 * NUM_CLASSES:
+        y_true, y_pred = y_pred[:, NUM_CLASSES:], y_pred[:, :NUM_CLASSES]
+    return keras.losses.categorical_crossentropy(y_true, y_pred)
+
+
+def student_accuracy(y_true, y_pred):
+    """Accuracy of the student's probabilities (the first seven columns) against the labels."""
+    return keras.metrics.categorical_accuracy(y_true, y_pred[:, :NUM_CLASSES])
+
+
 #: How far a resumed run moves each random stream per epoch already trained (far beyond what one run draws).
 RESUME_STREAM_STEP = 1_000_003
 
@@ -218,10 +262,10 @@ def class_weights_for(recipe: Recipe, y_train):
 
 
 def run_record(model, recipe: Recipe, y_train, y_val, epochs: int, class_weight=None, augmentation=None,
-               distilled: bool = False) -> dict:
+               distilled: bool = False, teacher: str | None = None) -> dict:
     """What ``run.json`` holds for a run: the model, the data sizes and the recipe's settings as they were applied.
     Its keys and their order are fixed (runs made earlier resume only if a rerun records the same); settings added
-    later (mixup, ema, distillation) are recorded only when used, for the same reason."""
+    later (mixup, ema, distillation, a teacher) are recorded only when used, for the same reason."""
     record = {"model": model.name, "params": int(model.count_params()), "train": int(len(y_train)),
               "val": int(len(y_val)), "epochs": epochs}
     for key in ("batch_size", "optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
@@ -229,13 +273,14 @@ def run_record(model, recipe: Recipe, y_train, y_val, epochs: int, class_weight=
         record[key] = getattr(recipe, key)
     record["class_weight"] = None if class_weight is None else {str(k): round(v, 4) for k, v in class_weight.items()}
     record["augmentation"] = None if augmentation is None else [layer.name for layer in augmentation.layers]
-    record.update({k: v for k, v in {"mixup": recipe.mixup, "ema": recipe.ema, "distilled": distilled}.items() if v})
+    record.update({k: v for k, v in {"mixup": recipe.mixup, "ema": recipe.ema, "distilled": distilled,
+                                     "teacher": teacher}.items() if v})
     return record
 
 
 def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, recipe: Recipe, *, epochs: int | None = None,
-        seed: int = 0, soft_targets=None, patience: int | None = None, time_budget_min: float | None = None,
-        fresh: bool = False, verbose: int = 2):
+        seed: int = 0, soft_targets=None, teacher=None, patience: int | None = None,
+        time_budget_min: float | None = None, fresh: bool = False, verbose: int = 2):
     """Train ``model`` on (x_train, y_train) with ``recipe``'s settings, select on (x_val, y_val), and return the
     history DataFrame. On return ``model`` holds the best-on-validation weights.
 
@@ -245,17 +290,23 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, recipe: Reci
     ``ema`` (validate and keep the moving average of the weights instead of the raw weights). Its architecture is
     ``model``'s business (:func:`fer_helpers.recipes.train_recipe` builds the model from the recipe too).
     Options of this run, not of the recipe: ``epochs`` (default: the recipe's), ``seed``, ``soft_targets`` (n x 7
-    probabilities, e.g. an ensemble's, instead of the one-hot labels: distillation), ``patience`` (stop after that
-    many epochs without a better validation accuracy), ``time_budget_min`` (stop after that many minutes; a rerun
-    resumes) and ``verbose``. A run folder that already finished is not retrained: its best weights are loaded
-    (``fresh=True`` starts over).
+    probabilities, e.g. an ensemble's, instead of the one-hot labels: distillation), ``teacher`` (a Keras model:
+    learn its probabilities on the very faces the student is shown, :class:`TeacherMatching`), ``patience`` (stop
+    after that many epochs without a better validation accuracy), ``time_budget_min`` (stop after that many
+    minutes; a rerun resumes) and ``verbose``. A run folder that already finished is not retrained: its best
+    weights are loaded (``fresh=True`` starts over).
     """
     run_dir = Path(run_dir)
     epochs = epochs or recipe.epochs
     augmentation = augmentation_for(recipe, seed)
     class_weight = class_weights_for(recipe, y_train)
+    if teacher is not None and soft_targets is not None:
+        raise FerError(f"{run_dir}: give a teacher or soft targets, not both")
+    if teacher is not None and (class_weight is not None or recipe.label_smoothing):
+        raise FerError(f"recipe '{recipe.name}': a teacher's probabilities take no class weights nor label "
+                       f"smoothing (set class_weight_power and label_smoothing to 0)")
     settings = run_record(model, recipe, y_train, y_val, epochs, class_weight, augmentation,
-                          distilled=soft_targets is not None)
+                          distilled=soft_targets is not None, teacher=None if teacher is None else teacher.name)
     settings_path = run_dir / "run.json"
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -279,15 +330,20 @@ def fit(model, x_train, y_train, x_val, y_val, run_dir: str | Path, recipe: Reci
         print(f"{run_dir.name}: resuming after epoch {done} of {epochs}")
 
     trainer = model
-    if augmentation is not None:
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    metric = "accuracy"
+    if teacher is not None:
+        trainer = TeacherMatching(model, teacher, augmentation, name=f"{model.name}_matching_{teacher.name}")
+        trainer.build((None, *model.input_shape[1:]))
+        loss, metric = matching_loss, keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")
+    elif augmentation is not None:
         trainer = keras.Sequential([keras.Input(model.input_shape[1:]), augmentation, model],
                                    name=f"{model.name}_training")
     if done:
         fresh_random_streams(trainer, done, seed)
     trainer.compile(
         optimizer=make_optimizer(recipe, epochs, steps_per_epoch=math.ceil(len(y_train) / recipe.batch_size)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
-        metrics=["accuracy"])
+        loss=loss, metrics=[metric])
 
     best_so_far = float(history["val_accuracy"].max()) if done else -math.inf
     best = BestWeights(model, best_path, "val_accuracy", best_so_far)

@@ -218,3 +218,14 @@ def test_no_augment_switches_every_transform_of_the_recipe_off():
     recipe = cli_recipe(build_parser().parse_args(["train", "--data", "D", "--recipe", "small_resnet", "--no-augment"]))
     assert recipe.name == "small_resnet+augmentation" and not any(recipe.augmentation.values())
     assert train.augmentation_for(recipe) is None
+
+
+def test_teacher_model_flag_reaches_train_recipe(monkeypatch, tmp_path, tiny_model):
+    """--teacher-model names the model a student learns from by function matching (train.TeacherMatching)."""
+    from fer_helpers import recipes
+    calls = []
+    monkeypatch.setattr(recipes, "train_recipe", lambda recipe, *data, **options: (calls.append(options),
+                                                                                     (tiny_model(), None))[1])
+    assert main(["train", "--data", str(SAMPLE), "--recipe", "small_resnet_matching", "--teacher-model", "best",
+                 "--run-dir", str(tmp_path)]) == 0
+    assert calls[0]["teacher_model"] == "best" and calls[0]["teachers"] == []

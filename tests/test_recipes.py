@@ -231,6 +231,13 @@ def test_the_reference_recipe_trains_the_small_resnet_and_its_restart_changes_on
     wide, wide_restart = recipes.NAMED["small_resnet_wide"], recipes.NAMED["small_resnet_wide_restart"]
     assert wide.but("small_resnet", model_kwargs=reference.model_kwargs) == reference   # one change: the widths
     assert wide_restart.but("small_resnet_restart", model_kwargs=reference.model_kwargs) == restart
+    # distillation by function matching: the restart's network, start and peak, with a teacher's probabilities
+    # (no class weights, no smoothing: train.fit refuses them with a teacher), uniform mixup, half the epochs
+    matching = recipes.NAMED["small_resnet_matching"]
+    assert matching.but("small_resnet_restart", epochs=restart.epochs, mixup=restart.mixup,
+                        class_weight_power=restart.class_weight_power,
+                        label_smoothing=restart.label_smoothing) == restart
+    assert matching.mixup == 1.0 and matching.class_weight_power == 0 and matching.label_smoothing == 0
 
 
 def test_the_cpu_ladder_climbs_from_the_narrow_original_cnn_to_the_reference_recipe():

@@ -161,3 +161,67 @@ def test_fit_takes_its_settings_from_the_recipe_and_records_them(separable_faces
         "batch_size": 128, "optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 5e-3, "ema": 0.999}
     assert "mixup" not in record and "distilled" not in record   # recorded only when used: older runs resume
     assert train.augmentation_for(PLAIN) is None and train.class_weights_for(PLAIN, y_tr) is None
+
+
+def _always_happy_teacher():
+    """A 'teacher' that answers happy (class 3) whatever the face: what a student of it learns is plainly its."""
+    import keras
+    from keras import layers
+    bias = np.zeros(7, "float32")
+    bias[3] = 6.0
+    return keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(),
+                             layers.Dense(7, activation="softmax", kernel_initializer="zeros",
+                                          bias_initializer=keras.initializers.Constant(bias))], name="always_happy")
+
+
+def test_teacher_matching_shows_the_teacher_the_students_own_augmented_view(tiny_model):
+    """Function matching: in training the teacher answers on the very face the student sees (augmented), so a
+    teacher identical to the student gives identical probabilities; on the plain face, different ones."""
+    x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype("float32")
+    student, teacher = tiny_model(seed=0), tiny_model("twin", seed=0)
+    augmentation = augment.augmentation_layers(flip=True, rotation=0.1, zoom=0.2, translation=0.2, seed=1)
+    matching = train.TeacherMatching(student, teacher, augmentation)
+    out = np.asarray(matching(x, training=True))
+    assert out.shape == (8, 14)
+    np.testing.assert_allclose(out[:, :7], out[:, 7:], atol=1e-6)
+    assert not np.allclose(out[:, 7:], np.asarray(teacher(x)), atol=1e-4)   # the view was not the plain face
+    np.testing.assert_allclose(np.asarray(matching(x)), np.asarray(student(x)), atol=1e-6)  # inference: student
+    assert not teacher.trainable
+
+
+def test_matching_loss_uses_the_teachers_half_in_training_and_the_labels_otherwise():
+    import keras
+    student = np.array([[0.7, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03]], "float32")
+    teacher = np.array([[0.1, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05]], "float32")
+    labels = keras.utils.to_categorical([0], 7)
+    both = np.concatenate([student, teacher], axis=1)
+    assert float(train.matching_loss(labels, both)[0]) == pytest.approx(-np.sum(teacher * np.log(student)), rel=1e-5)
+    assert float(train.matching_loss(labels, student)[0]) == pytest.approx(-np.log(0.7), rel=1e-5)
+    assert float(train.student_accuracy(labels, both)[0]) == 1.0
+
+
+def test_a_teacher_takes_no_class_weights_label_smoothing_or_soft_targets(tmp_path, separable_faces, tiny_model):
+    x_tr, y_tr, x_va, y_va = _split(*separable_faces)
+    teacher = _always_happy_teacher()
+    for recipe in (PLAIN.but("smoothed", label_smoothing=0.1), PLAIN.but("weighted", class_weight_power=0.5)):
+        with pytest.raises(FerError, match="no class weights nor label smoothing"):
+            train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, tmp_path / recipe.name, recipe, teacher=teacher)
+    with pytest.raises(FerError, match="teacher or soft targets, not both"):
+        train.fit(tiny_model(), x_tr, y_tr, x_va, y_va, tmp_path / "both", PLAIN, teacher=teacher,
+                  soft_targets=np.full((len(y_tr), 7), 1 / 7))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mixup", [0.0, 1.0])
+def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, separable_faces, tiny_model, mixup):
+    """Faces told apart by brightness (labels angry and happy, half each) and a teacher that always says happy:
+    the student ends up saying happy to every face, so its validation accuracy against the labels is one half."""
+    x_tr, y_tr, x_va, y_va = _split(*separable_faces)
+    recipe = PLAIN.but("taught", epochs=6, optimizer="adam", learning_rate=0.05, schedule="constant", mixup=mixup)
+    student = tiny_model()
+    history = train.fit(student, x_tr, y_tr, x_va, y_va, tmp_path / "run", recipe, teacher=_always_happy_teacher(),
+                        verbose=0)
+    said = student.predict(x_va[..., None].astype("float32"), verbose=0).argmax(1)
+    assert np.mean(said == 3) == 1.0
+    assert history["val_accuracy"].iloc[-1] == pytest.approx(np.mean(y_va == 3), abs=1e-6)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["teacher"] == "always_happy"
