@@ -178,8 +178,8 @@ SMALL_RESNET_WIDE_RESTART = SMALL_RESNET_WIDE.but("small_resnet_wide_restart", e
 # instead of the labels, on the very faces it is shown: the same augmentation, plus mixup with the blend drawn
 # uniformly (alpha 1), so that most faces are blends no teacher trained on. The first distillation learnt the
 # teachers' answers on their own training faces and fell back (stages/README.md). No class weights nor label
-# smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward:
-# an epoch took 10 minutes on two idle cores (a restart on the labels: ~1.3), so 10 epochs, not the restart's 20.
+# smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward,
+# twice the cost of a step on the labels (2.7 s against 1.4, side by side on one machine), so 10 epochs, not 20.
 SMALL_RESNET_MATCHING = SMALL_RESNET_RESTART.but("small_resnet_matching", epochs=10, mixup=1.0,
                                                  class_weight_power=0.0, label_smoothing=0.0)
 
