@@ -180,6 +180,8 @@ SMALL_RESNET_WIDE_RESTART = SMALL_RESNET_WIDE.but("small_resnet_wide_restart", e
 # teachers' answers on their own training faces and fell back (stages/README.md). No class weights nor label
 # smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward,
 # twice the cost of a step on the labels (2.7 s against 1.4, side by side on one machine), so 10 epochs, not 20.
+# Measured from stage 2 (seed 8, 95.4 min on a slower machine): validation 0.6628 at best (its first epoch) against
+# stage 2's 0.6639 (McNemar p = 0.86), not kept; it held up better than the label restart mid-cycle (stages/README.md).
 SMALL_RESNET_MATCHING = SMALL_RESNET_RESTART.but("small_resnet_matching", epochs=10, mixup=1.0,
                                                  class_weight_power=0.0, label_smoothing=0.0)
 

@@ -305,9 +305,11 @@ def test_every_bundled_run_was_trained_with_a_named_recipe(path, named_records):
     power = 0 if weights is None else np.log(weights["1"] / weights["3"]) / np.log(counts["happy"] / counts["disgust"])
 
     def same(name):
-        # a distilled run (train --teacher) is the recipe trained on its teachers' probabilities: flagged so
+        # a distilled run (train --teacher) is the recipe trained on its teachers' probabilities: flagged so; a
+        # run with --teacher-model names its teacher (the model's name)
         record = {**named_records[name], **{k: saved[k] for k in ("train", "val", "class_weight")},
-                  **({"distilled": True} if saved.get("distilled") else {})}
+                  **({"distilled": True} if saved.get("distilled") else {}),
+                  **({"teacher": saved["teacher"]} if "teacher" in saved else {})}
         return record == saved and abs(power - recipes.NAMED[name].class_weight_power) < 0.01
 
     assert len(RUN_SETTINGS) >= 5   # seed, best and best's three stages
