@@ -278,8 +278,7 @@ def load_model(name_or_path: str | Path):
     text = str(name_or_path)
     path = Path(text)
     if not path.suffix and not path.exists():
-        card = model_card(text)
-        weights = WEIGHTS_DIR / f"{card.get('alias_of', text)}.weights.h5"
+        card, weights = model_card(text), weights_file(text)
     elif path.suffix == ".keras":
         if not path.exists():
             raise FerError(f"{path}: no such model file")

@@ -159,6 +159,18 @@ SMALL_RESNET_WIDE = SMALL_RESNET.but("small_resnet_wide",
 # kept (stages/README.md): the wide network fits its faces in one stage, and a restart only fits them further.
 SMALL_RESNET_WIDE_RESTART = SMALL_RESNET_WIDE.but("small_resnet_wide_restart", epochs=20, learning_rate=0.02)
 
+# Distillation by function matching (Beyer et al., 2022): a warm restart of a narrow network (``--init-weights``,
+# SMALL_RESNET_RESTART's peak of 0.02) that learns the bundled ensemble's probabilities (``--teacher-model best``)
+# instead of the labels, on the very faces it is shown: the same augmentation, plus mixup with the blend drawn
+# uniformly (alpha 1), so that most faces are blends no teacher trained on. The first distillation learnt the
+# teachers' answers on their own training faces and fell back (stages/README.md). No class weights nor label
+# smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward,
+# twice the cost of a step on the labels (2.7 s against 1.4, side by side on one machine), so 10 epochs, not 20.
+# Measured from stage 2 (seed 8, 95.4 min on a slower machine): validation 0.6628 at best (its first epoch) against
+# stage 2's 0.6639 (McNemar p = 0.86), not kept; it held up better than the label restart mid-cycle (stages/README.md).
+SMALL_RESNET_MATCHING = SMALL_RESNET_RESTART.but("small_resnet_matching", epochs=10, mixup=1.0,
+                                                 class_weight_power=0.0, label_smoothing=0.0)
+
 # The original project as its README documents it (chapter 6 scores it on its training faces, test and a pool in
 # the original's 89:11 ratio). Documented: 48x48 inputs, the architecture (models.build_seed_cnn, exactly),
 # augmentation "with rotations, brightness changes and other transforms", class balancing when classes are
@@ -173,18 +185,6 @@ SMALL_RESNET_WIDE_RESTART = SMALL_RESNET_WIDE.but("small_resnet_wide_restart", e
 # (0.26 on test, 0.25 on the 89:11 pool). Chapter 5's recipe, the same but for square-root weights (and 60 epochs),
 # reached 0.30 on validation by its fourth epoch (seed.history.csv): the full balancing is the suspect,
 # not a proven cause.
-# Distillation by function matching (Beyer et al., 2022): a warm restart of a narrow network (``--init-weights``,
-# SMALL_RESNET_RESTART's peak of 0.02) that learns the bundled ensemble's probabilities (``--teacher-model best``)
-# instead of the labels, on the very faces it is shown: the same augmentation, plus mixup with the blend drawn
-# uniformly (alpha 1), so that most faces are blends no teacher trained on. The first distillation learnt the
-# teachers' answers on their own training faces and fell back (stages/README.md). No class weights nor label
-# smoothing: the teacher's probabilities already carry both. Each step also runs the four-network teacher forward,
-# twice the cost of a step on the labels (2.7 s against 1.4, side by side on one machine), so 10 epochs, not 20.
-# Measured from stage 2 (seed 8, 95.4 min on a slower machine): validation 0.6628 at best (its first epoch) against
-# stage 2's 0.6639 (McNemar p = 0.86), not kept; it held up better than the label restart mid-cycle (stages/README.md).
-SMALL_RESNET_MATCHING = SMALL_RESNET_RESTART.but("small_resnet_matching", epochs=10, mixup=1.0,
-                                                 class_weight_power=0.0, label_smoothing=0.0)
-
 ORIGINAL = SEED.but("original", epochs=10, class_weight_power=1.0)
 
 # The accelerator's best recipe (tools/train_on_device.py trains it when a GPU is lent; it has not run yet), from
@@ -301,6 +301,8 @@ def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | 
             raise FerError(f"{init_weights}: cannot start '{recipe.name}' from it ({reason(error)})") from None
         record.update(init_weights=str(init_weights),
                       init_weights_sha256=hashlib.sha256(init_weights.read_bytes()).hexdigest())
+    if teacher_model is not None and (teachers or soft_targets is not None):
+        raise FerError(f"'{recipe.name}': give one kind of teacher (teacher_model, teachers or soft_targets)")
     if teachers:
         if soft_targets is not None:
             raise FerError(f"'{recipe.name}': give teachers or soft_targets, not both")
@@ -317,8 +319,6 @@ def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, run_dir: str | 
                               for path in teachers]
     teacher = None
     if teacher_model is not None:
-        if teachers or soft_targets is not None:
-            raise FerError(f"'{recipe.name}': give one kind of teacher (teacher_model, teachers or soft_targets)")
         teacher = models.load_model(teacher_model)
         teacher_weights = models.weights_file(teacher_model)
         record["teacher_model"] = {"model": str(teacher_model),

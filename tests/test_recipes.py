@@ -338,3 +338,11 @@ def test_teachers_distil_their_mirrored_mean_and_are_recorded(tmp_path, monkeypa
     with pytest.raises(FerError, match="cannot be a teacher of 'other'"):
         recipes.train_recipe(TINY.but("other", model_kwargs={"widths": (8, 16)}), x, y, x[:32], y[:32],
                              tmp_path / "other", verbose=0, teachers=teachers[:1])
+
+
+def test_one_kind_of_teacher_is_refused_before_any_teacher_is_loaded(tmp_path):
+    x, y = tiny_data(32)
+    with pytest.raises(FerError, match="one kind of teacher"):   # the missing file is never opened
+        recipes.train_recipe(TINY, x, y, x, y, tmp_path / "run", teachers=[tmp_path / "missing.weights.h5"],
+                             teacher_model="best", verbose=0)
+    assert not (tmp_path / "run").exists()
